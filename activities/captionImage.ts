@@ -1,0 +1,10 @@
+import type { CaptionImageInput } from '../lib/pipeline';
+import type { ActivityDeps } from './deps';
+import { runStageActivity } from './run-stage-activity';
+
+/** Stage (c): caption one extracted image (the workflow fans these out). */
+export function captionImageActivity(deps: ActivityDeps) {
+  return async function captionImage(input: CaptionImageInput) {
+    return runStageActivity(deps, 'captionImage', `image-${String(input.item.index).padStart(5, '0')}`, input);
+  };
+}

@@ -1,0 +1,8 @@
+import type { ArtifactStore } from '../lib/artifacts/store';
+import type { Engines } from '../lib/engines';
+
+/** What the activities of one worker process share: the artifact store and the engines. */
+export interface ActivityDeps {
+  store: ArtifactStore;
+  engines: Partial<Engines>;
+}

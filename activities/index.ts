@@ -1,0 +1,30 @@
+import { captionImageActivity } from './captionImage';
+import type { ActivityDeps } from './deps';
+import { evaluateActivity } from './evaluate';
+import { filterCaptionsActivity } from './filterCaptions';
+import { generateBatchActivity } from './generateBatch';
+import { prepareDatasetActivity } from './prepareDataset';
+import { scoreLossesActivity } from './scoreLosses';
+import { selectTopKActivity } from './selectTopK';
+import { trainClassifierActivity } from './trainClassifier';
+import { writeReportActivity } from './writeReport';
+
+export type { ActivityDeps } from './deps';
+
+/** All activities of the pipeline, bound to one worker's store and engines. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    prepareDataset: prepareDatasetActivity(deps),
+    trainClassifier: trainClassifierActivity(deps),
+    scoreLosses: scoreLossesActivity(deps),
+    selectTopK: selectTopKActivity(deps),
+    captionImage: captionImageActivity(deps),
+    filterCaptions: filterCaptionsActivity(deps),
+    generateBatch: generateBatchActivity(deps),
+    evaluate: evaluateActivity(deps),
+    writeReport: writeReportActivity(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type ActivityName = keyof Activities;

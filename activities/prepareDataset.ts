@@ -1,0 +1,10 @@
+import type { PrepareDatasetInput } from '../lib/pipeline';
+import type { ActivityDeps } from './deps';
+import { runStageActivity } from './run-stage-activity';
+
+/** Stage 0: build or check the dataset (DisEnt layout) the experiment reads. */
+export function prepareDatasetActivity(deps: ActivityDeps) {
+  return async function prepareDataset(input: PrepareDatasetInput) {
+    return runStageActivity(deps, 'prepareDataset', 'dataset', input);
+  };
+}

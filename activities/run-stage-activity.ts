@@ -1,0 +1,58 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { runStageUnit, StageCancelledError } from '../lib/artifacts/stage-runner';
+import { ENGINE_SOURCES, type Engines, type StageName } from '../lib/engines';
+import { BadInputError, ConfigError, EngineMissingError } from '../lib/errors';
+import type { StageProgress } from '../lib/stage';
+import type { ActivityDeps } from './deps';
+
+/** Failure types the workflows never retry. */
+export const NON_RETRYABLE_TYPES = ['BadInput', 'EngineMissing'];
+
+type EngineInput<S extends StageName> = Parameters<Engines[S]>[0];
+type EngineOutput<S extends StageName> = Awaited<ReturnType<Engines[S]>>;
+
+/**
+ * The Temporal side of a stage: heartbeats from engine progress, resume details from the last
+ * heartbeat, cancellation as an AbortSignal, the content-hash cache, and error classification.
+ */
+export async function runStageActivity<S extends StageName>(
+  deps: ActivityDeps,
+  stage: S,
+  unit: string,
+  input: EngineInput<S> & { experimentId: string },
+): Promise<EngineOutput<S> & { manifestKey: string }> {
+  const engine = deps.engines[stage] as ((i: EngineInput<S>, c: unknown) => Promise<EngineOutput<S>>) | undefined;
+  if (!engine) {
+    const err = new EngineMissingError(stage, `it needs ${ENGINE_SOURCES[stage]}`);
+    throw ApplicationFailure.create({ message: err.message, type: 'EngineMissing', nonRetryable: true });
+  }
+  const ctx = Context.current();
+  const details = ctx.info.heartbeatDetails as StageProgress | undefined;
+  try {
+    const result = await runStageUnit(
+      deps.store,
+      { experimentId: input.experimentId, stage, unit, inputs: input },
+      {
+        progress: (p) => ctx.heartbeat(p),
+        resume: details,
+        signal: ctx.cancellationSignal,
+        log: (m) => ctx.log.info(m),
+      },
+      (stageCtx) => engine(input, stageCtx),
+    );
+    return { ...result.outputs, manifestKey: result.manifestKey };
+  } catch (err) {
+    throw classify(err, ctx.cancellationSignal.aborted);
+  }
+}
+
+function classify(err: unknown, cancelled: boolean): unknown {
+  if (cancelled || err instanceof StageCancelledError) {
+    return new CancelledFailure((err as Error).message ?? 'cancelled');
+  }
+  if (err instanceof BadInputError || err instanceof ConfigError) {
+    return ApplicationFailure.create({ message: err.message, type: 'BadInput', nonRetryable: true, cause: err });
+  }
+  return err;
+}

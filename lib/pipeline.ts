@@ -1,0 +1,168 @@
+/**
+ * The data that flows between stages (ARCHITECTURE.md "The pipeline"). Only ids, keys, configs and
+ * metrics: images and weights stay in S3. Workflows import these as types only.
+ */
+import type { ExperimentConfig, TrainConfig } from './config/schema';
+import type { DatasetName } from '../datasets/specs';
+
+export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
+export type LossName = 'gce' | 'ce';
+
+export interface DatasetRef {
+  name: DatasetName;
+  ratio: number;
+  seed: number;
+  /** Folder or s3:// prefix of the dataset in the DisEnt layout. */
+  root: string;
+}
+
+export interface PrepareDatasetInput {
+  experimentId: string;
+  dataset: DatasetRef;
+}
+export interface PrepareDatasetOutput {
+  dataset: DatasetRef;
+  classNames: string[];
+  counts: { train: number; conflicting: number; valid: number; test: number };
+}
+
+export interface TrainClassifierInput {
+  experimentId: string;
+  role: ClassifierRole;
+  loss: LossName;
+  dataset: DatasetRef;
+  train: TrainConfig;
+  seed: number;
+  /** Manifests of generated images added to the training set (the debiased role). */
+  extraManifests?: string[];
+}
+export interface TrainClassifierOutput {
+  role: ClassifierRole;
+  modelKey: string;
+  bestEpoch: number;
+  validAccuracy: number;
+}
+
+export interface ScoreLossesInput {
+  experimentId: string;
+  dataset: DatasetRef;
+  modelKey: string;
+  gceQ: number;
+}
+export interface ScoreLossesOutput {
+  /** Table of (file, label, bias, predicted, ce, gce), one row per training image. */
+  tableKey: string;
+  rows: number;
+}
+
+export interface SelectedImage {
+  /** Rank within the selection, 0-based. */
+  index: number;
+  /** The image: a dataset path or an S3 key. */
+  image: string;
+  label: number;
+}
+export interface SelectTopKInput {
+  experimentId: string;
+  tableKey: string;
+  k: number;
+  mode: 'global' | 'per-class';
+  score: LossName;
+}
+export interface SelectTopKOutput {
+  selectionKey: string;
+  items: SelectedImage[];
+  /** Share of the selection that is truly bias-conflicting. */
+  precision: number;
+  /** Share of all bias-conflicting training samples that were selected. */
+  recall: number;
+}
+
+export interface CaptionImageInput {
+  experimentId: string;
+  item: SelectedImage;
+  model: string;
+  perImage: number;
+  strategy: 'beam' | 'sample';
+  seed: number;
+}
+export interface CaptionImageOutput {
+  captionsKey: string;
+  captions: number;
+}
+
+export interface FilterCaptionsInput {
+  experimentId: string;
+  captionKeys: string[];
+  numClasses: number;
+  topF?: number;
+  match: 'word' | 'substring';
+}
+export interface FilterCaptionsOutput {
+  keptKey: string;
+  kept: number;
+  dropped: number;
+  topWords: { word: string; count: number }[];
+}
+
+export interface GenerateBatchInput {
+  experimentId: string;
+  keptKey: string;
+  batchIndex: number;
+  /** Images [first, first + count) of the run; image i uses seed baseSeed + i. */
+  first: number;
+  count: number;
+  baseSeed: number;
+  model: string;
+  steps: number;
+  guidance: number;
+}
+export interface GenerateBatchOutput {
+  manifestKey?: string;
+  images: number;
+}
+
+export interface EvaluateInput {
+  experimentId: string;
+  role: ClassifierRole;
+  modelKey: string;
+  dataset: DatasetRef;
+}
+export interface Accuracy {
+  unbiased: number;
+  aligned: number;
+  conflicting: number;
+}
+export interface EvaluateOutput {
+  role: ClassifierRole;
+  accuracy: Accuracy;
+}
+
+export interface WriteReportInput {
+  key: string;
+  report: unknown;
+}
+export interface WriteReportOutput {
+  key: string;
+  uri: string;
+}
+
+/** What starts an experiment workflow. */
+export interface ExperimentInput {
+  experimentId: string;
+  config: ExperimentConfig;
+  configHash: string;
+}
+
+export interface ExperimentResult {
+  experimentId: string;
+  dataset: DatasetName;
+  ratio: number;
+  seed: number;
+  configHash: string;
+  accuracy: Partial<Record<ClassifierRole, Accuracy>>;
+  topK: { k: number; mode: string; selected: number; precision: number; recall: number };
+  captions: { images: number; kept: number; dropped: number; topWords: { word: string; count: number }[] };
+  generated: number;
+  reportKey: string;
+}

@@ -1,0 +1,33 @@
+import type { ArtifactStore } from './artifacts/store';
+
+/** Progress an engine reports while it works; the activity layer turns it into heartbeats. */
+export interface StageProgress {
+  epoch?: number;
+  step?: number;
+  done?: number;
+  total?: number;
+  /** Where a retried attempt can resume from. */
+  checkpointKey?: string;
+}
+
+/**
+ * Everything an engine gets to do its stage: read any artifact, write its own outputs, report
+ * progress, notice cancellation. No Temporal in here: engines run the same in a script or a test.
+ */
+export interface StageContext {
+  readonly store: ArtifactStore;
+  /** This unit's output folder (`runs/<experimentId>/<stage>/<unit>/<inputsHash>`). */
+  readonly dir: string;
+  /** Writes `<dir>/<name>` and lists it in the manifest; returns its key. */
+  put(name: string, body: Uint8Array | string, contentType?: string): Promise<string>;
+  putJson(name: string, value: unknown): Promise<string>;
+  /** Writes a scratch file under `<dir>/` that the manifest does not list (checkpoints). */
+  putScratch(name: string, body: Uint8Array | string): Promise<string>;
+  progress(progress: StageProgress): void;
+  /** The last progress a previous attempt of this unit reported, if any. */
+  readonly resume: StageProgress | undefined;
+  readonly signal: AbortSignal;
+  log(message: string): void;
+}
+
+export type StageEngine<I, O> = (input: I, ctx: StageContext) => Promise<O>;

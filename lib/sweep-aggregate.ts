@@ -1,0 +1,43 @@
+import type { Accuracy, ClassifierRole, ExperimentResult } from './pipeline';
+import { paperTable3 } from './paper-results';
+import { meanStd, type Stat } from './stats';
+
+export interface SweepRow {
+  dataset: string;
+  ratio: number;
+  seeds: number[];
+  /** Ours, per classifier role and test subset, over the seeds that finished. */
+  ours: Partial<Record<ClassifierRole, Record<keyof Accuracy, Stat>>>;
+  /** The paper's Table 3 for this cell (method -> unbiased accuracy %), null where it has none. */
+  paper: Record<string, number> | null;
+}
+
+const SUBSETS: (keyof Accuracy)[] = ['unbiased', 'aligned', 'conflicting'];
+const ROLES: ClassifierRole[] = ['vanilla', 'biased', 'debiased'];
+
+/** Mean ± std per (dataset, ratio) over seeds. Pure, so the sweep workflow can run it. */
+export function aggregateSweep(results: readonly ExperimentResult[]): SweepRow[] {
+  const groups = new Map<string, ExperimentResult[]>();
+  for (const r of results) {
+    const key = `${r.dataset}\u0000${r.ratio}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const rows: SweepRow[] = [];
+  for (const group of groups.values()) {
+    const first = group[0]!;
+    const ours: SweepRow['ours'] = {};
+    for (const role of ROLES) {
+      const accs = group.map((r) => r.accuracy[role]).filter((a): a is Accuracy => a !== undefined);
+      if (accs.length === 0) continue;
+      ours[role] = Object.fromEntries(SUBSETS.map((s) => [s, meanStd(accs.map((a) => a[s]))])) as Record<keyof Accuracy, Stat>;
+    }
+    rows.push({
+      dataset: first.dataset,
+      ratio: first.ratio,
+      seeds: group.map((r) => r.seed).sort((a, b) => a - b),
+      ours,
+      paper: paperTable3(first.dataset, first.ratio),
+    });
+  }
+  return rows.sort((a, b) => a.dataset.localeCompare(b.dataset) || a.ratio - b.ratio);
+}

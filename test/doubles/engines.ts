@@ -1,0 +1,120 @@
+/**
+ * Test-double engines: the shape of each real engine's inputs and outputs, with trivial work, so
+ * the workflows, activities, manifests and cache run for real around them. Registered only by the
+ * test harness, never by the product worker.
+ */
+import type { Engines } from '../../lib/engines';
+import type { SelectedImage } from '../../lib/pipeline';
+import type { StageContext } from '../../lib/stage';
+
+export interface DoubleLog {
+  /** `stage:unit` in start order. */
+  started: string[];
+  /** Most units of each stage running at once. */
+  maxConcurrent: Record<string, number>;
+  running: Record<string, number>;
+}
+
+export interface DoubleOptions {
+  /** Milliseconds each caption takes (lets tests pause or cancel mid-fan-out). */
+  captionDelayMs?: number;
+  /** Fail every trainClassifier attempt with this error. */
+  trainError?: Error;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; log: DoubleLog } {
+  const log: DoubleLog = { started: [], maxConcurrent: {}, running: {} };
+  const track = async <T>(stage: string, unit: string, work: () => Promise<T>): Promise<T> => {
+    log.started.push(`${stage}:${unit}`);
+    log.running[stage] = (log.running[stage] ?? 0) + 1;
+    log.maxConcurrent[stage] = Math.max(log.maxConcurrent[stage] ?? 0, log.running[stage]!);
+    try {
+      return await work();
+    } finally {
+      log.running[stage]! -= 1;
+    }
+  };
+  const readJson = async <T>(ctx: StageContext, key: string): Promise<T> => {
+    const value = await ctx.store.getJson<T>(key);
+    if (value === null) throw new Error(`double: ${key} missing`);
+    return value;
+  };
+
+  const engines: Engines = {
+    prepareDataset: (input) =>
+      track('prepareDataset', 'dataset', async () => ({
+        dataset: input.dataset,
+        classNames: ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'],
+        counts: { train: 1000, conflicting: 10, valid: 100, test: 200 },
+      })),
+    trainClassifier: (input, ctx) =>
+      track('trainClassifier', input.role, async () => {
+        if (options.trainError) throw options.trainError;
+        for (let epoch = (ctx.resume?.epoch ?? 0) + 1; epoch <= input.train.epochs; epoch++) {
+          const checkpointKey = await ctx.putScratch(`checkpoints/epoch-${epoch}.json`, JSON.stringify({ epoch }));
+          ctx.progress({ epoch, checkpointKey });
+        }
+        const modelKey = await ctx.putJson('model.json', { role: input.role, loss: input.loss, extra: input.extraManifests ?? [] });
+        return { role: input.role, modelKey, bestEpoch: input.train.epochs, validAccuracy: 50 };
+      }),
+    scoreLosses: (input, ctx) =>
+      track('scoreLosses', 'biased', async () => {
+        await readJson(ctx, input.modelKey);
+        const rows = Array.from({ length: 50 }, (_, i) => ({ file: `train/${i}.png`, label: i % 10, bias: (i * 7) % 10, ce: i / 10, gce: i / 20 }));
+        const tableKey = await ctx.putJson('losses.json', rows);
+        return { tableKey, rows: rows.length };
+      }),
+    selectTopK: (input, ctx) =>
+      track('selectTopK', 'topk', async () => {
+        const rows = await readJson<{ file: string; label: number; ce: number }[]>(ctx, input.tableKey);
+        const items: SelectedImage[] = [...rows]
+          .sort((a, b) => b.ce - a.ce)
+          .slice(0, input.k)
+          .map((r, index) => ({ index, image: r.file, label: r.label }));
+        const selectionKey = await ctx.putJson('selection.json', items);
+        return { selectionKey, items, precision: 0.9, recall: 0.8 };
+      }),
+    captionImage: (input, ctx) =>
+      track('captionImage', String(input.item.index), async () => {
+        if (options.captionDelayMs) {
+          const until = Date.now() + options.captionDelayMs;
+          while (Date.now() < until && !ctx.signal.aborted) {
+            ctx.progress({ done: 0, total: 1 });
+            await sleep(Math.min(100, until - Date.now()), ctx.signal);
+          }
+        }
+        const captions = Array.from({ length: input.perImage }, (_, i) => `a handwritten ${input.item.label} variant ${i}`);
+        const captionsKey = await ctx.putJson('captions.json', { image: input.item.image, label: input.item.label, captions });
+        return { captionsKey, captions: captions.length };
+      }),
+    filterCaptions: (input, ctx) =>
+      track('filterCaptions', 'filter', async () => {
+        const all = await Promise.all(input.captionKeys.map((k) => readJson<{ label: number; captions: string[] }>(ctx, k)));
+        const kept = all.flatMap((c) => c.captions.slice(0, 2).map((text) => ({ text, label: c.label })));
+        const keptKey = await ctx.putJson('kept.json', kept);
+        return { keptKey, kept: kept.length, dropped: all.length, topWords: [{ word: 'handwritten', count: kept.length }] };
+      }),
+    generateBatch: (input, ctx) =>
+      track('generateBatch', String(input.batchIndex), async () => {
+        await readJson(ctx, input.keptKey);
+        for (let i = 0; i < input.count; i++) {
+          await ctx.put(`images/${String(input.first + i).padStart(6, '0')}.txt`, `image ${input.first + i} seed ${input.baseSeed + input.first + i}`);
+          ctx.progress({ done: i + 1, total: input.count });
+        }
+        return { images: input.count };
+      }),
+    evaluate: (input, ctx) =>
+      track('evaluate', input.role, async () => {
+        await readJson(ctx, input.modelKey);
+        const score = { biased: 20, vanilla: 30, debiased: 60 }[input.role] + input.dataset.ratio + input.dataset.seed;
+        return { role: input.role, accuracy: { unbiased: score, aligned: 99, conflicting: score - 5 } };
+      }),
+  };
+  return { engines, log };
+}

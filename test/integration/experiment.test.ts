@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { experimentIdentity, submitExperiment } from '../../cli/submit';
+import { checkManifest, type Manifest } from '../../lib/artifacts/manifest';
+import { parseExperimentConfig } from '../../lib/config/schema';
+import type { ExperimentResult } from '../../lib/pipeline';
+import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { doubleEngines } from '../doubles/engines';
+import { startHarness, type Harness } from '../support/harness';
+
+const doubles = doubleEngines();
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ engines: doubles.engines, concurrency: { caption: 3 } });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('experiment workflow (test-double engines, real Temporal and S3)', () => {
+  const config = parseExperimentConfig({
+    dataset: 'cmnist', ratio: 1, seed: 0,
+    train: { epochs: 3 },
+    topK: { k: 12 },
+    caption: { concurrency: 3 },
+    generate: { images: 10, batchSize: 4 },
+    fanOutChunk: 5,
+  });
+
+  it('runs the DAG in order, fans out, stores manifests', async () => {
+    const { workflowId, experimentId } = experimentIdentity(config);
+    expect(workflowId).toMatch(/^diffubias\/cmnist\/1\/0\/[0-9a-f]{12}$/);
+    const submitted = await submitExperiment(h.stack.client, config);
+    expect(submitted).toEqual({ workflowId, state: 'started' });
+    const handle = h.stack.client.workflow.getHandle(workflowId);
+    const result = (await handle.result()) as ExperimentResult;
+
+    // Stage order: every stage starts after the one before it finished.
+    const firstIndex = (prefix: string) => doubles.log.started.findIndex((s) => s.startsWith(prefix));
+    const order = ['prepareDataset', 'trainClassifier:biased', 'scoreLosses', 'selectTopK', 'captionImage', 'filterCaptions', 'generateBatch', 'trainClassifier:debiased', 'evaluate'];
+    const positions = order.map(firstIndex);
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+
+    // Fan-out width: 12 captions, at most 3 at once; 10 images in batches of 4 = 3 batches.
+    expect(doubles.log.started.filter((s) => s.startsWith('captionImage:'))).toHaveLength(12);
+    expect(doubles.log.maxConcurrent.captionImage).toBeGreaterThan(1);
+    expect(doubles.log.maxConcurrent.captionImage).toBeLessThanOrEqual(3);
+    expect(doubles.log.started.filter((s) => s.startsWith('generateBatch:'))).toHaveLength(3);
+
+    expect(result.accuracy.debiased?.unbiased).toBe(61);
+    expect(result.accuracy.vanilla?.unbiased).toBe(31);
+    expect(result.generated).toBe(10);
+    expect(result.captions.kept).toBe(24);
+
+    // Artifacts: every stage under runs/<experimentId>/<stage>/..., each with a complete manifest.
+    const keys = await h.store.list(`runs/${experimentId}/`);
+    const manifests = keys.filter((k) => k.endsWith('/manifest.json'));
+    const stages = new Set(manifests.map((k) => k.split('/')[5]));
+    expect([...stages].sort()).toEqual(['captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
+    expect(manifests.filter((k) => k.includes('/captionImage/'))).toHaveLength(12);
+    for (const key of manifests) {
+      const manifest = (await h.store.getJson<Manifest>(key))!;
+      expect(await checkManifest(h.store, manifest)).toEqual([]);
+    }
+    const generated = keys.filter((k) => k.includes('/generateBatch/') && k.includes('/images/'));
+    expect(generated).toHaveLength(10);
+    expect(await h.store.getJson(result.reportKey)).toMatchObject({ experimentId, generated: 10 });
+
+    // The Web UI's search attributes.
+    const description = await handle.describe();
+    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.dataset)).toBe('cmnist');
+    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.biasRatio)).toBe(1);
+    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.seed)).toBe(0);
+    expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.stage)).toBe('done');
+  });
+
+  it('is one execution when submitted twice, and reuses stored stages when re-run', async () => {
+    const again = await submitExperiment(h.stack.client, config);
+    expect(again.state).toBe('completed');
+    const { workflowId } = experimentIdentity(config);
+    const runs = [];
+    for await (const w of h.stack.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(w);
+    expect(runs).toHaveLength(1);
+  });
+});

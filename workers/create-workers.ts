@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import type { Activities } from '../activities';
+import { DEFAULT_CONCURRENCY, QUEUE_ACTIVITIES, TASK_QUEUES, type QueueName } from './queues';
+
+export interface WorkerSetOptions {
+  connection: NativeConnection;
+  namespace: string;
+  queues: readonly QueueName[];
+  activities: Activities;
+  concurrency?: Partial<Record<QueueName, number>>;
+  /** A prebuilt workflow bundle (tests reuse one); absent = bundle workflows/ now. */
+  workflowBundle?: WorkflowBundle;
+}
+
+export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', 'index.ts');
+
+/** One Temporal worker per task queue, in this process; each serves only its queue's activities. */
+export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]> {
+  const workers: Worker[] = [];
+  for (const queue of options.queues) {
+    const names = QUEUE_ACTIVITIES[queue] as readonly (keyof Activities)[];
+    const activities = Object.fromEntries(names.map((name) => [name, options.activities[name]]));
+    const concurrency = options.concurrency?.[queue] ?? DEFAULT_CONCURRENCY[queue];
+    workers.push(
+      await Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: TASK_QUEUES[queue],
+        ...(queue === 'workflow'
+          ? {
+              ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+              maxConcurrentWorkflowTaskExecutions: concurrency,
+            }
+          : { activities, maxConcurrentActivityTaskExecutions: concurrency }),
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Runs the workers until one fails or all are shut down; a failure stops the others too. */
+export async function runWorkers(workers: readonly Worker[]): Promise<void> {
+  try {
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+}

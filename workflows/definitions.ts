@@ -1,0 +1,29 @@
+/** Signals, queries and search attributes of the workflows, shared with the client side. */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export interface Progress {
+  /** The stage running now, or done / failed / cancelled. */
+  stage: string;
+  stagesDone: string[];
+  /** Units finished and planned in the current stage (images captioned, batches generated, cells run). */
+  done: number;
+  total: number;
+  paused: boolean;
+  /** Child workflows running now (fan-out chunks, sweep cells): query them for finer progress. */
+  children: string[];
+}
+
+export const progressQuery = defineQuery<Progress>('progress');
+/** Honoured between units of work: nothing new starts until `resume`; running units finish. */
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+
+export const SEARCH_ATTRIBUTES = {
+  dataset: defineSearchAttributeKey('Dataset', SearchAttributeType.KEYWORD),
+  biasRatio: defineSearchAttributeKey('BiasRatio', SearchAttributeType.DOUBLE),
+  seed: defineSearchAttributeKey('Seed', SearchAttributeType.INT),
+  stage: defineSearchAttributeKey('Stage', SearchAttributeType.KEYWORD),
+} as const;
+
+export const ALL_SEARCH_ATTRIBUTE_KEYS = Object.values(SEARCH_ATTRIBUTES);

@@ -1,0 +1,175 @@
+/**
+ * One DiffuBias experiment (paper Fig. 1) as a deterministic workflow: it only orchestrates.
+ * Every stage is an activity; per-item stages fan out through `fanOut` child workflows.
+ */
+import {
+  isCancellation, proxyActivities, upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, ActivityName } from '../activities';
+import type {
+  Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
+  TrainClassifierInput,
+} from '../lib/pipeline';
+import { TASK_QUEUES } from '../workers/queues';
+import { ACTIVITY_OPTIONS } from './activity-options';
+import { installControl, type Control } from './control';
+import { SEARCH_ATTRIBUTES } from './definitions';
+import type { FanOutInput } from './fan-out';
+
+type Input<N extends ActivityName> = Parameters<Activities[N]>[0];
+type Output<N extends ActivityName> = Awaited<ReturnType<Activities[N]>>;
+
+const proxies = Object.fromEntries(
+  (Object.keys(ACTIVITY_OPTIONS) as ActivityName[]).map((name) => [name, proxyActivities<Activities>(ACTIVITY_OPTIONS[name])[name]]),
+) as unknown as { [N in ActivityName]: { executeWithOptions(o: object, a: [Input<N>]): Promise<Output<N>> } };
+
+/** Runs one activity with its stage options and a summary the Web UI shows. */
+function call<N extends ActivityName>(name: N, summary: string, input: Input<N>): Promise<Output<N>> {
+  return proxies[name].executeWithOptions({ ...ACTIVITY_OPTIONS[name], summary }, [input]);
+}
+
+export async function experiment(input: ExperimentInput): Promise<ExperimentResult> {
+  const control = installControl();
+  const { config, experimentId } = input;
+  const dataset: DatasetRef = { name: config.dataset, ratio: config.ratio, seed: config.seed, root: config.datasetRoot };
+
+  const enter = async (stage: string) => {
+    await control.whenRunning();
+    if (control.progress.stage !== 'starting' && !control.progress.stagesDone.includes(control.progress.stage)) {
+      control.progress.stagesDone.push(control.progress.stage);
+    }
+    control.progress.stage = stage;
+    control.progress.done = 0;
+    control.progress.total = 0;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: stage }]);
+  };
+  const finish = (stage: 'done' | 'failed' | 'cancelled') => {
+    control.progress.stage = stage;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: stage }]);
+  };
+
+  try {
+    await enter('prepareDataset');
+    const prepared = await call('prepareDataset', `prepare ${config.dataset} at ${config.ratio}% conflicting, seed ${config.seed}`, {
+      experimentId, dataset,
+    });
+
+    await enter('trainClassifier');
+    const trainInput = (role: ClassifierRole, loss: 'gce' | 'ce'): TrainClassifierInput => ({
+      experimentId, role, loss, dataset, train: config.train, seed: config.seed,
+    });
+    const describeTrain = (role: string, loss: string) =>
+      `train ${role} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${config.train.epochs} epochs`;
+    const biasedRun = call('trainClassifier', describeTrain('biased f_B', config.biasedLoss), trainInput('biased', config.biasedLoss));
+    const vanillaRun = config.vanilla
+      ? call('trainClassifier', describeTrain('vanilla', 'ce'), trainInput('vanilla', 'ce'))
+      : undefined;
+    vanillaRun?.catch(() => undefined); // awaited below; this only keeps an early failure from going unobserved
+    const biased = await biasedRun;
+
+    await enter('scoreLosses');
+    const scores = await call('scoreLosses', `per-sample CE and GCE of f_B over ${prepared.counts.train} training images`, {
+      experimentId, dataset, modelKey: biased.modelKey, gceQ: config.train.gceQ,
+    });
+
+    await enter('selectTopK');
+    const topK = await call('selectTopK', `top-${config.topK.k} ${config.topK.mode} by ${config.topK.score.toUpperCase()}`, {
+      experimentId, tableKey: scores.tableKey, ...config.topK,
+    });
+
+    await enter('captionImage');
+    const captionItems: CaptionImageInput[] = topK.items.map((item) => ({
+      experimentId, item, model: config.caption.model, perImage: config.caption.perImage,
+      strategy: config.caption.strategy, seed: config.seed,
+    }));
+    const captions = (await fanOutInChunks(control, 'captionImage', captionItems, config.caption.concurrency, config.fanOutChunk)) as Output<'captionImage'>[];
+
+    await enter('filterCaptions');
+    const filtered = await call('filterCaptions', `filter ${captions.length * config.caption.perImage} captions by top-F words`, {
+      experimentId, captionKeys: captions.map((c) => c.captionsKey), numClasses: prepared.classNames.length,
+      topF: config.filter.topF, match: config.filter.match,
+    });
+
+    await enter('generateBatch');
+    let generatedManifests: string[] = [];
+    let generated = 0;
+    if (filtered.kept > 0) {
+      const batches = planBatches(config.generate.images, config.generate.batchSize).map(
+        ({ first, count }, batchIndex): GenerateBatchInput => ({
+          experimentId, keptKey: filtered.keptKey, batchIndex, first, count, baseSeed: config.seed * 1_000_000,
+          model: config.generate.model, steps: config.generate.steps, guidance: config.generate.guidance,
+        }),
+      );
+      const outputs = (await fanOutInChunks(control, 'generateBatch', batches, config.generate.concurrency, config.fanOutChunk)) as Output<'generateBatch'>[];
+      generatedManifests = outputs.map((o) => o.manifestKey);
+      generated = outputs.reduce((n, o) => n + o.images, 0);
+    }
+
+    await enter('trainClassifier');
+    const debiased = await call('trainClassifier', `${describeTrain('debiased', 'ce')} on original + ${generated} generated images`, {
+      ...trainInput('debiased', 'ce'), extraManifests: generatedManifests,
+    });
+    const vanilla = await vanillaRun;
+
+    await enter('evaluate');
+    const models = [biased, debiased, ...(vanilla ? [vanilla] : [])];
+    const evaluations = await Promise.all(
+      models.map((m) => call('evaluate', `evaluate ${m.role} on the unbiased test set`, { experimentId, role: m.role, modelKey: m.modelKey, dataset })),
+    );
+    const accuracy: Partial<Record<ClassifierRole, Accuracy>> = {};
+    for (const e of evaluations) accuracy[e.role] = e.accuracy;
+
+    const reportKey = `runs/${experimentId}/report/results.json`;
+    const result: ExperimentResult = {
+      experimentId, dataset: config.dataset, ratio: config.ratio, seed: config.seed, configHash: input.configHash,
+      accuracy,
+      topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
+      captions: { images: captions.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
+      generated,
+      reportKey,
+    };
+    await enter('writeReport');
+    await call('writeReport', 'store results.json', { key: reportKey, report: { ...result, config } });
+    finish('done');
+    return result;
+  } catch (err) {
+    finish(isCancellation(err) ? 'cancelled' : 'failed');
+    throw err;
+  }
+}
+
+/** Splits N images into batches of at most `size`. */
+export function planBatches(total: number, size: number): { first: number; count: number }[] {
+  const out: { first: number; count: number }[] = [];
+  for (let first = 0; first < total; first += size) out.push({ first, count: Math.min(size, total - first) });
+  return out;
+}
+
+async function fanOutInChunks(
+  control: Control,
+  kind: 'captionImage' | 'generateBatch',
+  items: CaptionImageInput[] | GenerateBatchInput[],
+  concurrency: number,
+  chunkSize: number,
+): Promise<unknown[]> {
+  const results: unknown[] = [];
+  control.progress.total = items.length;
+  const info = workflowInfo();
+  for (let start = 0, chunk = 0; start < items.length; start += chunkSize, chunk++) {
+    await control.whenRunning();
+    const slice = items.slice(start, start + chunkSize);
+    const out = await control.runChild<unknown[]>(
+      'fanOut',
+      {
+        workflowId: `${info.workflowId}/${kind}/${chunk}`,
+        taskQueue: TASK_QUEUES.workflow,
+        typedSearchAttributes: info.typedSearchAttributes,
+        staticSummary: `${kind} ${start}-${start + slice.length - 1} of ${items.length}`,
+      },
+      (startPaused) => [{ kind, items: slice, concurrency, startPaused } as FanOutInput],
+    );
+    results.push(...out);
+    control.progress.done = results.length;
+  }
+  return results;
+}
