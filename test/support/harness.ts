@@ -15,8 +15,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-// Workers log every task at INFO; tests want warnings only.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// Workers log every task at INFO; tests want errors only.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 let bundle: Promise<WorkflowBundle> | undefined;
 export function workflowBundle(): Promise<WorkflowBundle> {

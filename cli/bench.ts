@@ -1,0 +1,52 @@
+import { hashOf } from '../lib/config/canonical-hash';
+import { ArtifactStore } from '../lib/artifacts/store';
+import { EMBEDDED_S3_CREDENTIALS } from '../lib/settings';
+import { parseExperimentConfig } from '../lib/config/schema';
+import { startEmbeddedS3 } from './stack/s3-server';
+
+export type BenchResult = Record<string, number | string>;
+export interface Benchmark {
+  name: string;
+  run(): Promise<BenchResult>;
+}
+
+/** Benchmarks, one JSON line each in `diffubias bench --json`. Engines add theirs here. */
+export const BENCHMARKS: Benchmark[] = [
+  {
+    name: 'config.hash',
+    async run() {
+      const config = parseExperimentConfig({ dataset: 'cmnist', ratio: 1 });
+      const n = 20_000;
+      const start = performance.now();
+      for (let i = 0; i < n; i++) hashOf({ ...config, seed: i });
+      const seconds = (performance.now() - start) / 1000;
+      return { ops_per_s: Math.round(n / seconds) };
+    },
+  },
+  {
+    name: 'artifacts.embedded_s3',
+    async run() {
+      const { mkdtemp, rm } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const dir = await mkdtemp(join(tmpdir(), 'diffubias-bench-'));
+      const s3 = await startEmbeddedS3({ directory: dir, bucket: 'bench' });
+      const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'bench', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+      try {
+        const body = new Uint8Array(1 << 20).fill(7);
+        const n = 20;
+        let start = performance.now();
+        for (let i = 0; i < n; i++) await store.put(`b/${i}`, body);
+        const put = n / ((performance.now() - start) / 1000);
+        start = performance.now();
+        for (let i = 0; i < n; i++) await store.get(`b/${i}`);
+        const get = n / ((performance.now() - start) / 1000);
+        return { object_bytes: body.byteLength, put_mib_per_s: Number(put.toFixed(1)), get_mib_per_s: Number(get.toFixed(1)) };
+      } finally {
+        store.destroy();
+        await s3.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+];

@@ -1,0 +1,192 @@
+// The AWS SDK warns on every process that Node 20 support ends in 2027; the stack pins Node 20 and
+// the SDK version (package-lock.json), so the warning is noise for our users.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+import { Command } from 'commander';
+import { ConfigError } from '../lib/errors';
+import { settingsFromEnv } from '../lib/settings';
+import { installWorkerLogging } from '../workers/logging';
+import { startProductWorkers } from '../workers/product-worker';
+import { pauseSignal, resumeSignal } from '../workflows/definitions';
+import { BENCHMARKS } from './bench';
+import { runDemo } from './commands/demo';
+import { startDev } from './commands/dev';
+import { connectClient } from './connect';
+import { experimentConfigFrom, parseConcurrency, parseQueues, sweepConfigFrom, workflowIdOf } from './options';
+import { followProgress, formatSnapshot, snapshot } from './progress';
+import { planSweep, submitExperiment, submitSweep } from './submit';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Runs one command with a client, closing it after. */
+async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>): Promise<T> {
+  const { client, close } = await connectClient(settingsFromEnv());
+  try {
+    return await fn(client);
+  } finally {
+    await close();
+  }
+}
+
+function untilSignal(stop: () => Promise<void>): void {
+  const onSignal = () => {
+    err('stopping...');
+    stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
+const program = new Command('diffubias')
+  .description('DiffuBias on Temporal: debias image classifiers with generated bias-conflicting images')
+  .showHelpAfterError();
+
+program
+  .command('dev')
+  .description('start the local stack: Temporal dev server + Web UI (:8233), embedded S3, one worker for all queues')
+  .action(async () => {
+    installWorkerLogging(err);
+    const dev = await startDev(settingsFromEnv(), err);
+    untilSignal(dev.stop);
+    err('ready; Ctrl-C stops');
+    await dev.done;
+  });
+
+program
+  .command('worker')
+  .description('serve task queues against TEMPORAL_ADDRESS and the configured S3')
+  .option('--queues <list>', 'all, or a comma list of workflow,cpu,train,caption,generate', 'all')
+  .option('--concurrency <pairs>', 'activities at once per queue, e.g. train=1,caption=4')
+  .action(async (opts: { queues: string; concurrency?: string }) => {
+    const queues = parseQueues(opts.queues);
+    const concurrency = parseConcurrency(opts.concurrency);
+    installWorkerLogging(err);
+    const { workers, done } = await startProductWorkers({ settings: settingsFromEnv(), queues, concurrency, log: err });
+    untilSignal(async () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    });
+    await done;
+  });
+
+program
+  .command('run')
+  .description('submit one experiment (the same config twice is one workflow); prints its workflow id')
+  .option('--config <file>', 'YAML or JSON experiment config; flags override it')
+  .option('--dataset <name>', 'cmnist, cifar10c, bffhq, bar or dogs_and_cats')
+  .option('--ratio <percent>', 'percent of bias-conflicting training samples, e.g. 1')
+  .option('--seed <n>', 'seed', undefined)
+  .option('--follow', 'show progress until it ends')
+  .action(async (opts: { config?: string; dataset?: string; ratio?: string; seed?: string; follow?: boolean }) => {
+    const config = await experimentConfigFrom(opts);
+    await withClient(async (client) => {
+      const { workflowId, state } = await submitExperiment(client, config);
+      out(workflowId);
+      err(state === 'started' ? 'started' : state === 'running' ? 'already running: attached' : 'already completed: see `diffubias report`');
+      if (opts.follow) await followProgress(client, workflowId, err);
+    });
+  });
+
+program
+  .command('sweep')
+  .description('submit a sweep over datasets x ratios x seeds; prints its workflow id')
+  .option('--config <file>', 'YAML or JSON sweep config ({datasets, ratios, seeds, parallelism, base})')
+  .option('--datasets <list>', 'comma list of datasets')
+  .option('--ratios <list>', 'comma list of percents, e.g. 0.5,1,2,5')
+  .option('--seeds <list>', 'comma list of seeds, e.g. 0,1,2')
+  .option('--parallelism <n>', 'experiments at once (default 2)')
+  .option('--follow', 'show progress until it ends')
+  .action(async (opts: { config?: string; datasets?: string; ratios?: string; seeds?: string; parallelism?: string; follow?: boolean }) => {
+    const plan = planSweep(await sweepConfigFrom(opts));
+    await withClient(async (client) => {
+      const { workflowId, state } = await submitSweep(client, plan);
+      out(workflowId);
+      err(`${plan.cells.length} experiments, ${plan.parallelism} at a time (${state})`);
+      if (opts.follow) await followProgress(client, workflowId, err);
+    });
+  });
+
+program
+  .command('status <id>')
+  .description('stage, counts and heartbeats of an experiment or sweep')
+  .option('--watch', 'keep watching until it ends')
+  .option('--json', 'print the snapshot as JSON')
+  .action(async (id: string, opts: { watch?: boolean; json?: boolean }) => {
+    await withClient(async (client) => {
+      if (opts.watch) await followProgress(client, workflowIdOf(id), out);
+      else {
+        const s = await snapshot(client, workflowIdOf(id));
+        out(opts.json ? JSON.stringify(s, null, 2) : formatSnapshot(s));
+      }
+    });
+  });
+
+for (const [name, signal, what] of [
+  ['pause', pauseSignal, 'finish running units of work, start no new ones'],
+  ['resume', resumeSignal, 'continue a paused experiment or sweep'],
+] as const) {
+  program
+    .command(`${name} <id>`)
+    .description(what)
+    .action(async (id: string) => {
+      await withClient(async (client) => {
+        await client.workflow.getHandle(workflowIdOf(id)).signal(signal);
+        err(`${name} sent to ${workflowIdOf(id)}`);
+      });
+    });
+}
+
+program
+  .command('cancel <id>')
+  .description('cancel at a safe point; stored stages stay consistent')
+  .action(async (id: string) => {
+    await withClient(async (client) => {
+      await client.workflow.getHandle(workflowIdOf(id)).cancel();
+      err(`cancellation requested for ${workflowIdOf(id)}`);
+    });
+  });
+
+program
+  .command('report <id>')
+  .description('results JSON of a finished experiment or sweep')
+  .action(async (id: string) => {
+    await withClient(async (client) => {
+      const handle = client.workflow.getHandle(workflowIdOf(id));
+      const { status } = await handle.describe();
+      if (status.name !== 'COMPLETED') throw new Error(`${workflowIdOf(id)} is ${status.name}; a report exists once it has completed`);
+      out(JSON.stringify(await handle.result(), null, 2));
+    });
+  });
+
+program
+  .command('bench')
+  .description('run the benchmarks; one JSON line per benchmark')
+  .option('--json', 'JSON lines only (the default output is also JSON lines)')
+  .option('--only <names>', 'comma list of benchmark names')
+  .action(async (opts: { only?: string }) => {
+    const only = opts.only?.split(',');
+    for (const bench of BENCHMARKS) {
+      if (only && !only.includes(bench.name)) continue;
+      out(JSON.stringify({ name: bench.name, ...(await bench.run()) }));
+    }
+  });
+
+program
+  .command('demo')
+  .description('start the local stack and run one Colored MNIST experiment end to end')
+  .option('--ratio <percent>', 'percent of bias-conflicting samples', '1')
+  .option('--seed <n>', 'seed', '0')
+  .action(async (opts: { ratio: string; seed: string }) => {
+    installWorkerLogging(err, 'WARN');
+    process.exitCode = await runDemo(settingsFromEnv(), { ratio: Number(opts.ratio), seed: Number(opts.seed) }, err);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof ConfigError) {
+    err(e.message);
+    process.exit(2);
+  }
+  err(`error: ${(e as Error).message ?? String(e)}`);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+import { readConfigFile } from '../lib/config/load';
+import { parseExperimentConfig, parseSweepConfig, type ExperimentConfig, type SweepConfig } from '../lib/config/schema';
+import { ConfigError } from '../lib/errors';
+import { QUEUE_NAMES, type QueueName } from '../workers/queues';
+
+/** A flag's text as a number when it is one; otherwise the text, so the schema names the field. */
+function numeric(text: string | undefined): number | string | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  return text.trim() !== '' && Number.isFinite(n) ? n : text;
+}
+
+function list(text: string | undefined): (number | string)[] | undefined {
+  return text?.split(',').map((t) => numeric(t.trim())!);
+}
+
+export interface RunFlags {
+  config?: string;
+  dataset?: string;
+  ratio?: string;
+  seed?: string;
+}
+
+/** Config file (YAML/JSON) overlaid with flags, validated before anything starts. */
+export async function experimentConfigFrom(flags: RunFlags): Promise<ExperimentConfig> {
+  const base = flags.config ? await readConfigFile(flags.config) : {};
+  const overrides = Object.fromEntries(
+    Object.entries({ dataset: flags.dataset, ratio: numeric(flags.ratio), seed: numeric(flags.seed) }).filter(([, v]) => v !== undefined),
+  );
+  return parseExperimentConfig({ ...base, ...overrides }, flags.config);
+}
+
+export interface SweepFlags {
+  config?: string;
+  datasets?: string;
+  ratios?: string;
+  seeds?: string;
+  parallelism?: string;
+}
+
+export async function sweepConfigFrom(flags: SweepFlags): Promise<SweepConfig> {
+  const base = flags.config ? await readConfigFile(flags.config) : {};
+  const overrides = Object.fromEntries(
+    Object.entries({
+      datasets: flags.datasets?.split(',').map((d) => d.trim()),
+      ratios: list(flags.ratios),
+      seeds: list(flags.seeds),
+      parallelism: numeric(flags.parallelism),
+    }).filter(([, v]) => v !== undefined),
+  );
+  return parseSweepConfig({ ...base, ...overrides }, flags.config);
+}
+
+/** `all` or a comma list of queue names. */
+export function parseQueues(text: string): QueueName[] {
+  if (text === 'all') return [...QUEUE_NAMES];
+  const names = text.split(',').map((q) => q.trim());
+  const bad = names.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
+  if (bad.length > 0) throw new ConfigError([`queues: unknown queue ${bad.join(', ')}; expected all or some of ${QUEUE_NAMES.join(', ')}`]);
+  return names as QueueName[];
+}
+
+/** `train=1,caption=4` → per-queue concurrency. */
+export function parseConcurrency(text: string | undefined): Partial<Record<QueueName, number>> {
+  if (!text) return {};
+  const out: Partial<Record<QueueName, number>> = {};
+  for (const pair of text.split(',')) {
+    const [queue, value] = pair.split('=').map((s) => s.trim());
+    const n = Number(value);
+    if (!queue || !(QUEUE_NAMES as readonly string[]).includes(queue) || !Number.isInteger(n) || n < 1) {
+      throw new ConfigError([`concurrency: "${pair}" is not <queue>=<positive integer> with a queue of ${QUEUE_NAMES.join(', ')}`]);
+    }
+    out[queue as QueueName] = n;
+  }
+  return out;
+}
+
+/** Accepts a workflow id or an experiment id (`cmnist/1/0/<hash>`). */
+export function workflowIdOf(id: string): string {
+  return id.startsWith('diffubias') ? id : `diffubias/${id}`;
+}

@@ -1,0 +1,77 @@
+import { defaultPayloadConverter, type Client } from '@temporalio/client';
+import { progressQuery, type Progress } from '../workflows/definitions';
+
+/** Innermost cause of a workflow failure: the activity's own message. */
+export function rootCause(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+
+export interface Snapshot {
+  workflowId: string;
+  status: string;
+  progress?: Progress;
+  /** Progress of the running child (fan-out chunk or sweep cell), when there is one. */
+  child?: Progress & { workflowId: string };
+  /** Last heartbeat of each running activity: epoch, step, done/total. */
+  activities: { type: string; attempt: number; details?: unknown }[];
+  /** Why it failed, when it did: the innermost cause (e.g. the stage and file at fault). */
+  failure?: string;
+}
+
+/** One look at a workflow: its status, its progress query, its running activities' heartbeats. */
+export async function snapshot(client: Client, workflowId: string): Promise<Snapshot> {
+  const handle = client.workflow.getHandle(workflowId);
+  const description = await handle.describe();
+  const status = description.status.name;
+  const out: Snapshot = { workflowId, status, activities: [] };
+  for (const pending of description.raw.pendingActivities ?? []) {
+    const payload = pending.heartbeatDetails?.payloads?.[0];
+    out.activities.push({
+      type: pending.activityType?.name ?? '?',
+      attempt: pending.attempt ?? 1,
+      details: payload ? defaultPayloadConverter.fromPayload(payload) : undefined,
+    });
+  }
+  if (status === 'FAILED' || status === 'TIMED_OUT') {
+    out.failure = await handle.result().then(() => undefined, (err: unknown) => rootCause(err));
+  }
+  if (status !== 'RUNNING') return out;
+  out.progress = await handle.query(progressQuery).catch(() => undefined);
+  const childId = out.progress?.children[0];
+  if (childId) {
+    const child = await client.workflow.getHandle(childId).query(progressQuery).catch(() => undefined);
+    if (child) out.child = { ...child, workflowId: childId };
+  }
+  return out;
+}
+
+export function formatSnapshot(s: Snapshot): string {
+  if (!s.progress) return `${s.workflowId}: ${s.status}${s.failure ? `: ${s.failure}` : ''}`;
+  const p = s.progress;
+  const parts = [`stage ${p.stage}`];
+  const counts = s.child ?? p;
+  if (counts.total > 0) parts.push(`${counts.done}/${counts.total}`);
+  for (const a of s.activities) {
+    const d = a.details as { epoch?: number; step?: number; done?: number; total?: number } | undefined;
+    const bits = [d?.epoch !== undefined ? `epoch ${d.epoch}` : '', d?.step !== undefined ? `step ${d.step}` : '',
+      d?.total !== undefined ? `${d.done ?? 0}/${d.total}` : ''].filter(Boolean);
+    if (bits.length > 0 || a.attempt > 1) parts.push(`${a.type}${a.attempt > 1 ? ` (attempt ${a.attempt})` : ''} ${bits.join(' ')}`.trim());
+  }
+  if (p.paused) parts.push('PAUSED');
+  return `${s.workflowId}: ${parts.join(' | ')}`;
+}
+
+/** Prints progress until the workflow closes; returns its final status. */
+export async function followProgress(client: Client, workflowId: string, write: (line: string) => void, intervalMs = 2000): Promise<string> {
+  let last = '';
+  for (;;) {
+    const s = await snapshot(client, workflowId);
+    const line = formatSnapshot(s);
+    if (line !== last) write(line);
+    last = line;
+    if (s.status !== 'RUNNING') return s.status;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
