@@ -8,6 +8,8 @@ export function rootCause(err: unknown): string {
   return e?.message ?? String(err);
 }
 
+const QUERY_DEADLINE_MS = 5000;
+
 export interface Snapshot {
   workflowId: string;
   status: string;
@@ -16,6 +18,8 @@ export interface Snapshot {
   child?: Progress & { workflowId: string };
   /** Last heartbeat of each running activity: epoch, step, done/total. */
   activities: { type: string; attempt: number; details?: unknown }[];
+  /** Running, but no workflow worker answered the progress query. */
+  noWorker?: boolean;
   /** Why it failed, when it did: the innermost cause (e.g. the stage and file at fault). */
   failure?: string;
 }
@@ -38,16 +42,21 @@ export async function snapshot(client: Client, workflowId: string): Promise<Snap
     out.failure = await handle.result().then(() => undefined, (err: unknown) => rootCause(err));
   }
   if (status !== 'RUNNING') return out;
-  out.progress = await handle.query(progressQuery).catch(() => undefined);
+  // A query needs a worker to answer; without one it would wait for the server's long timeout.
+  const ask = (id: string) =>
+    client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(id).query(progressQuery)).catch(() => undefined);
+  out.progress = await ask(workflowId);
+  if (!out.progress) out.noWorker = true;
   const childId = out.progress?.children[0];
   if (childId) {
-    const child = await client.workflow.getHandle(childId).query(progressQuery).catch(() => undefined);
+    const child = await ask(childId);
     if (child) out.child = { ...child, workflowId: childId };
   }
   return out;
 }
 
 export function formatSnapshot(s: Snapshot): string {
+  if (s.noWorker) return `${s.workflowId}: ${s.status}, but no worker answered (is \`diffubias worker\` or \`dev\` running?)`;
   if (!s.progress) return `${s.workflowId}: ${s.status}${s.failure ? `: ${s.failure}` : ''}`;
   const p = s.progress;
   const parts = [`stage ${p.stage}`];

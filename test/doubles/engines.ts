@@ -6,6 +6,7 @@
 import type { Engines } from '../../lib/engines';
 import type { SelectedImage } from '../../lib/pipeline';
 import type { StageContext } from '../../lib/stage';
+import { BadInputError } from '../../lib/errors';
 
 export interface DoubleLog {
   /** `stage:unit` in start order. */
@@ -13,13 +14,15 @@ export interface DoubleLog {
   /** Most units of each stage running at once. */
   maxConcurrent: Record<string, number>;
   running: Record<string, number>;
+  /** `role:epoch` for every epoch trained, across attempts. */
+  epochs: string[];
 }
 
 export interface DoubleOptions {
   /** Milliseconds each caption takes (lets tests pause or cancel mid-fan-out). */
   captionDelayMs?: number;
-  /** Fail every trainClassifier attempt with this error. */
-  trainError?: Error;
+  /** Lose the worker (a retryable error) after this epoch on the first attempt of each training run. */
+  crashAfterEpoch?: number;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -29,7 +32,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; log: DoubleLog } {
-  const log: DoubleLog = { started: [], maxConcurrent: {}, running: {} };
+  const log: DoubleLog = { started: [], maxConcurrent: {}, running: {}, epochs: [] };
   const track = async <T>(stage: string, unit: string, work: () => Promise<T>): Promise<T> => {
     log.started.push(`${stage}:${unit}`);
     log.running[stage] = (log.running[stage] ?? 0) + 1;
@@ -48,17 +51,21 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
 
   const engines: Engines = {
     prepareDataset: (input) =>
-      track('prepareDataset', 'dataset', async () => ({
+      track('prepareDataset', 'dataset', async () => {
+        if (input.dataset.root.includes('missing')) throw new BadInputError(`${input.dataset.root}/cmnist`, 'no such folder');
+        return {
         dataset: input.dataset,
         classNames: ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'],
         counts: { train: 1000, conflicting: 10, valid: 100, test: 200 },
-      })),
+        };
+      }),
     trainClassifier: (input, ctx) =>
       track('trainClassifier', input.role, async () => {
-        if (options.trainError) throw options.trainError;
         for (let epoch = (ctx.resume?.epoch ?? 0) + 1; epoch <= input.train.epochs; epoch++) {
+          log.epochs.push(`${input.role}:${epoch}`);
           const checkpointKey = await ctx.putScratch(`checkpoints/epoch-${epoch}.json`, JSON.stringify({ epoch }));
           ctx.progress({ epoch, checkpointKey });
+          if (epoch === options.crashAfterEpoch && ctx.resume === undefined) throw new Error('worker lost (test double)');
         }
         const modelKey = await ctx.putJson('model.json', { role: input.role, loss: input.loss, extra: input.extraManifests ?? [] });
         return { role: input.role, modelKey, bestEpoch: input.train.epochs, validAccuracy: 50 };

@@ -26,7 +26,14 @@ export function workflowBundle(): Promise<WorkflowBundle> {
 
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
 
-export async function startHarness(options: { engines: Partial<Engines>; concurrency?: Partial<Record<QueueName, number>> }): Promise<Harness> {
+export interface HarnessOptions {
+  engines: Partial<Engines>;
+  concurrency?: Partial<Record<QueueName, number>>;
+  /** Queues served; none = submitted workflows wait (for tests of submission alone). */
+  queues?: readonly QueueName[];
+}
+
+export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const stack = await startDevStack({ s3Port: 0 });
   const store = new ArtifactStore({
     endpoint: stack.s3!.endpoint,
@@ -39,7 +46,7 @@ export async function startHarness(options: { engines: Partial<Engines>; concurr
   const workers: Worker[] = await createWorkers({
     connection: stack.nativeConnection,
     namespace: 'default',
-    queues: QUEUE_NAMES,
+    queues: options.queues ?? QUEUE_NAMES,
     activities: createActivities({ store, engines: options.engines }),
     concurrency: options.concurrency,
     workflowBundle: await workflowBundle(),

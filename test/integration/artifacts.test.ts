@@ -1,0 +1,119 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
+import { checkManifest, type Manifest } from '../../lib/artifacts/manifest';
+import { runStageUnit, stageDir } from '../../lib/artifacts/stage-runner';
+import { ArtifactStore } from '../../lib/artifacts/store';
+import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+
+let s3: EmbeddedS3;
+let store: ArtifactStore;
+const directory = mkdtempSync(join(tmpdir(), 'artifacts-test-'));
+
+beforeAll(async () => {
+  s3 = await startEmbeddedS3({ directory, bucket: 'artifacts' });
+  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'artifacts', prefix: 'team', credentials: EMBEDDED_S3_CREDENTIALS });
+});
+afterAll(async () => {
+  store.destroy();
+  await s3.close();
+});
+
+const noHooks = { progress() {} };
+
+describe('artifact store (embedded S3-compatible server)', () => {
+  it('puts, gets, lists under the prefix', async () => {
+    await store.put('runs/a/x.bin', new Uint8Array([1, 2, 3]));
+    await store.putJson('runs/a/y.json', { y: 1 });
+    await store.put('runs/b/z.txt', 'z');
+    expect(await store.get('runs/a/x.bin')).toEqual(Buffer.from([1, 2, 3]));
+    expect(await store.getJson('runs/a/y.json')).toEqual({ y: 1 });
+    expect(await store.get('runs/a/missing')).toBeNull();
+    expect(await store.list('runs/a/')).toEqual(['runs/a/x.bin', 'runs/a/y.json']);
+    expect(store.uri('runs/a/x.bin')).toBe('s3://artifacts/team/runs/a/x.bin');
+  });
+
+  it('survives a restart of the embedded server (objects live on disk)', async () => {
+    await s3.close();
+    s3 = await startEmbeddedS3({ directory, bucket: 'artifacts', port: Number(new URL(s3.endpoint).port) });
+    expect(await store.getJson('runs/a/y.json')).toEqual({ y: 1 });
+  });
+});
+
+describe('stage units: manifest last, content-hash cache', () => {
+  const unit = { experimentId: 'cmnist/1/0/abc', stage: 'selectTopK', unit: 'topk', inputs: { k: 10 } };
+
+  it('publishes the manifest only after the files, listing them', async () => {
+    const manifestKey = `${stageDir(unit)}/manifest.json`;
+    const result = await runStageUnit(store, unit, noHooks, async (ctx) => {
+      await ctx.put('a.json', '{"a":1}');
+      // Mid-stage a reader sees no manifest, so no half output.
+      expect(await store.get(manifestKey)).toBeNull();
+      await ctx.putScratch('checkpoint.bin', 'scratch');
+      return { n: 1 };
+    });
+    expect(result).toEqual({ outputs: { n: 1 }, manifestKey, cached: false });
+    const manifest = (await store.getJson<Manifest>(manifestKey))!;
+    expect(manifest.files.map((f) => f.key)).toEqual([`${stageDir(unit)}/a.json`]);
+    expect(manifest.files[0]!.size).toBe(7);
+    expect(await checkManifest(store, manifest)).toEqual([]);
+    expect(manifestKey).toMatch(/^runs\/cmnist\/1\/0\/abc\/selectTopK\/topk\/[0-9a-f]{12}\/manifest\.json$/);
+  });
+
+  it('reuses a complete output when inputs and config are unchanged', async () => {
+    let calls = 0;
+    const result = await runStageUnit(store, unit, noHooks, async () => {
+      calls++;
+      return { n: 2 };
+    });
+    expect(calls).toBe(0);
+    expect(result).toMatchObject({ outputs: { n: 1 }, cached: true });
+  });
+
+  it('recomputes when the config changes, leaving the earlier output intact', async () => {
+    const changed = { ...unit, inputs: { k: 20 } };
+    const result = await runStageUnit(store, changed, noHooks, async (ctx) => {
+      await ctx.put('a.json', '{"a":2}');
+      return { n: 3 };
+    });
+    expect(result).toMatchObject({ outputs: { n: 3 }, cached: false });
+    expect(stageDir(changed)).not.toBe(stageDir(unit));
+    expect(await store.getJson(`${stageDir(unit)}/a.json`)).toEqual({ a: 1 });
+  });
+
+  it('recomputes an output whose files went missing', async () => {
+    const other = { ...unit, unit: 'other' };
+    await runStageUnit(store, other, noHooks, async (ctx) => {
+      await ctx.put('f.txt', 'one');
+      return {};
+    });
+    const manifest = (await store.getJson<Manifest>(`${stageDir(other)}/manifest.json`))!;
+    await store.client.send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: 'artifacts', Key: `team/${manifest.files[0]!.key}` }));
+    expect(await checkManifest(store, manifest)).toEqual([`${manifest.files[0]!.key}: listed in the manifest but missing`]);
+    const again = await runStageUnit(store, other, noHooks, async (ctx) => {
+      await ctx.put('f.txt', 'one');
+      return {};
+    });
+    expect(again.cached).toBe(false);
+  });
+
+  it('writes no manifest when the work fails or is cancelled', async () => {
+    const failing = { ...unit, unit: 'failing' };
+    await expect(runStageUnit(store, failing, noHooks, async (ctx) => {
+      await ctx.put('partial.json', '{}');
+      throw new Error('boom');
+    })).rejects.toThrow('boom');
+    expect(await store.get(`${stageDir(failing)}/manifest.json`)).toBeNull();
+
+    const cancelled = { ...unit, unit: 'cancelled' };
+    const controller = new AbortController();
+    await expect(runStageUnit(store, cancelled, { ...noHooks, signal: controller.signal }, async (ctx) => {
+      await ctx.put('partial.json', '{}');
+      controller.abort();
+      return {};
+    })).rejects.toThrow(/cancelled before its manifest/);
+    expect(await store.get(`${stageDir(cancelled)}/manifest.json`)).toBeNull();
+  });
+});

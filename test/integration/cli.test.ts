@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness';
+
+const run = promisify(execFile);
+const bin = join(__dirname, '..', '..', 'bin', 'diffubias.js');
+let h: Harness;
+
+beforeAll(async () => {
+  // No workers: submitted experiments stay running, which is what "submitted twice" is about.
+  h = await startHarness({ engines: {}, queues: [] });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env: { ...process.env, TEMPORAL_ADDRESS: h.stack.address } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function executions(): Promise<number> {
+  let n = 0;
+  for await (const _ of h.stack.client.workflow.list()) n++;
+  return n;
+}
+
+describe('diffubias CLI', () => {
+  it('rejects an invalid ratio or dataset naming the field, starting nothing', async () => {
+    const ratio = await cli('run', '--dataset', 'cmnist', '--ratio', '150');
+    expect(ratio.code).toBe(2);
+    expect(ratio.stderr).toMatch(/^\s*ratio: must be below 100/m);
+    const dataset = await cli('run', '--dataset', 'nope', '--ratio', '1');
+    expect(dataset.code).toBe(2);
+    expect(dataset.stderr).toMatch(/^\s*dataset: unknown dataset "nope"/m);
+    expect(await executions()).toBe(0);
+  });
+
+  it('prints the same workflow id when the same experiment is submitted twice, and runs it once', async () => {
+    const first = await cli('run', '--dataset', 'cmnist', '--ratio', '1', '--seed', '0');
+    const second = await cli('run', '--dataset', 'cmnist', '--ratio', '1', '--seed', '0');
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim()).toMatch(/^diffubias\/cmnist\/1\/0\/[0-9a-f]{12}$/);
+    expect(second.stdout).toBe(first.stdout);
+    expect(second.stderr).toContain('already running: attached');
+    expect(await executions()).toBe(1);
+  });
+
+  it('status, pause and cancel reach the running experiment', async () => {
+    const { stdout } = await cli('run', '--dataset', 'cmnist', '--ratio', '1', '--seed', '0');
+    const id = stdout.trim();
+    expect((await cli('pause', id)).code).toBe(0);
+    const status = await cli('status', id.replace(/^diffubias\//, ''), '--json');
+    expect(JSON.parse(status.stdout)).toMatchObject({ workflowId: id, status: 'RUNNING' });
+    expect((await cli('cancel', id)).code).toBe(0);
+    const report = await cli('report', id);
+    expect(report.code).toBe(1);
+    expect(report.stderr).toMatch(/is (RUNNING|CANCELLED); a report exists once it has completed/);
+  });
+
+  it('validates --config files naming the file and the field', async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'exp.yaml');
+    writeFileSync(file, 'dataset: cmnist\nratio: 1\ntopK:\n  k: 0\n  modee: global\n');
+    const result = await cli('run', '--config', file);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`invalid config in ${file}`);
+    expect(result.stderr).toMatch(/topK\.k: /);
+    expect(result.stderr).toContain('topK.modee: unknown key');
+  });
+});

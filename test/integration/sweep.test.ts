@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planSweep, submitSweep } from '../../cli/submit';
+import { parseSweepConfig } from '../../lib/config/schema';
+import type { SweepResult } from '../../workflows/sweep';
+import { doubleEngines } from '../doubles/engines';
+import { startHarness, type Harness } from '../support/harness';
+
+const doubles = doubleEngines();
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ engines: doubles.engines });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('sweep workflow', () => {
+  it('runs one experiment per cell, bounded, and aggregates mean ± std per (dataset, ratio)', async () => {
+    const plan = planSweep(parseSweepConfig({
+      datasets: ['cmnist'], ratios: [1, 2], seeds: [0, 1], parallelism: 2,
+      base: { train: { epochs: 1 }, topK: { k: 2 }, generate: { images: 2, batchSize: 2 } },
+    }));
+    const { workflowId, state } = await submitSweep(h.stack.client, plan);
+    expect(state).toBe('started');
+    const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as SweepResult;
+
+    expect(result.experiments.map((e) => e.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    // Never more than `parallelism` experiments at once: two f_B trainings at most.
+    expect(doubles.log.maxConcurrent.prepareDataset).toBeLessThanOrEqual(2);
+    // The doubles score debiased = 60 + ratio + seed, vanilla = 30 + ratio + seed.
+    expect(result.rows.map((r) => [r.dataset, r.ratio, r.seeds])).toEqual([['cmnist', 1, [0, 1]], ['cmnist', 2, [0, 1]]]);
+    expect(result.rows[0]!.ours.debiased!.unbiased).toEqual({ mean: 61.5, std: Math.SQRT1_2, n: 2 });
+    expect(result.rows[1]!.ours.vanilla!.unbiased).toEqual({ mean: 32.5, std: Math.SQRT1_2, n: 2 });
+    expect(result.rows[0]!.paper).toBeNull(); // the paper has no Colored MNIST row in Table 3
+    expect(await h.store.getJson(result.reportKey)).toMatchObject({ sweepId: plan.sweepId });
+
+    // Re-submitting the same sweep attaches to it rather than running it again.
+    expect((await submitSweep(h.stack.client, plan)).state).toBe('completed');
+  });
+});

@@ -1,0 +1,41 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { ArtifactStore } from '../../lib/artifacts/store';
+import { BadInputError } from '../../lib/errors';
+import type { PrepareDatasetInput } from '../../lib/pipeline';
+
+// Never contacted: the activities below fail before any artifact is read or written.
+const store = new ArtifactStore({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', bucket: 'none', prefix: '' });
+const input: PrepareDatasetInput = { experimentId: 'cmnist/1/0/x', dataset: { name: 'cmnist', ratio: 1, seed: 0, root: '/data' } };
+
+const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+const env = () => new MockActivityEnvironment({}, { logger: silent });
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+describe('activity error classification', () => {
+  it('a stage without an engine fails non-retryably, naming the stage and what brings it', async () => {
+    const activities = createActivities({ store, engines: {} });
+    const failure = await failureOf(env().run(activities.prepareDataset, input));
+    expect(failure.type).toBe('EngineMissing');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.message).toMatch(/^stage prepareDataset has no engine in this build yet: it needs .*issue #3/);
+  });
+
+  it('bad input from an engine becomes a non-retryable BadInput failure naming the file', async () => {
+    // The cache lookup needs the store: give it one that answers "no such key" without a server.
+    const offline = Object.assign(Object.create(ArtifactStore.prototype) as ArtifactStore, { getJson: async () => null });
+    const activities = createActivities({
+      store: offline,
+      engines: { prepareDataset: async () => { throw new BadInputError('/data/cmnist/1pct/align/3/1_3_3.png', 'not an image'); } },
+    });
+    const failure = await failureOf(env().run(activities.prepareDataset, input));
+    expect(failure).toMatchObject({ type: 'BadInput', nonRetryable: true, message: '/data/cmnist/1pct/align/3/1_3_3.png: not an image' });
+  });
+});

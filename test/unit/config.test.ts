@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { parseExperimentConfig, parseSweepConfig } from '../../lib/config/schema';
+import { ConfigError } from '../../lib/errors';
+import { experimentIdentity, planSweep } from '../../cli/submit';
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('experiment config', () => {
+  it('fills the paper defaults', () => {
+    const c = parseExperimentConfig({ dataset: 'cmnist', ratio: 1 });
+    expect(c).toMatchObject({ seed: 0, biasedLoss: 'gce', vanilla: true, train: { gceQ: 0.7 }, topK: { k: 100, mode: 'global', score: 'ce' }, caption: { perImage: 3 }, filter: { match: 'word' } });
+  });
+
+  it('names the field of every problem', () => {
+    expect(problems(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 150 }))).toEqual([
+      'ratio: must be below 100 (percent of bias-conflicting samples, e.g. 1 for 1%)',
+    ]);
+    expect(problems(() => parseExperimentConfig({ dataset: 'nope', ratio: 1 }))[0]).toMatch(/^dataset: unknown dataset "nope"/);
+    expect(problems(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 'one' }))[0]).toMatch(/^ratio: must be a number/);
+    expect(problems(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 1, train: { epoch: 3 } }))).toEqual(['train.epoch: unknown key']);
+    expect(problems(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 1, topK: { k: -1, mode: 'all' } }))).toEqual([
+      expect.stringMatching(/^topK\.k: /),
+      expect.stringMatching(/^topK\.mode: /),
+    ]);
+  });
+
+  it('gives the same id to the same experiment and another to another config', () => {
+    const a = experimentIdentity(parseExperimentConfig({ dataset: 'cmnist', ratio: 1, seed: 0 }));
+    const b = experimentIdentity(parseExperimentConfig({ seed: 0, ratio: 1, dataset: 'cmnist', topK: { k: 100 } }));
+    const c = experimentIdentity(parseExperimentConfig({ dataset: 'cmnist', ratio: 1, seed: 0, topK: { k: 50 } }));
+    expect(a.workflowId).toBe(b.workflowId);
+    expect(a.workflowId).not.toBe(c.workflowId);
+    expect(a.workflowId).toMatch(/^diffubias\/cmnist\/1\/0\/[0-9a-f]{12}$/);
+  });
+});
+
+describe('sweep config', () => {
+  it('expands datasets x ratios x seeds with one shared config hash', () => {
+    const plan = planSweep(parseSweepConfig({ datasets: ['cmnist'], ratios: [0.5, 1], seeds: [0, 1, 2] }));
+    expect(plan.cells).toHaveLength(6);
+    expect(plan.parallelism).toBe(2);
+    expect(new Set(plan.cells.map((c) => c.input.configHash)).size).toBe(1);
+    expect(plan.cells.map((c) => c.workflowId)[5]).toMatch(/^diffubias\/cmnist\/1\/2\//);
+  });
+
+  it('checks the base config before anything starts', () => {
+    expect(problems(() => parseSweepConfig({ datasets: ['cmnist'], ratios: [1], seeds: [0], base: { topK: { k: 0 } } }))[0]).toMatch(/^base\.topK\.k: /);
+    expect(problems(() => parseSweepConfig({ datasets: ['cmnist'], ratios: [150], seeds: [0] }))[0]).toMatch(/^ratios\.0: /);
+  });
+});
