@@ -11,6 +11,7 @@ import { pauseSignal, resumeSignal } from '../workflows/definitions';
 import { BENCHMARKS } from './bench';
 import { runDemo } from './commands/demo';
 import { startDev } from './commands/dev';
+import { ensureTemporalCli } from './commands/setup';
 import { connectClient } from './connect';
 import { experimentConfigFrom, parseConcurrency, parseQueues, sweepConfigFrom, workflowIdOf } from './options';
 import { followProgress, formatSnapshot, snapshot } from './progress';
@@ -41,6 +42,13 @@ function untilSignal(stop: () => Promise<void>): void {
 const program = new Command('diffubias')
   .description('DiffuBias on Temporal: debias image classifiers with generated bias-conflicting images')
   .showHelpAfterError();
+
+program
+  .command('setup')
+  .description('install what the local stack needs beyond npm (the Temporal CLI); npm install runs it')
+  .action(() => {
+    if (!ensureTemporalCli(err)) process.exitCode = 1;
+  });
 
 program
   .command('dev')
