@@ -16,7 +16,9 @@ export async function runDemo(settings: Settings, options: { ratio: number; seed
   const dev = await startDev(settings, log);
   try {
     const { workflowId, state } = await submitExperiment(dev.stack.client, config);
-    log(`experiment ${workflowId} (${state}); watch it at http://localhost:${UI_PORT}/namespaces/${settings.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`);
+    const { runId } = await dev.stack.client.workflow.getHandle(workflowId).describe();
+    log(`experiment ${workflowId} (${state})`);
+    log(`Web UI: http://localhost:${UI_PORT}/namespaces/${settings.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`);
     await followProgress(dev.stack.client, workflowId, log);
     try {
       const result = (await dev.stack.client.workflow.getHandle(workflowId).result()) as ExperimentResult;

