@@ -11,7 +11,9 @@ export class Rng {
   private spare: number | undefined;
 
   constructor(seed: number) {
-    this.gen = xoroshiro128plus(seed | 0);
+    // Small seeds (0, 1, 2) give xoroshiro128+ a sparse state whose first outputs are far from
+    // uniform: mix the seed first.
+    this.gen = xoroshiro128plus(deriveSeed(seed, 0x5eed));
   }
 
   /** Uniform in [0, 1). */
