@@ -1,0 +1,238 @@
+import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import sharp from 'sharp';
+import type { ArtifactStore } from '../../lib/artifacts/store';
+import { BadInputError } from '../../lib/errors';
+import { CMNIST_COLORS } from './colors';
+import { loadMnist, type MnistSplit } from './idx';
+import {
+  CMNIST_SPLIT_SIZES,
+  COLOR_NOISE_SIGMA,
+  planColoredMnist,
+  type PlannedImage,
+  type SplitCounts,
+} from './plan';
+
+export interface BuildOptions {
+  /** A local folder, or `s3://bucket/prefix` (then `store` is required and must be for that bucket). */
+  readonly out: string;
+  /** Bias-conflicting percentages, e.g. [0.5, 1, 2, 5]; one train folder per ratio. */
+  readonly ratios: readonly number[];
+  readonly seed: number;
+  /** Write only the first `limit` images of each split (tests); counts stay those of the full plan. */
+  readonly limit?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Where `s3://` output goes; keys are the URI's prefix joined with the layout's paths. */
+  readonly store?: ArtifactStore;
+  /** Files encoded and written at once (default 16). */
+  readonly concurrency?: number;
+}
+
+export interface RatioSummary extends SplitCounts {
+  readonly ratio: number;
+  readonly dir: string;
+}
+
+export interface BuildSummary {
+  readonly out: string;
+  readonly seed: number;
+  readonly ratios: readonly RatioSummary[];
+  readonly valid: SplitCounts;
+  readonly test: SplitCounts;
+  /** Files written, BUILD.json included. */
+  readonly filesWritten: number;
+  readonly seconds: number;
+}
+
+/** Written last: its presence is what tells a reader the build under `<out>/cmnist` is complete. */
+export const BUILD_MARKER = 'cmnist/BUILD.json';
+
+const SIDE = 28;
+const DEFAULT_CONCURRENCY = 16;
+
+interface Job {
+  /** Path under `out`, with forward slashes. */
+  readonly rel: string;
+  readonly image: PlannedImage;
+  readonly mnist: MnistSplit;
+}
+
+/**
+ * Builds Colored MNIST (LfF protocol) in the DisEnt layout: every `<ratio>pct` train split, plus the
+ * shared valid and test splits, then BUILD.json. Deterministic: the same seed gives the same bytes.
+ */
+export async function buildColoredMnist(options: BuildOptions): Promise<BuildSummary> {
+  const started = performance.now();
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit >= 0)) {
+    throw new BadInputError('limit', `must be a non-negative integer, got ${options.limit}`);
+  }
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new BadInputError('concurrency', `must be a positive integer, got ${concurrency}`);
+  }
+  const sink = openSink(options.out, options.store);
+
+  const train = loadMnist('train');
+  const test = loadMnist('test');
+  const plan = planColoredMnist({
+    ratios: options.ratios,
+    seed: options.seed,
+    labels: { train: train.labels, test: test.labels },
+  });
+
+  const splits: { dir: string; images: readonly PlannedImage[]; mnist: MnistSplit }[] = [
+    ...plan.perRatio.map((r) => ({ dir: r.dir, images: r.train, mnist: train })),
+    { dir: 'valid', images: plan.valid, mnist: train },
+    { dir: 'test', images: plan.test, mnist: test },
+  ];
+  const jobs: Job[] = [];
+  const written: Record<string, number> = {};
+  for (const split of splits) {
+    const n = Math.min(limit, split.images.length);
+    written[split.dir] = n;
+    for (let idx = 0; idx < n; idx++) {
+      const image = split.images[idx]!;
+      const kind = image.bias === image.label ? 'align' : 'conflict';
+      const rel = `cmnist/${split.dir}/${kind}/${image.label}/${idx}_${image.label}_${image.bias}.png`;
+      jobs.push({ rel, image, mnist: split.mnist });
+    }
+  }
+
+  // A marker left by an earlier build must not vouch for the files this one is about to replace.
+  await sink.removeMarker();
+  const total = jobs.length;
+  let done = 0;
+  await runBounded(jobs, concurrency, async (job) => {
+    await sink.write(job.rel, await encodePng(render(job.mnist, job.image)), 'image/png');
+    done++;
+    options.onProgress?.(done, total);
+  });
+
+  const ratios = plan.perRatio.map((r) => ({ ratio: r.ratio, dir: r.dir, ...r.counts }));
+  // No timestamps or durations here: two builds with the same seed must be byte-identical, marker included.
+  const marker = {
+    dataset: 'cmnist',
+    protocol: 'LfF Colored MNIST (DisEnt layout)',
+    seed: plan.seed,
+    ratios: plan.ratios,
+    limit: options.limit ?? null,
+    splitSizes: CMNIST_SPLIT_SIZES,
+    counts: {
+      train: Object.fromEntries(ratios.map((r) => [r.dir, { aligned: r.aligned, conflicting: r.conflicting }])),
+      valid: plan.validCounts,
+      test: plan.testCounts,
+    },
+    filesWritten: written,
+    colorNoiseSigma: COLOR_NOISE_SIGMA,
+    colors: CMNIST_COLORS,
+  };
+  await sink.write(BUILD_MARKER, `${JSON.stringify(marker, null, 2)}\n`, 'application/json');
+
+  return {
+    out: options.out,
+    seed: plan.seed,
+    ratios,
+    valid: plan.validCounts,
+    test: plan.testCounts,
+    filesWritten: total + 1,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** The RGB pixels of a planned image: MNIST intensity scales the color, so the background stays black. */
+export function render(mnist: MnistSplit, image: PlannedImage): Buffer {
+  const size = mnist.rows * mnist.cols;
+  const gray = mnist.pixels.subarray(image.source * size, (image.source + 1) * size);
+  const [r, g, b] = image.rgb;
+  const rgb = Buffer.alloc(size * 3);
+  for (let p = 0; p < size; p++) {
+    const v = gray[p]! / 255;
+    rgb[3 * p] = Math.round(v * r);
+    rgb[3 * p + 1] = Math.round(v * g);
+    rgb[3 * p + 2] = Math.round(v * b);
+  }
+  return rgb;
+}
+
+// Every option pinned (no palette quantisation, which is heuristic; no metadata) so that the same
+// pixels always encode to the same bytes and builds can be compared by checksum.
+function encodePng(rgb: Buffer): Promise<Buffer> {
+  return sharp(rgb, { raw: { width: SIDE, height: SIDE, channels: 3 } })
+    .png({ compressionLevel: 9, adaptiveFiltering: false, palette: false, progressive: false })
+    .toBuffer();
+}
+
+interface Sink {
+  write(rel: string, body: Uint8Array | string, contentType: string): Promise<void>;
+  removeMarker(): Promise<void>;
+}
+
+function openSink(out: string, store: ArtifactStore | undefined): Sink {
+  if (out.startsWith('s3://')) {
+    const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(out);
+    if (!match) throw new BadInputError('out', `${out} is not an s3://bucket/prefix URI`);
+    const [, bucket, rawPrefix] = match;
+    if (!store) throw new BadInputError('out', `${out} is an S3 URI but no artifact store was given`);
+    if (store.bucket !== bucket) {
+      throw new BadInputError('out', `${out} names bucket ${bucket} but the artifact store is for ${store.bucket}`);
+    }
+    const prefix = (rawPrefix ?? '').replace(/\/+$/, '');
+    const key = (rel: string): string => (prefix ? `${prefix}/${rel}` : rel);
+    return {
+      // An S3 put is atomic, so no temp name is needed.
+      write: (rel, body, contentType) => store.put(key(rel), body, contentType),
+      // The store cannot delete; a stale marker is overwritten at the end of this build. Readers
+      // that must not see a mixed state should build into a fresh prefix.
+      removeMarker: async () => {},
+    };
+  }
+  if (out === '') throw new BadInputError('out', 'empty output folder');
+  const made = new Map<string, Promise<unknown>>();
+  let counter = 0;
+  return {
+    async write(rel, body) {
+      const final = join(out, rel);
+      const dir = dirname(final);
+      // One mkdir per folder, shared by all concurrent writers into it.
+      let mkdirDone = made.get(dir);
+      if (!mkdirDone) {
+        mkdirDone = mkdir(dir, { recursive: true });
+        made.set(dir, mkdirDone);
+      }
+      await mkdirDone;
+      // Temp file in the same folder so rename is atomic: a crash leaves at most a *.tmp, never a
+      // truncated PNG under its final name.
+      const tmp = `${final}.${process.pid}.${counter++}.tmp`;
+      try {
+        await writeFile(tmp, body);
+        await rename(tmp, final);
+      } catch (err) {
+        await unlink(tmp).catch(() => {});
+        throw err;
+      }
+    },
+    removeMarker: () => rm(join(out, BUILD_MARKER), { force: true }),
+  };
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. On a failure no new item starts, and the
+ * error is thrown only after the in-flight ones settle, so nothing is still writing when it returns.
+ */
+async function runBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!failure && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+}

@@ -1,0 +1,75 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { ArtifactStore, type S3Settings } from '../../lib/artifacts/store';
+import { BadInputError } from '../../lib/errors';
+
+/** A dataset root: a local folder or an s3:// prefix, read the same way. Paths are `/`-separated. */
+export interface DataSource {
+  /** For messages: the root as the user gave it. */
+  readonly root: string;
+  /** Every file below `dir` (relative to the root), sorted; null when the folder does not exist. */
+  listFiles(dir: string): Promise<string[] | null>;
+  read(path: string): Promise<Buffer>;
+  /** The path as the user would find it (`/data/cmnist/...` or `s3://bucket/...`). */
+  describe(path: string): string;
+}
+
+class LocalSource implements DataSource {
+  constructor(readonly root: string) {}
+
+  async listFiles(dir: string): Promise<string[] | null> {
+    const base = join(this.root, dir);
+    try {
+      if (!(await stat(base)).isDirectory()) return null;
+    } catch {
+      return null;
+    }
+    const entries = await readdir(base, { recursive: true, withFileTypes: true });
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'))
+      .sort();
+  }
+
+  async read(path: string): Promise<Buffer> {
+    try {
+      return await readFile(join(this.root, path));
+    } catch (err) {
+      throw new BadInputError(this.describe(path), `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+
+  describe(path: string): string {
+    return join(this.root, path);
+  }
+}
+
+class S3Source implements DataSource {
+  constructor(readonly root: string, private readonly store: ArtifactStore) {}
+
+  async listFiles(dir: string): Promise<string[] | null> {
+    const keys = await this.store.list(`${dir.replace(/\/?$/, '/')}`);
+    return keys.length > 0 ? keys : null;
+  }
+
+  async read(path: string): Promise<Buffer> {
+    const bytes = await this.store.get(path);
+    if (bytes === null) throw new BadInputError(this.describe(path), 'no such object');
+    return bytes;
+  }
+
+  describe(path: string): string {
+    return this.store.uri(path);
+  }
+}
+
+/**
+ * Opens `root`. An `s3://bucket/prefix` root uses the artifact store's endpoint and credentials
+ * with that bucket and prefix.
+ */
+export function openDataSource(root: string, s3?: S3Settings): DataSource {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(root);
+  if (!match) return new LocalSource(root);
+  if (!s3) throw new BadInputError(root, 'an s3:// dataset root needs S3 settings');
+  return new S3Source(root, new ArtifactStore({ ...s3, bucket: match[1]!, prefix: match[2] ?? '' }));
+}

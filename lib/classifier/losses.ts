@@ -1,0 +1,30 @@
+import * as tf from '@tensorflow/tfjs';
+
+export type LossName = 'ce' | 'gce';
+
+/** Per-sample cross-entropy -log p_y from logits [n, c] and int32 labels [n]. */
+export function perSampleCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const logProbs = tf.logSoftmax(logits);
+    const picked = tf.sum(tf.mul(logProbs, tf.oneHot(labels, logits.shape[1])), 1);
+    return tf.neg(picked) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Per-sample generalized cross-entropy (paper eq. 1-2; Zhang & Sabuncu 2018): (1 - p_y^q) / q.
+ * Its gradient is p_y^q times the CE gradient, so samples the model already finds easy (the
+ * bias-aligned ones) dominate training: that is what makes f_B biased on purpose.
+ */
+export function perSampleGce(logits: tf.Tensor2D, labels: tf.Tensor1D, q: number): tf.Tensor1D {
+  if (!(q > 0 && q <= 1)) throw new RangeError(`GCE q must be in (0, 1], got ${q}`);
+  return tf.tidy(() => {
+    // p_y^q computed as exp(q * log p_y): stable where p_y underflows.
+    const logPy = tf.neg(perSampleCrossEntropy(logits, labels));
+    return tf.div(tf.sub(1, tf.exp(tf.mul(logPy, q))), q) as tf.Tensor1D;
+  });
+}
+
+export function perSampleLoss(loss: LossName, logits: tf.Tensor2D, labels: tf.Tensor1D, q: number): tf.Tensor1D {
+  return loss === 'gce' ? perSampleGce(logits, labels, q) : perSampleCrossEntropy(logits, labels);
+}

@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs';
+import type { SplitReader } from '../../datasets/disent/reader';
+
+export interface Predictions {
+  /** [n, classes] row-major, in the reader's item order. */
+  logits: Float32Array;
+  classes: number;
+  labels: Int32Array;
+  biases: Int32Array;
+}
+
+/** Logits of every image of a split, in item order (inference mode: BatchNorm uses its statistics). */
+export async function predictAll(
+  model: tf.LayersModel, reader: SplitReader, batchSize: number, onBatch?: (done: number, total: number) => void,
+): Promise<Predictions> {
+  const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
+  const classes = model.outputs[0]!.shape[1] as number;
+  const logits = new Float32Array(reader.size * classes);
+  const labels = new Int32Array(reader.size);
+  const biases = new Int32Array(reader.size);
+  let done = 0;
+  for await (const batch of reader.batches({ batchSize })) {
+    const out = tf.tidy(() => model.predict(tf.tensor4d(batch.x, [batch.size, h, w, c])) as tf.Tensor2D);
+    const values = await out.data();
+    out.dispose();
+    batch.indices.forEach((idx, k) => {
+      logits.set(values.subarray(k * classes, (k + 1) * classes), idx * classes);
+      labels[idx] = batch.labels[k]!;
+      biases[idx] = batch.biases[k]!;
+    });
+    done += batch.size;
+    onBatch?.(done, reader.size);
+  }
+  return { logits, classes, labels, biases };
+}
+
+export function argmax(logits: Float32Array, classes: number, row: number): number {
+  let best = 0;
+  for (let j = 1; j < classes; j++) if (logits[row * classes + j]! > logits[row * classes + best]!) best = j;
+  return best;
+}
+
+export interface AccuracyBreakdown {
+  /** Percent correct over all samples, the bias-aligned ones and the bias-conflicting ones. */
+  unbiased: number;
+  aligned: number;
+  conflicting: number;
+  counts: { all: number; aligned: number; conflicting: number };
+}
+
+export function accuracyBreakdown(p: Predictions): AccuracyBreakdown {
+  const hit = { all: 0, aligned: 0, conflicting: 0 };
+  const n = { all: 0, aligned: 0, conflicting: 0 };
+  for (let i = 0; i < p.labels.length; i++) {
+    const ok = argmax(p.logits, p.classes, i) === p.labels[i] ? 1 : 0;
+    const group = p.biases[i] === p.labels[i] ? 'aligned' : 'conflicting';
+    hit.all += ok;
+    n.all += 1;
+    hit[group] += ok;
+    n[group] += 1;
+  }
+  const pct = (a: number, b: number) => (b === 0 ? Number.NaN : (100 * a) / b);
+  return { unbiased: pct(hit.all, n.all), aligned: pct(hit.aligned, n.aligned), conflicting: pct(hit.conflicting, n.conflicting), counts: n };
+}
