@@ -4,6 +4,9 @@ import { EMBEDDED_S3_CREDENTIALS } from '../lib/settings';
 import { parseExperimentConfig } from '../lib/config/schema';
 import { startEmbeddedS3 } from './stack/s3-server';
 
+// Loaded on use: tfjs takes a second to load, which the other CLI commands should not pay.
+const loadClassifierBench = () => require('../lib/classifier/bench') as typeof import('../lib/classifier/bench');
+
 export type BenchResult = Record<string, number | string>;
 export interface Benchmark {
   name: string;
@@ -12,6 +15,20 @@ export interface Benchmark {
 
 /** Benchmarks, one JSON line each in `diffubias bench --json`. Engines add theirs here. */
 export const BENCHMARKS: Benchmark[] = [
+  {
+    name: 'train.mlp.cmnist',
+    async run() {
+      const { trainingThroughput } = loadClassifierBench();
+      return { ...(await trainingThroughput({ arch: 'mlp', numClasses: 10, inputShape: [28, 28, 3], seed: 0 }, 256, 20)) };
+    },
+  },
+  {
+    name: 'train.resnet18.32px',
+    async run() {
+      const { trainingThroughput } = loadClassifierBench();
+      return { ...(await trainingThroughput({ arch: 'resnet18', numClasses: 10, inputShape: [32, 32, 3], seed: 0 }, 32, 2)) };
+    },
+  },
   {
     name: 'config.hash',
     async run() {

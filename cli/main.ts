@@ -1,7 +1,3 @@
-// The AWS SDK warns on every process that Node 20 support ends in 2027; the stack pins Node 20 and
-// the SDK version (package-lock.json), so the warning is noise for our users.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 import { Command } from 'commander';
 import { ConfigError } from '../lib/errors';
 import { settingsFromEnv } from '../lib/settings';
@@ -9,6 +5,7 @@ import { installWorkerLogging } from '../workers/logging';
 import { startProductWorkers } from '../workers/product-worker';
 import { pauseSignal, resumeSignal } from '../workflows/definitions';
 import { BENCHMARKS } from './bench';
+import { buildDataset } from './commands/dataset';
 import { runDemo } from './commands/demo';
 import { startDev } from './commands/dev';
 import { ensureTemporalCli } from './commands/setup';
@@ -178,6 +175,18 @@ program
       if (only && !only.includes(bench.name)) continue;
       out(JSON.stringify({ name: bench.name, ...(await bench.run()) }));
     }
+  });
+
+program
+  .command('dataset')
+  .description('datasets in the DisEnt layout')
+  .command('build <name>')
+  .description('build Colored MNIST (LfF protocol) from the MNIST files npm ships; no download')
+  .requiredOption('--out <dir>', 'a folder or s3://bucket/prefix')
+  .option('--ratios <list>', 'percents of bias-conflicting training samples', '0.5,1,2,5')
+  .option('--seed <n>', 'seed (the same seed gives byte-identical files)', '0')
+  .action(async (name: string, opts: { out: string; ratios: string; seed: string }) => {
+    await buildDataset(name, { out: opts.out, ratios: opts.ratios.split(',').map(Number), seed: Number(opts.seed) }, settingsFromEnv(), err);
   });
 
 program

@@ -8,24 +8,32 @@ export interface DatasetSpec {
   /** Bias-conflicting ratios (percent) the paper reports for this dataset. */
   paperRatios: readonly number[];
   imageSize: number;
+  /** Table 6: random crop + horizontal flip while training. */
+  augment: boolean;
+  /** The paper's classifier: LfF's MLP for Colored MNIST, ResNet-18 for the rest. */
+  arch: 'mlp' | 'resnet18';
 }
 
 const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
 
 export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
-  cmnist: { name: 'cmnist', classNames: DIGITS, paperRatios: [0.5, 1, 2, 5], imageSize: 28 },
+  cmnist: { name: 'cmnist', classNames: DIGITS, paperRatios: [0.5, 1, 2, 5], imageSize: 28, augment: false, arch: 'mlp' },
   cifar10c: {
     name: 'cifar10c',
     classNames: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
     paperRatios: [0.5, 1, 2, 5],
     imageSize: 32,
+    augment: false,
+    arch: 'resnet18',
   },
-  bffhq: { name: 'bffhq', classNames: ['young', 'old'], paperRatios: [0.5, 1, 2, 5], imageSize: 224 },
+  bffhq: { name: 'bffhq', classNames: ['young', 'old'], paperRatios: [0.5, 1, 2, 5], imageSize: 224, augment: true, arch: 'resnet18' },
   bar: {
     name: 'bar',
     classNames: ['climbing', 'diving', 'fishing', 'pole vaulting', 'racing', 'throwing'],
     paperRatios: [1, 5],
     imageSize: 256,
+    augment: true,
+    arch: 'resnet18',
   },
-  dogs_and_cats: { name: 'dogs_and_cats', classNames: ['dog', 'cat'], paperRatios: [1, 5], imageSize: 224 },
+  dogs_and_cats: { name: 'dogs_and_cats', classNames: ['dog', 'cat'], paperRatios: [1, 5], imageSize: 224, augment: true, arch: 'resnet18' },
 };

@@ -2,7 +2,7 @@
  * The data that flows between stages (ARCHITECTURE.md "The pipeline"). Only ids, keys, configs and
  * metrics: images and weights stay in S3. Workflows import these as types only.
  */
-import type { ExperimentConfig, TrainConfig } from './config/schema';
+import type { ClassifierConfig, ExperimentConfig, TrainConfig } from './config/schema';
 import type { DatasetName } from '../datasets/specs';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
@@ -32,6 +32,7 @@ export interface TrainClassifierInput {
   loss: LossName;
   dataset: DatasetRef;
   train: TrainConfig;
+  classifier?: ClassifierConfig;
   seed: number;
   /** Manifests of generated images added to the training set (the debiased role). */
   extraManifests?: string[];
@@ -66,8 +67,11 @@ export interface SelectTopKInput {
   experimentId: string;
   tableKey: string;
   k: number;
-  mode: 'global' | 'per-class';
+  mode: 'global' | 'per-class' | 'official';
   score: LossName;
+  numClasses?: number;
+  /** The dataset's ratio (the official mode's K depends on it). */
+  ratio?: number;
 }
 export interface SelectTopKOutput {
   selectionKey: string;
@@ -128,6 +132,7 @@ export interface EvaluateInput {
   modelKey: string;
   dataset: DatasetRef;
 }
+/** Percent correct. */
 export interface Accuracy {
   unbiased: number;
   aligned: number;

@@ -56,7 +56,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
 
     await enter('trainClassifier');
     const trainInput = (role: ClassifierRole, loss: 'gce' | 'ce'): TrainClassifierInput => ({
-      experimentId, role, loss, dataset, train: config.train, seed: config.seed,
+      experimentId, role, loss, dataset, train: config.train, classifier: config.classifier, seed: config.seed,
     });
     const describeTrain = (role: string, loss: string) =>
       `train ${role} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${config.train.epochs} epochs`;
@@ -74,7 +74,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
 
     await enter('selectTopK');
     const topK = await call('selectTopK', `top-${config.topK.k} ${config.topK.mode} by ${config.topK.score.toUpperCase()}`, {
-      experimentId, tableKey: scores.tableKey, ...config.topK,
+      experimentId, tableKey: scores.tableKey, ...config.topK, numClasses: prepared.classNames.length, ratio: config.ratio,
     });
 
     await enter('captionImage');

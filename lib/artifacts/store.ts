@@ -9,6 +9,11 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 
+// The AWS SDK warns in every process that its Node 20 support ends in 2027; the stack pins Node 20
+// and the SDK version (package-lock.json), so for our users the warning is noise. Read when the
+// first client is constructed, so setting it here is early enough.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export interface S3Settings {
   /** Custom endpoint (MinIO, the embedded server); absent = AWS. */
   endpoint?: string;

@@ -80,8 +80,8 @@ export function decodeTensors<M>(bytes: Uint8Array, where: string): { meta: M; g
     const groups: Record<string, NamedArray[]> = {};
     for (const [group, specs] of Object.entries(header.specs)) {
       groups[group] = specs.map((s) => {
-        // Copy out: the source buffer's offsets need not be 4-byte aligned.
-        const raw = bytes.slice(base + s.offset, base + s.offset + s.length * 4);
+        // Copy out (a Buffer's slice() would share memory): offsets need not be 4-byte aligned.
+        const raw = new Uint8Array(bytes.subarray(base + s.offset, base + s.offset + s.length * 4));
         const data = s.dtype === 'int32' ? new Int32Array(raw.buffer) : new Float32Array(raw.buffer);
         if (data.length !== s.length) throw new Error(`tensor ${s.name} is truncated`);
         return { name: s.name, shape: s.shape, dtype: s.dtype, data };

@@ -20,8 +20,8 @@ const trainSchema = z
 const topKSchema = z
   .object({
     k: positiveInt.default(100),
-    /** global = the paper (§3.3); per-class = the official code. */
-    mode: z.enum(['global', 'per-class']).default('global'),
+    /** global = the paper (§3.3); per-class = K per class; official = the official code (per class, K=100, 200 at 5%). */
+    mode: z.enum(['global', 'per-class', 'official']).default('global'),
     score: z.enum(['ce', 'gce']).default('ce'),
   })
   .strict();
@@ -56,6 +56,15 @@ const generateSchema = z
   })
   .strict();
 
+const classifierSchema = z
+  .object({
+    /** Absent = the paper's choice per dataset: the 3x100 MLP for cmnist, ResNet-18 otherwise. */
+    arch: z.enum(['mlp', 'resnet18']).optional(),
+    /** A tfjs layers model (folder or s3:// prefix with model.json) to start from, e.g. ImageNet-pretrained. */
+    initialWeights: z.string().min(1).optional(),
+  })
+  .strict();
+
 export const experimentConfigSchema = z
   .object({
     dataset: z.enum(DATASET_NAMES, {
@@ -70,6 +79,7 @@ export const experimentConfigSchema = z
     /** Folder or s3:// prefix holding the datasets in the DisEnt layout. */
     datasetRoot: z.string().min(1).default('.diffubias/datasets'),
     train: trainSchema.default(() => trainSchema.parse({})),
+    classifier: classifierSchema.default(() => classifierSchema.parse({})),
     /** The paper trains f_B with GCE; CE reproduces an ERM-biased model. */
     biasedLoss: z.enum(['gce', 'ce']).default('gce'),
     /** Also train the vanilla (CE) baseline for comparison. */
@@ -85,6 +95,7 @@ export const experimentConfigSchema = z
 
 export type ExperimentConfig = z.infer<typeof experimentConfigSchema>;
 export type TrainConfig = z.infer<typeof trainSchema>;
+export type ClassifierConfig = z.infer<typeof classifierSchema>;
 
 export const sweepConfigSchema = z
   .object({

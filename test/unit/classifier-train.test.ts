@@ -25,7 +25,9 @@ const settings: TrainSettings = {
 function roundTrip(c: TrainCheckpoint): TrainCheckpoint {
   const bytes = encodeTensors({ epoch: c.epoch, best: { epoch: c.best.epoch, validAccuracy: c.best.validAccuracy }, history: c.history },
     { weights: c.weights, optimizer: c.optimizer, best: c.best.weights });
-  const { meta, groups } = decodeTensors<Pick<TrainCheckpoint, 'epoch' | 'history'> & { best: { epoch: number; validAccuracy: number } }>(bytes, 'test');
+  // As read back from S3: a Buffer at an unaligned offset of a larger pool.
+  const fromS3 = Buffer.concat([Buffer.from([1, 2, 3]), bytes]).subarray(3);
+  const { meta, groups } = decodeTensors<Pick<TrainCheckpoint, 'epoch' | 'history'> & { best: { epoch: number; validAccuracy: number } }>(fromS3, 'test');
   return { epoch: meta.epoch, history: meta.history, weights: groups.weights!, optimizer: groups.optimizer!, best: { ...meta.best, weights: groups.best! } };
 }
 

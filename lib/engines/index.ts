@@ -2,8 +2,8 @@ import type {
   CaptionImageInput, CaptionImageOutput, EvaluateInput, EvaluateOutput, FilterCaptionsInput, FilterCaptionsOutput,
   GenerateBatchInput, GenerateBatchOutput, PrepareDatasetInput, PrepareDatasetOutput, ScoreLossesInput,
   ScoreLossesOutput, SelectTopKInput, SelectTopKOutput, TrainClassifierInput, TrainClassifierOutput,
-} from './pipeline';
-import type { StageEngine } from './stage';
+} from '../pipeline';
+import type { StageEngine } from '../stage';
 
 /** One engine per pipeline stage; each is a plain async function over a StageContext. */
 export interface Engines {
@@ -39,5 +39,17 @@ export const ENGINE_SOURCES: Readonly<Record<StageName, string>> = {
  * non-retryably saying which stage is missing, rather than producing a fake result.
  */
 export function productEngines(): Partial<Engines> {
-  return {};
+  // Loaded here, not at the top: tfjs and sharp take a second to load, which CLI commands that
+  // only talk to Temporal should not pay.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { evaluateEngine, scoreLossesEngine, trainClassifierEngine } = require('./classifier-stages') as typeof import('./classifier-stages');
+  const { prepareDatasetEngine } = require('./prepare-dataset') as typeof import('./prepare-dataset');
+  const { selectTopKEngine } = require('./select-top-k') as typeof import('./select-top-k');
+  return {
+    prepareDataset: prepareDatasetEngine,
+    trainClassifier: trainClassifierEngine,
+    scoreLosses: scoreLossesEngine,
+    selectTopK: selectTopKEngine,
+    evaluate: evaluateEngine,
+  };
 }

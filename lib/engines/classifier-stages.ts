@@ -1,0 +1,162 @@
+import type * as tf from '@tensorflow/tfjs';
+import { SplitReader, type ImageItem } from '../../datasets/disent/reader';
+import { openDataSource } from '../../datasets/disent/source';
+import { DATASETS } from '../../datasets/specs';
+import type { Manifest } from '../artifacts/manifest';
+import type { ArtifactStore } from '../artifacts/store';
+import { initBackend } from '../classifier/backend';
+import { applyInitialWeights } from '../classifier/initial-weights';
+import { decodeModel, encodeModel } from '../classifier/model-file';
+import { buildModel, type ModelSpec } from '../classifier/models';
+import { accuracyBreakdown, argmax, predictAll } from '../classifier/predict';
+import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../classifier/train';
+import { decodeTensors, encodeTensors, modelWeights } from '../classifier/weights';
+import { BadInputError } from '../errors';
+import type {
+  ClassifierRole, EvaluateInput, EvaluateOutput, ScoreLossesInput, ScoreLossesOutput, TrainClassifierInput, TrainClassifierOutput,
+} from '../pipeline';
+import { deriveSeed } from '../random';
+import { lossTableToCsv } from '../selection/loss-table';
+import type { LossRow } from '../selection/top-k';
+import type { StageContext, StageEngine } from '../stage';
+import { splitReader } from './dataset-access';
+
+const ROLE_STREAM: Record<ClassifierRole, number> = { biased: 1, vanilla: 2, debiased: 3 };
+const INFERENCE_BATCH = 512;
+
+/** A row of the `rows.json` that generateBatch stores beside its images. */
+export interface GeneratedRow {
+  key: string;
+  label: number;
+}
+
+/** Generated images listed by generateBatch manifests, as training items. */
+export async function generatedItems(store: ArtifactStore, manifestKeys: readonly string[]): Promise<ImageItem[]> {
+  const items: ImageItem[] = [];
+  for (const manifestKey of manifestKeys) {
+    const manifest = await store.getJson<Manifest>(manifestKey);
+    if (!manifest) throw new BadInputError(store.uri(manifestKey), 'generated-image manifest missing');
+    const rowsFile = manifest.files.find((f) => f.key.endsWith('/rows.json'));
+    if (!rowsFile) throw new BadInputError(store.uri(manifestKey), 'lists no rows.json');
+    const rows = (await store.getJson<GeneratedRow[]>(rowsFile.key)) ?? [];
+    for (const row of rows) {
+      items.push({
+        id: store.uri(row.key), label: row.label, bias: -1,
+        load: async () => {
+          const bytes = await store.get(row.key);
+          if (!bytes) throw new BadInputError(store.uri(row.key), 'generated image missing');
+          return bytes;
+        },
+      });
+    }
+  }
+  return items;
+}
+
+function modelSpec(input: TrainClassifierInput): ModelSpec {
+  const spec = DATASETS[input.dataset.name];
+  return {
+    arch: input.classifier?.arch ?? spec.arch,
+    numClasses: spec.classNames.length,
+    inputShape: [spec.imageSize, spec.imageSize, 3],
+    seed: deriveSeed(input.seed, ROLE_STREAM[input.role]),
+  };
+}
+
+async function readCheckpoint(ctx: StageContext): Promise<TrainCheckpoint | undefined> {
+  const key = ctx.resume?.checkpointKey;
+  if (!key || !key.startsWith(`${ctx.dir}/`)) return undefined;
+  const bytes = await ctx.store.get(key);
+  if (!bytes) {
+    ctx.log(`checkpoint ${key} is gone; starting over`);
+    return undefined;
+  }
+  const { meta, groups } = decodeTensors<Pick<TrainCheckpoint, 'epoch' | 'history'> & { best: { epoch: number; validAccuracy: number } }>(bytes, key);
+  ctx.log(`resuming after epoch ${meta.epoch} from ${key}`);
+  return { epoch: meta.epoch, history: meta.history, weights: groups.weights!, optimizer: groups.optimizer!, best: { ...meta.best, weights: groups.best! } };
+}
+
+export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClassifierOutput> = async (input, ctx) => {
+  await initBackend(ctx.log);
+  const spec = modelSpec(input);
+  const train = await splitReader(input.dataset, 'train', ctx.store.settings);
+  const valid = await splitReader(input.dataset, 'valid', ctx.store.settings);
+  const extra = input.extraManifests?.length ? await generatedItems(ctx.store, input.extraManifests) : [];
+  const trainData = extra.length > 0 ? new SplitReader([...train.items, ...extra], { imageSize: spec.inputShape[0] }) : train;
+  if (extra.length > 0) ctx.log(`training on ${train.size} original + ${extra.length} generated images`);
+
+  let initialWeights: TrainSettings['initialWeights'];
+  if (input.classifier?.initialWeights) {
+    const start = buildModel(spec);
+    await applyInitialWeights(start, openDataSource(input.classifier.initialWeights, ctx.store.settings), ctx.log);
+    initialWeights = await modelWeights(start);
+    start.dispose();
+  }
+  const settings: TrainSettings = {
+    model: spec, loss: input.loss, gceQ: input.train.gceQ, epochs: input.train.epochs, batchSize: input.train.batchSize,
+    lr: input.train.lr, optimizer: input.train.optimizer, lrDecay: input.train.lrDecay,
+    augment: DATASETS[input.dataset.name].augment, seed: spec.seed, initialWeights,
+  };
+  let checkpointKey: string | undefined = ctx.resume?.checkpointKey;
+  const result = await trainClassifier(settings, { train: trainData, valid }, {
+    resume: await readCheckpoint(ctx),
+    signal: ctx.signal,
+    onStep: (step, total, epoch) => ctx.progress({ epoch, step, total, checkpointKey }),
+    async onEpoch(c, record) {
+      const bytes = encodeTensors(
+        { epoch: c.epoch, history: c.history, best: { epoch: c.best.epoch, validAccuracy: c.best.validAccuracy } },
+        { weights: c.weights, optimizer: c.optimizer, best: c.best.weights },
+      );
+      // One key, overwritten: S3 replaces an object whole, so a crash leaves the previous epoch's.
+      checkpointKey = await ctx.putScratch('checkpoint.bin', bytes);
+      ctx.progress({ epoch: c.epoch, checkpointKey });
+      ctx.log(`${input.role} epoch ${record.epoch}/${settings.epochs}: loss ${record.trainLoss.toFixed(4)}, valid ${record.validAccuracy.toFixed(2)}%, ${record.imagesPerSecond.toFixed(0)} img/s`);
+    },
+  });
+  const modelKey = await ctx.put('model.bin', await encodeModel(result.model, {
+    spec, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy, history: result.history,
+  }));
+  await ctx.putJson('history.json', result.history);
+  result.model.dispose();
+  return { role: input.role, modelKey, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy };
+};
+
+async function loadModel(store: ArtifactStore, key: string): Promise<tf.LayersModel> {
+  const bytes = await store.get(key);
+  if (!bytes) throw new BadInputError(store.uri(key), 'model missing');
+  return decodeModel(bytes, store.uri(key)).model;
+}
+
+/** -log softmax and (1 - p^q)/q from a row of logits, in float64. */
+function losses(logits: Float32Array, classes: number, row: number, label: number, q: number): { ce: number; gce: number } {
+  let max = -Infinity;
+  for (let j = 0; j < classes; j++) max = Math.max(max, logits[row * classes + j]!);
+  let sum = 0;
+  for (let j = 0; j < classes; j++) sum += Math.exp(logits[row * classes + j]! - max);
+  const logP = logits[row * classes + label]! - max - Math.log(sum);
+  return { ce: -logP, gce: (1 - Math.exp(q * logP)) / q };
+}
+
+export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput> = async (input, ctx) => {
+  await initBackend(ctx.log);
+  const model = await loadModel(ctx.store, input.modelKey);
+  const train = await splitReader(input.dataset, 'train', ctx.store.settings);
+  const p = await predictAll(model, train, INFERENCE_BATCH, (done, total) => ctx.progress({ done, total }));
+  model.dispose();
+  const rows: LossRow[] = train.items.map((item, i) => ({
+    file: item.id, label: item.label, bias: item.bias, predicted: argmax(p.logits, p.classes, i), ...losses(p.logits, p.classes, i, item.label, input.gceQ),
+  }));
+  const tableKey = await ctx.put('losses.csv', lossTableToCsv(rows), 'text/csv');
+  return { tableKey, rows: rows.length };
+};
+
+export const evaluateEngine: StageEngine<EvaluateInput, EvaluateOutput> = async (input, ctx) => {
+  await initBackend(ctx.log);
+  const model = await loadModel(ctx.store, input.modelKey);
+  const test = await splitReader(input.dataset, 'test', ctx.store.settings);
+  const breakdown = accuracyBreakdown(await predictAll(model, test, INFERENCE_BATCH, (done, total) => ctx.progress({ done, total })));
+  model.dispose();
+  await ctx.putJson('accuracy.json', breakdown);
+  const { unbiased, aligned, conflicting } = breakdown;
+  return { role: input.role, accuracy: { unbiased, aligned, conflicting } };
+};

@@ -1,0 +1,89 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { listSplit, parseSampleName } from '../../datasets/disent/layout';
+import { SplitReader } from '../../datasets/disent/reader';
+import { openDataSource } from '../../datasets/disent/source';
+import { BadInputError } from '../../lib/errors';
+
+let root: string;
+let png: Buffer;
+
+function put(path: string, body: Buffer | string) {
+  mkdirSync(join(root, path, '..'), { recursive: true });
+  writeFileSync(join(root, path), body);
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'disent-'));
+  png = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
+  put('cmnist/1pct/align/3/0_3_3.png', png);
+  put('cmnist/1pct/conflict/3/1_3_7.png', png);
+  put('cmnist/valid/align/3/0_3_3.png', png);
+  put('cmnist/test/conflict/3/0_3_1.png', png);
+  // A dataset with every kind of bad input, one split each.
+  put('bad/1pct/align/1/0_1_1.png', png);
+  put('bad/1pct/conflict/1/7_x.png', png);
+  put('bad/test/1/0_12_1.png', png);
+  put('bad/valid/1/0_1_1.png', 'not an image at all');
+});
+
+async function failure(p: Promise<unknown>): Promise<BadInputError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(BadInputError);
+  return err as BadInputError;
+}
+
+describe('DisEnt layout', () => {
+  it('parses <idx>_<label>_<bias>.<ext>: label and bias are the last two fields', () => {
+    expect(parseSampleName('a/12_3_7.png', 10)).toEqual({ path: 'a/12_3_7.png', label: 3, bias: 7 });
+    expect(parseSampleName('a/img_00012_1_0.jpg', 2)).toMatchObject({ label: 1, bias: 0 });
+  });
+
+  it('lists train (align + conflict), valid and test', async () => {
+    const source = openDataSource(root);
+    const train = await listSplit(source, 'cmnist', 1, 'train', 10);
+    expect(train.samples.map((s) => [s.label, s.bias])).toEqual([[3, 3], [3, 7]]);
+    expect((await listSplit(source, 'cmnist', 1, 'valid', 10)).samples).toHaveLength(1);
+    expect((await listSplit(source, 'cmnist', 1, 'test', 10)).samples[0]).toMatchObject({ label: 3, bias: 1 });
+  });
+
+  it('a missing folder fails naming it', async () => {
+    const err = await failure(listSplit(openDataSource(root), 'cmnist', 5, 'train', 10));
+    expect(err.message).toContain(join(root, 'cmnist/5pct/align'));
+  });
+
+  it('a file name not of the form <idx>_<label>_<bias> fails naming the file, or is skipped and counted', async () => {
+    const source = openDataSource(root);
+    const err = await failure(listSplit(source, 'bad', 1, 'train', 2));
+    expect(err.message).toBe(`${join(root, 'bad/1pct/conflict/1/7_x.png')}: file name not of the form <idx>_<label>_<bias>.<ext>`);
+    const skipping = await listSplit(source, 'bad', 1, 'train', 2, { skipInvalid: true });
+    expect(skipping.samples).toHaveLength(1);
+    expect(skipping.skipped).toEqual([{ path: join(root, 'bad/1pct/conflict/1/7_x.png'), reason: expect.stringContaining('file name not of the form') }]);
+  });
+
+  it('a label out of range fails naming the file', async () => {
+    const err = await failure(listSplit(openDataSource(root), 'bad', 1, 'test', 2));
+    expect(err.message).toBe(`${join(root, 'bad/test/1/0_12_1.png')}: label 12 out of range 0..1`);
+  });
+
+  it('a corrupt image fails naming the file when it is read', async () => {
+    const source = openDataSource(root);
+    const { samples } = await listSplit(source, 'bad', 1, 'valid', 2);
+    const reader = new SplitReader(samples.map((s) => ({ id: source.describe(s.path), label: s.label, bias: s.bias, load: () => source.read(s.path) })), { imageSize: 4 });
+    const err = await failure(reader.batches({ batchSize: 4 }).next());
+    expect(err.message).toMatch(new RegExp(`^${join(root, 'bad/valid/1/0_1_1.png')}: not a readable image`));
+  });
+
+  it('decodes, resizes and batches in order, scaled to [0, 1]', async () => {
+    const source = openDataSource(root);
+    const { samples } = await listSplit(source, 'cmnist', 1, 'train', 10);
+    const reader = new SplitReader(samples.map((s) => ({ id: s.path, label: s.label, bias: s.bias, load: () => source.read(s.path) })), { imageSize: 2 });
+    const batch = (await reader.batches({ batchSize: 8 }).next()).value!;
+    expect(batch.size).toBe(2);
+    expect(Array.from(batch.labels)).toEqual([3, 3]);
+    expect(Array.from(batch.x.slice(0, 3))).toEqual([1, 0, 0]);
+  });
+});
