@@ -1,0 +1,106 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
+import { runStageUnit, type StageHooks } from '../../lib/artifacts/stage-runner';
+import { ArtifactStore } from '../../lib/artifacts/store';
+import { decodeTensors } from '../../lib/classifier/weights';
+import { parseExperimentConfig } from '../../lib/config/schema';
+import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from '../../lib/engines/classifier-stages';
+import { prepareDatasetEngine } from '../../lib/engines/prepare-dataset';
+import { selectTopKEngine } from '../../lib/engines/select-top-k';
+import type { DatasetRef, TrainClassifierInput } from '../../lib/pipeline';
+import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+import type { StageEngine, StageProgress } from '../../lib/stage';
+import { syntheticItems } from '../support/synthetic-images';
+
+let s3: EmbeddedS3;
+let store: ArtifactStore;
+let dataset: DatasetRef;
+
+/** A small dataset in the DisEnt layout under the name cmnist (28 px, 10 classes). */
+async function writeDataset(root: string) {
+  const splits: [string, number, number, number | undefined][] = [['1pct', 80, 1, 8], ['valid', 30, 2, 2], ['test', 30, 3, 2]];
+  for (const [split, n, seed, conflictEvery] of splits) {
+    for (const item of await syntheticItems(n, { classes: 10, size: 28, seed, conflictEvery })) {
+      const group = item.label === item.bias ? 'align' : 'conflict';
+      const dir = join(root, 'cmnist', split, group, String(item.label));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, item.id.slice(item.id.lastIndexOf('/') + 1)), await item.load());
+    }
+  }
+}
+
+beforeAll(async () => {
+  const root = mkdtempSync(join(tmpdir(), 'classifier-engine-'));
+  await writeDataset(root);
+  dataset = { name: 'cmnist', ratio: 1, seed: 0, root };
+  s3 = await startEmbeddedS3({ directory: join(root, 's3'), bucket: 'engines' });
+  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'engines', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+});
+afterAll(async () => {
+  store.destroy();
+  await s3.close();
+});
+
+function run<I extends object, O>(experimentId: string, stage: string, unit: string, engine: StageEngine<I, O>, input: I, hooks: Partial<StageHooks> = {}) {
+  return runStageUnit(store, { experimentId, stage, unit, inputs: input }, { progress() {}, ...hooks }, (ctx) => engine(input, ctx));
+}
+
+const train = parseExperimentConfig({ dataset: 'cmnist', ratio: 1, train: { epochs: 4, batchSize: 16, lr: 0.005 } }).train;
+const trainInput = (experimentId: string): TrainClassifierInput => ({ experimentId, role: 'biased', loss: 'gce', dataset, train, seed: 0 });
+
+async function weightsOf(modelKey: string): Promise<number[][]> {
+  const { groups } = decodeTensors(await store.get(modelKey) as Buffer, modelKey);
+  return groups.weights!.map((w) => Array.from(w.data));
+}
+
+describe('classifier stage engines', () => {
+  it('prepare, train, score, select and evaluate on a DisEnt-layout dataset', async () => {
+    const prepared = await run('e1', 'prepareDataset', 'dataset', prepareDatasetEngine, { experimentId: 'e1', dataset });
+    expect(prepared.outputs.counts).toEqual({ train: 80, conflicting: 10, valid: 30, test: 30 });
+    const model = await run('e1', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('e1'));
+    expect(model.outputs.bestEpoch).toBeGreaterThan(0);
+    const scores = await run('e1', 'scoreLosses', 'biased', scoreLossesEngine, { experimentId: 'e1', dataset, modelKey: model.outputs.modelKey, gceQ: 0.7 });
+    expect(scores.outputs.rows).toBe(80);
+    const csv = (await store.get(scores.outputs.tableKey))!.toString('utf8').split('\n');
+    expect(csv[0]).toBe('file,label,bias,predicted,ce,gce');
+    const top = await run('e1', 'selectTopK', 'topk', selectTopKEngine, { experimentId: 'e1', tableKey: scores.outputs.tableKey, k: 10, mode: 'global', score: 'ce', numClasses: 10, ratio: 1 });
+    expect(top.outputs.items).toHaveLength(10);
+    expect(top.outputs.items[0]!.image).toContain(join(dataset.root, 'cmnist/1pct/'));
+    const evaluation = await run('e1', 'evaluate', 'biased', evaluateEngine, { experimentId: 'e1', role: 'biased', modelKey: model.outputs.modelKey, dataset });
+    expect(evaluation.outputs.accuracy.unbiased).toBeGreaterThanOrEqual(0);
+    expect(evaluation.outputs.accuracy.aligned).toBeGreaterThan(evaluation.outputs.accuracy.conflicting);
+  });
+
+  it('an attempt lost after epoch 2 resumes from its S3 checkpoint and ends with the same weights', async () => {
+    const uninterrupted = await run('full', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('full'));
+
+    const controller = new AbortController();
+    let last: StageProgress | undefined;
+    const epochsRun: number[] = [];
+    const lost = run('crash', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('crash'), {
+      signal: controller.signal,
+      progress: (p) => {
+        if (p.step === undefined && p.epoch !== undefined) epochsRun.push(p.epoch);
+        last = p;
+        if (p.epoch === 2 && p.step === undefined) controller.abort();
+      },
+    });
+    await expect(lost).rejects.toThrow('training cancelled');
+    expect(epochsRun).toEqual([1, 2]);
+    expect(last?.checkpointKey).toMatch(/^runs\/crash\/trainClassifier\/biased\/[0-9a-f]{12}\/checkpoint\.bin$/);
+
+    const logs: string[] = [];
+    const resumedEpochs: number[] = [];
+    const resumed = await run('crash', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('crash'), {
+      resume: last,
+      log: (m) => logs.push(m),
+      progress: (p) => { if (p.step === undefined && p.epoch !== undefined) resumedEpochs.push(p.epoch); },
+    });
+    expect(logs.some((l) => l.startsWith('resuming after epoch 2'))).toBe(true);
+    expect(resumedEpochs).toEqual([3, 4]);
+    expect(await weightsOf(resumed.outputs.modelKey)).toEqual(await weightsOf(uninterrupted.outputs.modelKey));
+  });
+});
