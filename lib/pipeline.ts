@@ -90,6 +90,13 @@ export interface CaptionImageInput {
   strategy: 'beam' | 'sample';
   seed: number;
 }
+/** What captionImage stores per image (`captions.json`), and filterCaptions reads. */
+export interface CaptionFile {
+  image: string;
+  label: number;
+  captions: string[];
+}
+
 export interface CaptionImageOutput {
   captionsKey: string;
   captions: number;

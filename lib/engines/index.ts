@@ -45,7 +45,9 @@ export function productEngines(): Partial<Engines> {
   const { evaluateEngine, scoreLossesEngine, trainClassifierEngine } = require('./classifier-stages') as typeof import('./classifier-stages');
   const { prepareDatasetEngine } = require('./prepare-dataset') as typeof import('./prepare-dataset');
   const { selectTopKEngine } = require('./select-top-k') as typeof import('./select-top-k');
+  const { filterCaptionsEngine } = require('./filter-captions') as typeof import('./filter-captions');
   return {
+    filterCaptions: filterCaptionsEngine,
     prepareDataset: prepareDatasetEngine,
     trainClassifier: trainClassifierEngine,
     scoreLosses: scoreLossesEngine,
