@@ -2,17 +2,22 @@ import { Command } from 'commander';
 import { ConfigError } from '../lib/errors';
 import { settingsFromEnv } from '../lib/settings';
 import { installWorkerLogging } from '../workers/logging';
-import { startProductWorkers } from '../workers/product-worker';
 import { pauseSignal, resumeSignal } from '../workflows/definitions';
 import { BENCHMARKS } from './bench';
 import { buildDataset } from './commands/dataset';
-import { runDemo } from './commands/demo';
-import { startDev } from './commands/dev';
 import { ensureTemporalCli } from './commands/setup';
 import { connectClient } from './connect';
 import { experimentConfigFrom, parseConcurrency, parseQueues, sweepConfigFrom, workflowIdOf } from './options';
 import { followProgress, formatSnapshot, snapshot } from './progress';
 import { planSweep, submitExperiment, submitSweep } from './submit';
+
+// Loaded on use: the worker side pulls in tfjs, sharp and onnxruntime, which commands that only
+// talk to Temporal should not wait for.
+const workerSide = () => ({
+  ...(require('../workers/product-worker') as typeof import('../workers/product-worker')),
+  ...(require('./commands/dev') as typeof import('./commands/dev')),
+  ...(require('./commands/demo') as typeof import('./commands/demo')),
+});
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -52,7 +57,7 @@ program
   .description('start the local stack: Temporal dev server + Web UI (:8233), embedded S3, one worker for all queues')
   .action(async () => {
     installWorkerLogging(err);
-    const dev = await startDev(settingsFromEnv(), err);
+    const dev = await workerSide().startDev(settingsFromEnv(), err);
     untilSignal(dev.stop);
     err('ready; Ctrl-C stops');
     await dev.done;
@@ -67,7 +72,7 @@ program
     const queues = parseQueues(opts.queues);
     const concurrency = parseConcurrency(opts.concurrency);
     installWorkerLogging(err);
-    const { workers, done } = await startProductWorkers({ settings: settingsFromEnv(), queues, concurrency, log: err });
+    const { workers, done } = await workerSide().startProductWorkers({ settings: settingsFromEnv(), queues, concurrency, log: err });
     untilSignal(async () => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done;
@@ -196,7 +201,7 @@ program
   .option('--seed <n>', 'seed', '0')
   .action(async (opts: { ratio: string; seed: string }) => {
     installWorkerLogging(err, 'WARN');
-    process.exitCode = await runDemo(settingsFromEnv(), { ratio: Number(opts.ratio), seed: Number(opts.seed) }, err);
+    process.exitCode = await workerSide().runDemo(settingsFromEnv(), { ratio: Number(opts.ratio), seed: Number(opts.seed) }, err);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -1,7 +1,8 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ArtifactStore } from '../lib/artifacts/store';
-import { ENGINE_SOURCES, productEngines, STAGE_NAMES } from '../lib/engines';
+import { ENGINE_SOURCES, STAGE_NAMES } from '../lib/engines';
+import { productEngines } from '../lib/engines/product';
 import type { Settings } from '../lib/settings';
 import { createWorkers, runWorkers } from './create-workers';
 import type { QueueName } from './queues';

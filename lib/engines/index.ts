@@ -33,25 +33,3 @@ export const ENGINE_SOURCES: Readonly<Record<StageName, string>> = {
   generateBatch: 'the ONNX text-to-image engine (issue #4)',
   evaluate: 'the tfjs classifier engine (issue #3)',
 };
-
-/**
- * The engines this build ships. Stages whose engine has not landed are absent: their activity fails
- * non-retryably saying which stage is missing, rather than producing a fake result.
- */
-export function productEngines(): Partial<Engines> {
-  // Loaded here, not at the top: tfjs and sharp take a second to load, which CLI commands that
-  // only talk to Temporal should not pay.
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const { evaluateEngine, scoreLossesEngine, trainClassifierEngine } = require('./classifier-stages') as typeof import('./classifier-stages');
-  const { prepareDatasetEngine } = require('./prepare-dataset') as typeof import('./prepare-dataset');
-  const { selectTopKEngine } = require('./select-top-k') as typeof import('./select-top-k');
-  const { filterCaptionsEngine } = require('./filter-captions') as typeof import('./filter-captions');
-  return {
-    filterCaptions: filterCaptionsEngine,
-    prepareDataset: prepareDatasetEngine,
-    trainClassifier: trainClassifierEngine,
-    scoreLosses: scoreLossesEngine,
-    selectTopK: selectTopKEngine,
-    evaluate: evaluateEngine,
-  };
-}

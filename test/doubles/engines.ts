@@ -3,6 +3,7 @@
  * the workflows, activities, manifests and cache run for real around them. Registered only by the
  * test harness, never by the product worker.
  */
+import sharp from 'sharp';
 import type { Engines } from '../../lib/engines';
 import type { SelectedImage } from '../../lib/pipeline';
 import type { StageContext } from '../../lib/stage';
@@ -23,6 +24,12 @@ export interface DoubleOptions {
   captionDelayMs?: number;
   /** Lose the worker (a retryable error) after this epoch on the first attempt of each training run. */
   crashAfterEpoch?: number;
+}
+
+/** A 28 px PNG whose gray level encodes the class. */
+async function plainImage(label: number): Promise<Buffer> {
+  const v = 20 + label * 20;
+  return sharp({ create: { width: 28, height: 28, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -109,11 +116,16 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
       }),
     generateBatch: (input, ctx) =>
       track('generateBatch', String(input.batchIndex), async () => {
-        await readJson(ctx, input.keptKey);
-        for (let i = 0; i < input.count; i++) {
-          await ctx.put(`images/${String(input.first + i).padStart(6, '0')}.txt`, `image ${input.first + i} seed ${input.baseSeed + input.first + i}`);
-          ctx.progress({ done: i + 1, total: input.count });
+        const kept = await readJson<{ text: string; label: number }[]>(ctx, input.keptKey);
+        const rows: { key: string; label: number; prompt: string; seed: number }[] = [];
+        for (let i = input.first; i < input.first + input.count; i++) {
+          const caption = kept[i % kept.length]!;
+          // A real (if plain) image of the caption's class, so a real classifier can train on it.
+          const key = await ctx.put(`images/${String(i).padStart(6, '0')}.png`, await plainImage(caption.label), 'image/png');
+          rows.push({ key, label: caption.label, prompt: caption.text, seed: input.baseSeed + i });
+          ctx.progress({ done: i - input.first + 1, total: input.count });
         }
+        await ctx.putJson('rows.json', rows);
         return { images: input.count };
       }),
     evaluate: (input, ctx) =>

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,28 +13,15 @@ import { selectTopKEngine } from '../../lib/engines/select-top-k';
 import type { DatasetRef, TrainClassifierInput } from '../../lib/pipeline';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
 import type { StageEngine, StageProgress } from '../../lib/stage';
-import { syntheticItems } from '../support/synthetic-images';
+import { writeSyntheticCmnist } from '../support/synthetic-dataset';
 
 let s3: EmbeddedS3;
 let store: ArtifactStore;
 let dataset: DatasetRef;
 
-/** A small dataset in the DisEnt layout under the name cmnist (28 px, 10 classes). */
-async function writeDataset(root: string) {
-  const splits: [string, number, number, number | undefined][] = [['1pct', 80, 1, 8], ['valid', 30, 2, 2], ['test', 30, 3, 2]];
-  for (const [split, n, seed, conflictEvery] of splits) {
-    for (const item of await syntheticItems(n, { classes: 10, size: 28, seed, conflictEvery })) {
-      const group = item.label === item.bias ? 'align' : 'conflict';
-      const dir = join(root, 'cmnist', split, group, String(item.label));
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, item.id.slice(item.id.lastIndexOf('/') + 1)), await item.load());
-    }
-  }
-}
-
 beforeAll(async () => {
   const root = mkdtempSync(join(tmpdir(), 'classifier-engine-'));
-  await writeDataset(root);
+  await writeSyntheticCmnist(root);
   dataset = { name: 'cmnist', ratio: 1, seed: 0, root };
   s3 = await startEmbeddedS3({ directory: join(root, 's3'), bucket: 'engines' });
   store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'engines', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });

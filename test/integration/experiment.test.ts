@@ -63,7 +63,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
       const manifest = (await h.store.getJson<Manifest>(key))!;
       expect(await checkManifest(h.store, manifest)).toEqual([]);
     }
-    const generated = keys.filter((k) => k.includes('/generateBatch/') && k.includes('/images/'));
+    const generated = keys.filter((k) => k.includes('/generateBatch/') && k.endsWith('.png'));
     expect(generated).toHaveLength(10);
     expect(await h.store.getJson(result.reportKey)).toMatchObject({ experimentId, generated: 10 });
 
