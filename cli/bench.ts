@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { hashOf } from '../lib/config/canonical-hash';
 import { ArtifactStore } from '../lib/artifacts/store';
 import { EMBEDDED_S3_CREDENTIALS } from '../lib/settings';
@@ -15,6 +16,13 @@ export interface Benchmark {
 
 /** Benchmarks, one JSON line each in `diffubias bench --json`. Engines add theirs here. */
 export const BENCHMARKS: Benchmark[] = [
+  {
+    name: 'caption.tiny',
+    async run() {
+      const { captionThroughput } = require('../lib/captioner/bench') as typeof import('../lib/captioner/bench');
+      return { ...(await captionThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-captioner'))) };
+    },
+  },
   {
     name: 'train.mlp.cmnist',
     async run() {

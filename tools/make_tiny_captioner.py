@@ -2,7 +2,7 @@
 """Builds the tiny captioner test fixture: test/fixtures/tiny-captioner/.
 
 A random-weight vit-gpt2-style VisionEncoderDecoderModel (ViT encoder: 32 px images, 8 px patches,
-hidden 32, 2 layers; GPT-2 decoder: n_embd 32, 2 layers, a ~100-token vocabulary), exported to ONNX
+hidden 32, 2 layers; GPT-2 decoder: n_embd 32, 2 layers, a 272-token byte-level BPE vocabulary), exported to ONNX
 with optimum-onnx (task image-to-text-with-past, merged decoder) into the transformers.js layout:
 
     config.json generation_config.json preprocessor_config.json
@@ -15,7 +15,7 @@ returned sequences), token ids (decoder start token included, EOS included when 
 decoded text. Nothing is downloaded: the GPT-2 tokenizer is built from a vocab.json/merges.txt
 written here.
 
-Regenerate (from the repository root; a few seconds on a CPU):
+Regenerate (from the repository root; about 15 s on a CPU):
 
     python3.11 -m venv tools/.venv
     tools/.venv/bin/pip install -r tools/requirements-tiny-captioner.txt

@@ -1,3 +1,4 @@
+import { captionImageEngine } from './caption-image';
 import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from './classifier-stages';
 import { filterCaptionsEngine } from './filter-captions';
 import type { Engines } from './index';
@@ -14,6 +15,7 @@ export function productEngines(): Partial<Engines> {
     trainClassifier: trainClassifierEngine,
     scoreLosses: scoreLossesEngine,
     selectTopK: selectTopKEngine,
+    captionImage: captionImageEngine,
     filterCaptions: filterCaptionsEngine,
     evaluate: evaluateEngine,
   };

@@ -1,0 +1,48 @@
+import { openDataSource } from '../../datasets/disent/source';
+import type { S3Settings } from '../artifacts/store';
+import { loadCaptioner, type CaptionDevice } from '../captioner/captioner';
+import { BadInputError } from '../errors';
+import type { CaptionFile, CaptionImageInput, CaptionImageOutput } from '../pipeline';
+import type { StageEngine } from '../stage';
+
+/** `DIFFUBIAS_CAPTION_DEVICE=cuda` runs the captioner on onnxruntime-node's CUDA provider; default cpu. */
+export function captionDevice(env: NodeJS.ProcessEnv = process.env): CaptionDevice {
+  const device = env.DIFFUBIAS_CAPTION_DEVICE || 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new BadInputError('DIFFUBIAS_CAPTION_DEVICE', `must be cpu or cuda, got ${device}`);
+  return device;
+}
+
+/** The bytes of a selected image: a full local path or an s3:// URI (read with the store's endpoint and credentials). */
+export async function readSelectedImage(image: string, s3: S3Settings): Promise<Buffer> {
+  const cut = image.lastIndexOf('/');
+  if (cut < 0) return openDataSource('.', s3).read(image);
+  const folder = image.slice(0, cut + 1);
+  const name = image.slice(cut + 1);
+  if (name === '') throw new BadInputError(image, 'not an image path');
+  return openDataSource(folder, s3).read(name);
+}
+
+/**
+ * Stage (c): captions one selected image `perImage` times (beam search, or sampling seeded with
+ * `seed`) with the captioner bundle `model`, and stores `captions.json` (CaptionFile). Beam search
+ * is deterministic and sampling is seeded, so a retried attempt writes the same file.
+ */
+export const captionImageEngine: StageEngine<CaptionImageInput, CaptionImageOutput> = async (input, ctx) => {
+  if (!Number.isInteger(input.perImage) || input.perImage < 1) throw new BadInputError('perImage', `must be a positive integer, got ${input.perImage}`);
+  if (input.strategy !== 'beam' && input.strategy !== 'sample') throw new BadInputError('strategy', `must be beam or sample, got ${String(input.strategy)}`);
+  const s3 = ctx.store.settings;
+  const bytes = await readSelectedImage(input.item.image, s3);
+  const captioner = await loadCaptioner(input.model, { s3, device: captionDevice(), log: ctx.log });
+  const [result] = await captioner.caption([{ bytes, name: input.item.image }], {
+    strategy: input.strategy,
+    perImage: input.perImage,
+    seed: input.seed,
+    signal: ctx.signal,
+  });
+  if (!result) throw new Error(`no captions for ${input.item.image}`);
+  const file: CaptionFile = { image: input.item.image, label: input.item.label, captions: result.captions };
+  const captionsKey = await ctx.putJson('captions.json', file);
+  ctx.progress({ done: 1, total: 1 });
+  ctx.log(`captioned ${input.item.image}: ${result.captions.map((c) => JSON.stringify(c)).join(', ')}`);
+  return { captionsKey, captions: file.captions.length };
+};

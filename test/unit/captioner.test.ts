@@ -1,0 +1,173 @@
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
+import { runStageUnit } from '../../lib/artifacts/stage-runner';
+import { ArtifactStore } from '../../lib/artifacts/store';
+import { captionThroughput } from '../../lib/captioner/bench';
+import { Captioner, clearCaptioners, loadCaptioner, localBundle, type CaptionImage } from '../../lib/captioner/captioner';
+import { captionImageEngine } from '../../lib/engines/caption-image';
+import { BadInputError } from '../../lib/errors';
+import type { CaptionFile, CaptionImageInput } from '../../lib/pipeline';
+import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+
+/** Written by tools/make_tiny_captioner.py together with the bundle. */
+interface Reference {
+  max_new_tokens: number;
+  num_beams: number;
+  images: { file: string; greedy: { ids: number[]; text: string }; beam: { ids: number[]; text: string }[] }[];
+}
+
+const BUNDLE = join(__dirname, '..', 'fixtures', 'tiny-captioner');
+const reference = JSON.parse(readFileSync(join(BUNDLE, 'reference.json'), 'utf8')) as Reference;
+const images: CaptionImage[] = reference.images.map((r) => ({ bytes: readFileSync(join(BUNDLE, r.file)), name: join(BUNDLE, r.file) }));
+
+let tmp: string;
+let captioner: Captioner;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'captioner-'));
+  process.env.DIFFUBIAS_HOME = join(tmp, 'home');
+  captioner = await loadCaptioner(BUNDLE);
+});
+afterAll(async () => {
+  await clearCaptioners();
+  delete process.env.DIFFUBIAS_HOME;
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function badInput(promise: Promise<unknown>): Promise<BadInputError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(BadInputError);
+  return err as BadInputError;
+}
+
+describe('captioner on the tiny vit-gpt2 bundle', () => {
+  it('greedy captions equal the Python transformers reference token for token (8 images, one batch)', async () => {
+    const results = await captioner.caption(images, { strategy: 'greedy', maxNewTokens: reference.max_new_tokens });
+    expect(results.map((r) => r.tokens[0])).toEqual(reference.images.map((r) => r.greedy.ids.slice(1)));
+    expect(results.map((r) => r.captions[0])).toEqual(reference.images.map((r) => r.greedy.text));
+  });
+
+  it('beam search returns the same 3 sequences as Python generate(num_beams=3, num_return_sequences=3)', async () => {
+    const results = await captioner.caption(images, { strategy: 'beam', perImage: 3, numBeams: reference.num_beams, maxNewTokens: reference.max_new_tokens, batchSize: 3 });
+    expect(results.map((r) => r.tokens)).toEqual(reference.images.map((r) => r.beam.map((b) => b.ids.slice(1))));
+    expect(results.map((r) => r.captions)).toEqual(reference.images.map((r) => r.beam.map((b) => b.text)));
+  });
+
+  it('gives three captions per image by default (beam search), and as many as asked', async () => {
+    const [three] = await captioner.caption(images.slice(0, 1));
+    expect(three!.captions).toHaveLength(3);
+    expect(three!.scores[0]).toBeGreaterThanOrEqual(three!.scores[2]!);
+    const [five] = await captioner.caption(images.slice(0, 1), { perImage: 5 });
+    expect(five!.captions).toHaveLength(5);
+  });
+
+  it('sampling is reproducible: the same seed gives the same captions, whatever the batch', async () => {
+    const a = await captioner.caption(images.slice(0, 4), { strategy: 'sample', perImage: 3, seed: 11 });
+    const b = await captioner.caption(images.slice(0, 2), { strategy: 'sample', perImage: 3, seed: 11 });
+    const c = await captioner.caption(images.slice(0, 2), { strategy: 'sample', perImage: 3, seed: 12 });
+    expect(a[0]!.captions).toHaveLength(3);
+    expect(b.map((r) => r.tokens)).toEqual(a.slice(0, 2).map((r) => r.tokens));
+    expect(c.map((r) => r.tokens)).not.toEqual(b.map((r) => r.tokens));
+    // Three draws of one image differ from each other.
+    expect(new Set(a[0]!.tokens.map((t) => t.join(','))).size).toBeGreaterThan(1);
+  });
+
+  it('an unreadable image is bad input naming the image', async () => {
+    const err = await badInput(captioner.caption([images[0]!, { bytes: Buffer.from('not a png'), name: '/data/broken.png' }]));
+    expect(err.where).toBe('/data/broken.png');
+  });
+
+  it('a missing bundle file is bad input naming the file', async () => {
+    for (const file of ['onnx/decoder_model_merged.onnx', 'tokenizer.json', 'config.json']) {
+      const copy = join(tmp, `bundle-without-${file.replace(/\W/g, '-')}`);
+      cpSync(BUNDLE, copy, { recursive: true });
+      rmSync(join(copy, file));
+      const err = await badInput(loadCaptioner(copy));
+      expect(err.where).toBe(join(copy, file));
+    }
+    expect((await badInput(loadCaptioner(join(tmp, 'no-such-bundle')))).where).toBe(join(tmp, 'no-such-bundle'));
+  });
+
+  it('a file transformers.js cannot find (another family) is bad input naming it', async () => {
+    const copy = join(tmp, 'florence-without-onnx');
+    cpSync(BUNDLE, copy, { recursive: true });
+    rmSync(join(copy, 'onnx'), { recursive: true });
+    writeFileSync(join(copy, 'config.json'), JSON.stringify({
+      model_type: 'florence2', is_encoder_decoder: true, vision_config: { model_type: 'davit' },
+      text_config: { model_type: 'florence2_language', d_model: 32, encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 2, decoder_attention_heads: 2, vocab_size: 272 },
+    }));
+    const err = await badInput(loadCaptioner(copy));
+    expect(err.where).toMatch(new RegExp(`^${join(copy, 'onnx')}/\\w+\\.onnx$`));
+  });
+
+  it('caption.tiny benchmark runs', async () => {
+    const result = await captionThroughput(BUNDLE, { images: 8, batch: 4 });
+    expect(result.images_per_s).toBeGreaterThan(0);
+    expect(result).toMatchObject({ images: 8, per_image: 3, strategy: 'beam', model_type: 'vision-encoder-decoder' });
+  });
+});
+
+describe('captionImage engine with an embedded S3', () => {
+  let s3: EmbeddedS3;
+  let store: ArtifactStore;
+
+  beforeAll(async () => {
+    s3 = await startEmbeddedS3({ directory: join(tmp, 's3'), bucket: 'engines' });
+    store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'engines', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+    const files = readdirSync(BUNDLE, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.parentPath.includes('images'));
+    for (const f of files) await store.put(`models/tiny-captioner/${relative(BUNDLE, join(f.parentPath, f.name))}`, readFileSync(join(f.parentPath, f.name)));
+    await store.put('data/cmnist/digit.png', images[3]!.bytes);
+  });
+  afterAll(async () => {
+    store.destroy();
+    await s3.close();
+  });
+
+  const input = (experimentId: string, over: Partial<CaptionImageInput> = {}): CaptionImageInput => ({
+    experimentId,
+    item: { index: 0, image: 's3://engines/data/cmnist/digit.png', label: 0 },
+    model: 's3://engines/models/tiny-captioner',
+    perImage: 3,
+    strategy: 'beam',
+    seed: 0,
+    ...over,
+  });
+  const run = (i: CaptionImageInput) =>
+    runStageUnit(store, { experimentId: i.experimentId, stage: 'captionImage', unit: String(i.item.index), inputs: i }, { progress() {} }, (ctx) => captionImageEngine(i, ctx));
+
+  it('captions an S3 image with an S3 bundle and stores captions.json; a rerun reuses it', async () => {
+    const first = await run(input('c1'));
+    expect(first.cached).toBe(false);
+    expect(first.outputs.captions).toBe(3);
+    expect(first.outputs.captionsKey).toMatch(/^runs\/c1\/captionImage\/0\/[0-9a-f]+\/captions\.json$/);
+    const file = await store.getJson<CaptionFile>(first.outputs.captionsKey);
+    // The tiny model's defaults (max_length 11 = 10 new tokens, 3 beams) are those of the reference.
+    expect(file).toEqual({ image: 's3://engines/data/cmnist/digit.png', label: 0, captions: reference.images[3]!.beam.map((b) => b.text) });
+    // The bundle was synced once under $DIFFUBIAS_HOME/cache/bundles.
+    const cached = await localBundle('s3://engines/models/tiny-captioner', { s3: store.settings });
+    expect(cached.startsWith(join(tmp, 'home', 'cache', 'bundles'))).toBe(true);
+    expect(readFileSync(join(cached, 'onnx', 'encoder_model.onnx'))).toEqual(readFileSync(join(BUNDLE, 'onnx', 'encoder_model.onnx')));
+    expect((await run(input('c1'))).cached).toBe(true);
+  });
+
+  it('sampling through the engine is deterministic for a seed (a retry writes the same file)', async () => {
+    const local = { item: { index: 1, image: images[5]!.name, label: 6 }, model: BUNDLE, strategy: 'sample' as const, seed: 3 };
+    const a = await run(input('s1', local));
+    const b = await run(input('s2', local));
+    const fa = await store.getJson<CaptionFile>(a.outputs.captionsKey);
+    const fb = await store.getJson<CaptionFile>(b.outputs.captionsKey);
+    expect(fa!.captions).toHaveLength(3);
+    expect(fb).toEqual(fa);
+    expect(fa!.image).toBe(images[5]!.name);
+  });
+
+  it('a missing image fails as bad input naming it', async () => {
+    const err = await badInput(run(input('m1', { item: { index: 2, image: 's3://engines/data/cmnist/missing.png', label: 1 } })));
+    expect(err.where).toBe('s3://engines/data/cmnist/missing.png');
+    const local = join(tmp, 'nope', 'missing.png');
+    expect((await badInput(run(input('m2', { item: { index: 3, image: local, label: 1 }, model: BUNDLE })))).where).toBe(local);
+  });
+});
