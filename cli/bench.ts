@@ -17,6 +17,13 @@ export interface Benchmark {
 /** Benchmarks, one JSON line each in `diffubias bench --json`. Engines add theirs here. */
 export const BENCHMARKS: Benchmark[] = [
   {
+    name: 'generate.sd.tiny',
+    async run() {
+      const { generateThroughput } = require('../lib/diffusion/bench') as typeof import('../lib/diffusion/bench');
+      return { ...(await generateThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-sd'))) };
+    },
+  },
+  {
     name: 'caption.tiny',
     async run() {
       const { captionThroughput } = require('../lib/captioner/bench') as typeof import('../lib/captioner/bench');

@@ -8,8 +8,11 @@ What it writes (all small, checked in):
                                     `timestep_cond`), its `timestep` rewritten to int64 [batch] (the layout of
                                     older optimum exports), a tokenizer.json (fast tokenizer) and pad token "!"
                                     (the SD 2.x tokenizer's), scheduler LCMScheduler.
-  test/fixtures/tiny-sd-fp16/       the base bundle converted to float16 end to end (float16 inputs/outputs,
-                                    float16 scalar `timestep`), text_encoder `input_ids` int32.
+                                    Its unet is narrower than the base one: (16, 32).
+  test/fixtures/tiny-sd-fp16/       the LCM bundle as optimum exported it (before the timestep rewrite, and
+                                    without tokenizer.json) converted to float16 end to end: float16 inputs and
+                                    outputs, float16 scalar `timestep` and `timestep_cond`; text_encoder
+                                    `input_ids` rewritten to int32.
   test/fixtures/tiny-sd-reference/  reference.json + little-endian float32 .bin files: for each case the
                                     initial latents (unscaled, before init_noise_sigma), the per-step noise the
                                     stochastic schedulers drew (diffusers' randn_tensor monkeypatched and
@@ -17,6 +20,8 @@ What it writes (all small, checked in):
                                     decoder output (NCHW, nominally [-1, 1], NOT clamped) from the diffusers
                                     *torch* StableDiffusionPipeline on the same weights. The pipeline's [0, 1]
                                     image is clamp(raw / 2 + 0.5, 0, 1); the TS test checks both.
+                                    schedules.json: scheduler-only references (each scheduler's loop over a
+                                    fixed small sample with a fake model, many configs and step counts).
 
 Everything is built offline: the CLIP tokenizer is made here from a byte-level vocab plus merges for a few
 words (digits, colours), the models from small configs with torch.manual_seed.
@@ -24,7 +29,8 @@ words (digits, colours), the models from small configs with torch.manual_seed.
 Regenerate (from the repository root; CPU only, about a minute):
     python3 -m venv tools/.venv
     tools/.venv/bin/pip install -r tools/requirements-tiny-sd.txt
-    tools/.venv/bin/python tools/make_tiny_sd.py
+    tools/.venv/bin/python tools/make_tiny_sd.py                     # everything
+    tools/.venv/bin/python tools/make_tiny_sd.py --schedules-only    # only tiny-sd-reference/schedules.json
 then run `npx vitest run test/unit/diffusion-parity.test.ts`. The weights are random but seeded, so a rerun with
 the pinned versions gives the same files (up to export nondeterminism in the ONNX protobuf bytes).
 """
@@ -134,6 +140,8 @@ def make_text_encoder(tokenizer):
 
 
 def make_unet(time_cond_proj_dim: int | None = None):
+    """The base unet: block_out_channels (32, 64), cross-attention in the second down block only and no mid
+    block, to keep the fixture small (about 2 MB). The LCM variant is narrower still: (16, 32)."""
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(1 if time_cond_proj_dim is None else 2)
@@ -141,13 +149,14 @@ def make_unet(time_cond_proj_dim: int | None = None):
         sample_size=8,
         in_channels=4,
         out_channels=4,
-        block_out_channels=(32, 64),
+        block_out_channels=(32, 64) if time_cond_proj_dim is None else (16, 32),
         layers_per_block=1,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        mid_block_type=None,
         cross_attention_dim=32,
         attention_head_dim=8,
-        norm_num_groups=32,
+        norm_num_groups=32 if time_cond_proj_dim is None else 8,
         time_cond_proj_dim=time_cond_proj_dim,
     )
     return unet.eval()
@@ -206,11 +215,19 @@ def export_onnx(diffusers_dir: Path, out: Path) -> None:
     )
     # The text-to-image engine never encodes images: drop the encoder to keep fixtures small.
     shutil.rmtree(out / "vae_encoder", ignore_errors=True)
+    # Temporary paths would make every regeneration differ.
+    for path in out.rglob("*.json"):
+        text = path.read_text(encoding="utf-8")
+        if '"_name_or_path"' in text:
+            data = json.loads(text)
+            data.pop("_name_or_path", None)
+            path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------- graph surgery
 def retype_input(model: onnx.ModelProto, name: str, new_type: int, new_shape: list, adapter) -> None:
-    """Renames graph input `name` to `<name>_orig`-fed node output and adds a new input of another type."""
+    """Replaces graph input `name` by a new input of another type and shape; `adapter` makes the nodes that turn
+    it into what the graph's consumers expect (they now read `<name>__adapted`)."""
     graph = model.graph
     inp = next(i for i in graph.input if i.name == name)
     internal = f"{name}__adapted"
@@ -347,6 +364,49 @@ def run_case(pipe, recorder: NoiseRecorder, case: dict, base_config: dict) -> di
     return result
 
 
+SCHEDULE_CASES = [
+    ("ddim", {}), ("ddim", {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "steps_offset": 1, "set_alpha_to_one": False}),
+    ("ddim", {"timestep_spacing": "trailing", "prediction_type": "v_prediction"}),
+    ("ddim", {"timestep_spacing": "linspace", "prediction_type": "sample", "clip_sample": True, "clip_sample_range": 0.5}),
+    ("ddim", {"beta_schedule": "squaredcos_cap_v2", "clip_sample": False}),
+    ("ddim", {"rescale_betas_zero_snr": True, "timestep_spacing": "trailing", "prediction_type": "v_prediction", "clip_sample": False}),
+    ("euler_a", {}), ("euler_a", {"timestep_spacing": "leading", "steps_offset": 1, "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}),
+    ("euler_a", {"timestep_spacing": "trailing", "prediction_type": "v_prediction"}),
+    ("euler_a", {"beta_schedule": "squaredcos_cap_v2", "timestep_spacing": "leading"}),  # t=999 gives NaN in diffusers too
+    ("euler_a", {"rescale_betas_zero_snr": True, "timestep_spacing": "trailing", "prediction_type": "v_prediction"}),
+    ("euler", {}), ("euler", {"timestep_spacing": "trailing"}), ("euler", {"timestep_spacing": "leading", "steps_offset": 1}),
+    ("euler", {"final_sigmas_type": "sigma_min", "prediction_type": "v_prediction"}),
+    ("lcm", {}), ("lcm", {"original_inference_steps": 20, "timestep_scaling": 5.0}), ("lcm", {"prediction_type": "v_prediction"}),
+    ("lcm", {"prediction_type": "sample", "clip_sample": True}), ("lcm", {"set_alpha_to_one": False, "beta_schedule": "linear"}),
+]
+
+
+def write_schedules(recorder: "NoiseRecorder") -> None:
+    """Scheduler-only references: each scheduler's loop on a fixed 2x8 sample with a fake model
+    (tanh(0.7 x + t / 500)), for many configs and step counts, so every config path is checked without a unet."""
+    results = []
+    for n, (kind, config) in enumerate(SCHEDULE_CASES):
+        for steps in (4, 7, 25):
+            if kind == "lcm" and steps > config.get("original_inference_steps", 50):
+                continue
+            sched = scheduler_for(kind, {}, config)
+            sched.set_timesteps(steps)
+            recorder.reset(5000 + n * 100 + steps)
+            start = torch.linspace(-1.5, 1.5, 16, dtype=torch.float32).reshape(2, 8)
+            x = start * sched.init_noise_sigma
+            for t in sched.timesteps:
+                model_in = sched.scale_model_input(x, t)
+                out = torch.tanh(model_in * 0.7 + (t.to(torch.float32) / 500.0))
+                x = sched.step(out, t, x, return_dict=False)[0]
+            results.append({
+                "kind": kind, "config": config, "steps": steps, "timesteps": [float(t) for t in sched.timesteps],
+                "initNoiseSigma": float(sched.init_noise_sigma), "start": start.flatten().tolist(),
+                "noise": [d.flatten().tolist() for d in recorder.draws], "final": x.flatten().tolist(),
+            })
+    (REF / "schedules.json").write_text(json.dumps({"about": "see write_schedules in tools/make_tiny_sd.py", "cases": results}) + "\n")
+    print(f"wrote {len(results)} scheduler cases", flush=True)
+
+
 def main() -> None:
     import diffusers
     import diffusers.schedulers.scheduling_euler_ancestral_discrete as euler_a_mod
@@ -378,6 +438,9 @@ def main() -> None:
     lcm_text_encoder = make_text_encoder(lcm_tokenizer)
     save_pipeline(work / "lcm", lcm_tokenizer, lcm_text_encoder, make_unet(time_cond_proj_dim=32), vae, lcm_scheduler)
     export_onnx(work / "lcm", LCM)
+    if FP16.exists():
+        shutil.rmtree(FP16)
+    shutil.copytree(LCM, FP16)  # before the timestep rewrite: float scalar, which becomes float16
     from transformers import CLIPTokenizerFast
 
     fast = CLIPTokenizerFast.from_pretrained(str(work / "lcm" / "tokenizer"))
@@ -385,10 +448,7 @@ def main() -> None:
     assert (LCM / "tokenizer" / "tokenizer.json").exists()
     int64_batch_timestep(LCM / "unet" / "model.onnx")
 
-    # fp16 bundle from the base export.
-    if FP16.exists():
-        shutil.rmtree(FP16)
-    shutil.copytree(BASE, FP16)
+    # fp16 bundle from the LCM export.
     int32_input_ids(FP16 / "text_encoder" / "model.onnx")
     for part in ("text_encoder", "unet", "vae_decoder"):
         to_fp16(FP16 / part / "model.onnx")
@@ -442,6 +502,7 @@ def main() -> None:
             case = {"bundle": bundle, "steps": STEPS, "latentSeed": 100 + len(results), **case}
             results.append(run_case(pipe, recorder, case, base_config))
 
+    write_schedules(recorder)
     reference = {
         "about": "made by tools/make_tiny_sd.py; decoded = raw VAE decoder output (NCHW float32, not clamped); "
                  "images in [0,1] = clamp(decoded/2+0.5); latents unscaled (the pipeline multiplies by init_noise_sigma); "
@@ -459,4 +520,13 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--schedules-only"]:
+        import diffusers.schedulers.scheduling_euler_ancestral_discrete as _ea
+        import diffusers.schedulers.scheduling_lcm as _lcm
+
+        _recorder = NoiseRecorder()
+        _ea.randn_tensor = _recorder
+        _lcm.randn_tensor = _recorder
+        write_schedules(_recorder)
+    else:
+        main()

@@ -1,6 +1,7 @@
 import { captionImageEngine } from './caption-image';
 import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from './classifier-stages';
 import { filterCaptionsEngine } from './filter-captions';
+import { generateBatchEngine } from './generate-batch';
 import type { Engines } from './index';
 import { prepareDatasetEngine } from './prepare-dataset';
 import { selectTopKEngine } from './select-top-k';
@@ -17,6 +18,7 @@ export function productEngines(): Partial<Engines> {
     selectTopK: selectTopKEngine,
     captionImage: captionImageEngine,
     filterCaptions: filterCaptionsEngine,
+    generateBatch: generateBatchEngine,
     evaluate: evaluateEngine,
   };
 }

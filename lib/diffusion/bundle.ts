@@ -1,0 +1,295 @@
+/**
+ * Text-to-image model bundles in HF Optimum's ONNX Stable Diffusion layout (ARCHITECTURE.md "Model
+ * bundles"), from a local folder or an `s3://bucket/prefix` that is synced once into
+ * `<cache>/bundles/<sha of uri>/` and verified complete. Every missing or malformed file fails with a
+ * BadInputError naming that file where the user put it (the folder path or the s3:// key).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream/promises';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { ArtifactStore, type S3Settings } from '../artifacts/store';
+import { BadInputError } from '../errors';
+
+/** The files a bundle must have, relative to its root. */
+export const REQUIRED_FILES = [
+  'model_index.json',
+  'scheduler/scheduler_config.json',
+  'text_encoder/model.onnx',
+  'unet/model.onnx',
+  'vae_decoder/model.onnx',
+] as const;
+
+/** Folders an S3 sync skips: the text-to-image engine never runs them. */
+const SKIPPED_PARTS = ['vae_encoder/', 'safety_checker/', 'feature_extractor/', 'image_encoder/'];
+
+/** The default VAE scaling factor (SD 1.x/2.x) when no config names one. */
+export const DEFAULT_SCALING_FACTOR = 0.18215;
+
+const COMPLETE_MARKER = '.bundle-complete.json';
+
+export type JsonObject = Record<string, unknown>;
+
+export interface TokenizerFiles {
+  dir: string;
+  /** tokenizer.json (a fast tokenizer), when the export has one. */
+  tokenizerJson?: string;
+  /** vocab.json + merges.txt (CLIPTokenizer, what optimum exports for SD). */
+  vocab?: string;
+  merges?: string;
+  /** tokenizer_config.json, parsed; {} when absent. */
+  config: JsonObject;
+}
+
+/** A verified local bundle. */
+export interface SdBundle {
+  /** What the user gave (folder or s3:// prefix), for messages. */
+  source: string;
+  /** The local folder the files are read from (the folder itself, or the sync cache). */
+  root: string;
+  modelIndex: JsonObject;
+  schedulerConfig: JsonObject;
+  tokenizer: TokenizerFiles;
+  textEncoder: string;
+  unet: string;
+  vaeDecoder: string;
+  /** unet/config.json, {} when absent. */
+  unetConfig: JsonObject;
+  /** vae_decoder/config.json (or vae/config.json), {} when absent. */
+  vaeConfig: JsonObject;
+  vaeScalingFactor: number;
+  vaeShiftFactor: number;
+  /** 2^(len(vae block_out_channels) - 1), 8 by default. */
+  vaeScaleFactor: number;
+  /** Where a bundle file is, as the user would find it (a path under their folder or an s3:// key). */
+  describe(path: string): string;
+}
+
+export interface OpenBundleOptions {
+  /** Needed for s3:// bundles: endpoint, region, credentials (bucket and prefix come from the uri). */
+  s3?: S3Settings;
+  /** Root of the sync cache; default `$DIFFUBIAS_HOME/cache/bundles` (`.diffubias/cache/bundles`). */
+  cacheRoot?: string;
+  log?: (message: string) => void;
+}
+
+/** The project root (two levels above lib/diffusion). */
+export const PROJECT_ROOT = resolve(__dirname, '..', '..');
+
+/**
+ * Where a model path points: s3:// as is; an absolute path as is; a relative one against the working
+ * directory when it exists there, else against the project root.
+ */
+export function resolveModelLocation(model: string, cwd = process.cwd()): string {
+  if (/^s3:\/\//.test(model) || isAbsolute(model)) return model;
+  const fromCwd = resolve(cwd, model);
+  if (existsSync(fromCwd)) return fromCwd;
+  const fromRoot = resolve(PROJECT_ROOT, model);
+  return existsSync(fromRoot) ? fromRoot : fromCwd;
+}
+
+export function defaultCacheRoot(): string {
+  return join(process.env.DIFFUBIAS_HOME || '.diffubias', 'cache', 'bundles');
+}
+
+/** Opens and verifies a bundle: a folder, or an s3:// prefix synced into the cache first. */
+export async function openBundle(location: string, options: OpenBundleOptions = {}): Promise<SdBundle> {
+  const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);
+  if (!s3) {
+    const root = resolveModelLocation(location);
+    return verifyBundle(root, location, (p) => join(root, p));
+  }
+  const bucket = s3[1]!;
+  const prefix = (s3[2] ?? '').replace(/\/*$/, '');
+  const uri = `s3://${bucket}/${prefix}`;
+  const describe = (p: string) => `${uri.replace(/\/$/, '')}/${p}`;
+  if (!options.s3) throw new BadInputError(location, 'an s3:// model bundle needs S3 settings');
+  const root = await syncBundle(uri, bucket, prefix, options.s3, options.cacheRoot ?? defaultCacheRoot(), options.log ?? (() => {}));
+  return verifyBundle(root, location, describe);
+}
+
+// ------------------------------------------------------------------------------------------- verify
+async function readJsonFile(path: string, where: string, required: true): Promise<JsonObject>;
+async function readJsonFile(path: string, where: string, required: false): Promise<JsonObject | undefined>;
+async function readJsonFile(path: string, where: string, required: boolean): Promise<JsonObject | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new BadInputError(where, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing from the model bundle' : `cannot read (${(err as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new BadInputError(where, `not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BadInputError(where, 'expected a JSON object');
+  return value as JsonObject;
+}
+
+async function checkOnnx(path: string, where: string): Promise<void> {
+  let size: number;
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new BadInputError(where, 'not a file');
+    size = s.size;
+  } catch (err) {
+    if (err instanceof BadInputError) throw err;
+    throw new BadInputError(where, 'missing from the model bundle');
+  }
+  if (size < 16) throw new BadInputError(where, `not an ONNX model (${size} bytes)`);
+  // A serialized ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
+  const head = Buffer.alloc(1);
+  const handle = await open(path, 'r');
+  try {
+    await handle.read(head, 0, 1, 0);
+  } finally {
+    await handle.close();
+  }
+  if (head[0] !== 0x08) throw new BadInputError(where, 'not an ONNX model (does not start with an ir_version field)');
+}
+
+function fileExists(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function verifyBundle(root: string, source: string, describe: (p: string) => string): Promise<SdBundle> {
+  try {
+    if (!statSync(root).isDirectory()) throw new Error('not a folder');
+  } catch {
+    throw new BadInputError(source, `model bundle folder not found (looked at ${root})`);
+  }
+  const modelIndex = await readJsonFile(join(root, 'model_index.json'), describe('model_index.json'), true);
+  const schedulerConfig = await readJsonFile(join(root, 'scheduler/scheduler_config.json'), describe('scheduler/scheduler_config.json'), true);
+  for (const part of ['text_encoder', 'unet', 'vae_decoder']) {
+    await checkOnnx(join(root, part, 'model.onnx'), describe(`${part}/model.onnx`));
+    // External weights (models over 2 GB): present = must be non-empty.
+    const data = join(root, part, 'model.onnx_data');
+    if (existsSync(data) && statSync(data).size === 0) throw new BadInputError(describe(`${part}/model.onnx_data`), 'empty external weights file');
+  }
+
+  const tokDir = join(root, 'tokenizer');
+  const tokenizerConfig = (await readJsonFile(join(tokDir, 'tokenizer_config.json'), describe('tokenizer/tokenizer_config.json'), false)) ?? {};
+  const tokenizer: TokenizerFiles = { dir: tokDir, config: tokenizerConfig };
+  if (fileExists(join(tokDir, 'tokenizer.json'))) {
+    await readJsonFile(join(tokDir, 'tokenizer.json'), describe('tokenizer/tokenizer.json'), true);
+    tokenizer.tokenizerJson = join(tokDir, 'tokenizer.json');
+  } else {
+    if (!fileExists(join(tokDir, 'vocab.json'))) throw new BadInputError(describe('tokenizer/vocab.json'), 'missing from the model bundle (the CLIP tokenizer needs vocab.json and merges.txt, or tokenizer.json)');
+    if (!fileExists(join(tokDir, 'merges.txt'))) throw new BadInputError(describe('tokenizer/merges.txt'), 'missing from the model bundle (the CLIP tokenizer needs vocab.json and merges.txt, or tokenizer.json)');
+    await readJsonFile(join(tokDir, 'vocab.json'), describe('tokenizer/vocab.json'), true);
+    const merges = await readFile(join(tokDir, 'merges.txt'), 'utf8');
+    const lines = merges.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#version'));
+    if (lines.some((l) => l.trim().split(' ').length !== 2)) throw new BadInputError(describe('tokenizer/merges.txt'), 'malformed: every merge line must hold two tokens');
+    tokenizer.vocab = join(tokDir, 'vocab.json');
+    tokenizer.merges = join(tokDir, 'merges.txt');
+  }
+
+  const unetConfig = (await readJsonFile(join(root, 'unet/config.json'), describe('unet/config.json'), false)) ?? {};
+  const vaeConfig = (await readJsonFile(join(root, 'vae_decoder/config.json'), describe('vae_decoder/config.json'), false))
+    ?? (await readJsonFile(join(root, 'vae/config.json'), describe('vae/config.json'), false))
+    ?? {};
+  const vaeIndex = typeof modelIndex.vae_config === 'object' && modelIndex.vae_config !== null ? (modelIndex.vae_config as JsonObject) : {};
+  const scaling = vaeConfig.scaling_factor ?? vaeIndex.scaling_factor ?? modelIndex.scaling_factor ?? DEFAULT_SCALING_FACTOR;
+  if (typeof scaling !== 'number' || !(scaling > 0)) throw new BadInputError(describe('vae_decoder/config.json'), `scaling_factor: expected a positive number, got ${JSON.stringify(scaling)}`);
+  const shift = vaeConfig.shift_factor ?? null;
+  if (shift !== null && typeof shift !== 'number') throw new BadInputError(describe('vae_decoder/config.json'), `shift_factor: expected a number or null, got ${JSON.stringify(shift)}`);
+  const blocks = Array.isArray(vaeConfig.block_out_channels) ? vaeConfig.block_out_channels.length : 4;
+
+  return {
+    source, root, modelIndex, schedulerConfig, tokenizer,
+    textEncoder: join(root, 'text_encoder/model.onnx'),
+    unet: join(root, 'unet/model.onnx'),
+    vaeDecoder: join(root, 'vae_decoder/model.onnx'),
+    unetConfig, vaeConfig,
+    vaeScalingFactor: scaling,
+    vaeShiftFactor: shift ?? 0,
+    vaeScaleFactor: 2 ** Math.max(0, blocks - 1),
+    describe,
+  };
+}
+
+// --------------------------------------------------------------------------------------------- S3 sync
+interface CompleteMarker {
+  uri: string;
+  files: { path: string; size: number }[];
+  syncedAt: string;
+}
+
+async function cachedComplete(dir: string): Promise<boolean> {
+  try {
+    const marker = JSON.parse(await readFile(join(dir, COMPLETE_MARKER), 'utf8')) as CompleteMarker;
+    return marker.files.every((f) => {
+      try {
+        return statSync(join(dir, f.path)).size === f.size;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** The cache folder of an s3:// bundle: `<cacheRoot>/<sha256(uri) prefix>`. */
+export function bundleCacheDir(uri: string, cacheRoot = defaultCacheRoot()): string {
+  return resolve(cacheRoot, createHash('sha256').update(uri).digest('hex').slice(0, 24));
+}
+
+async function syncBundle(uri: string, bucket: string, prefix: string, s3: S3Settings, cacheRoot: string, log: (m: string) => void): Promise<string> {
+  const dir = bundleCacheDir(uri, cacheRoot);
+  if (await cachedComplete(dir)) return dir;
+  const store = new ArtifactStore({ ...s3, bucket, prefix });
+  const keyPrefix = prefix ? `${prefix}/` : '';
+  try {
+    const keys = (await store.list('')).filter((k) => !k.endsWith('/') && !SKIPPED_PARTS.some((p) => k.startsWith(p)));
+    if (keys.length === 0) throw new BadInputError(uri, 'no objects under this prefix (expected a model bundle: model_index.json, unet/model.onnx, ...)');
+    for (const required of REQUIRED_FILES) {
+      if (!keys.includes(required)) throw new BadInputError(`${uri}/${required}`, 'missing from the model bundle');
+    }
+    const tmp = `${dir}.part-${process.pid}-${randomBytes(4).toString('hex')}`;
+    await mkdir(tmp, { recursive: true });
+    const files: CompleteMarker['files'] = [];
+    let bytes = 0;
+    try {
+      for (const key of keys) {
+        const target = join(tmp, key);
+        if (!target.startsWith(tmp + '/')) throw new BadInputError(`${uri}/${key}`, 'key escapes the bundle folder');
+        await mkdir(dirname(target), { recursive: true });
+        const res = await store.client.send(new GetObjectCommand({ Bucket: bucket, Key: keyPrefix + key }));
+        if (!res.Body) throw new Error(`${uri}/${key}: empty response body`);
+        await streamPipeline(res.Body as Readable, createWriteStream(target));
+        const size = statSync(target).size;
+        if (res.ContentLength !== undefined && size !== res.ContentLength) throw new Error(`${uri}/${key}: got ${size} of ${res.ContentLength} bytes`);
+        files.push({ path: key, size });
+        bytes += size;
+      }
+      const marker: CompleteMarker = { uri, files, syncedAt: new Date().toISOString() };
+      await writeFile(join(tmp, COMPLETE_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+      await rm(dir, { recursive: true, force: true });
+      try {
+        await rename(tmp, dir);
+      } catch (err) {
+        // Another process finished the same sync first: use theirs.
+        if (!(await cachedComplete(dir))) throw err;
+        await rm(tmp, { recursive: true, force: true });
+      }
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    log(`synced ${files.length} files (${(bytes / 1e6).toFixed(1)} MB) of ${uri} into ${dir}`);
+    return dir;
+  } finally {
+    store.destroy();
+  }
+}

@@ -1,0 +1,113 @@
+import { resolveModelLocation } from '../diffusion/bundle';
+import { loadText2Image, type Device, type Text2Image } from '../diffusion/pipeline';
+import { BadInputError } from '../errors';
+import type { GenerateBatchInput, GenerateBatchOutput } from '../pipeline';
+import type { StageContext, StageEngine } from '../stage';
+import type { Caption } from '../text/caption-filter';
+
+/** A row of the `rows.json` generateBatch writes (the classifier reads key and label). */
+export interface GenerateRow {
+  key: string;
+  label: number;
+  prompt: string;
+  seed: number;
+  /** The training image the caption describes. */
+  source: string;
+}
+
+export interface GenerateBatchOptions {
+  device?: Device;
+  intraOpThreads?: number;
+  /** Images per unet call (twice that with classifier-free guidance). */
+  microBatch?: number;
+  /** Sync cache of s3:// bundles. */
+  cacheRoot?: string;
+}
+
+function positiveInt(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** Options from the environment: DIFFUBIAS_GENERATE_DEVICE (cpu|cuda), _THREADS, _MICROBATCH. */
+export function generateOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): GenerateBatchOptions {
+  const device = env.DIFFUBIAS_GENERATE_DEVICE;
+  return {
+    device: device === 'cuda' ? 'cuda' : 'cpu',
+    intraOpThreads: positiveInt(env.DIFFUBIAS_GENERATE_THREADS),
+    microBatch: positiveInt(env.DIFFUBIAS_GENERATE_MICROBATCH),
+  };
+}
+
+export function imageName(index: number): string {
+  return `images/${String(index).padStart(6, '0')}.png`;
+}
+
+async function readKept(input: GenerateBatchInput, ctx: StageContext): Promise<Caption[]> {
+  const where = ctx.store.uri(input.keptKey);
+  const kept = await ctx.store.getJson<unknown>(input.keptKey);
+  if (kept === null) throw new BadInputError(where, 'kept captions missing');
+  if (!Array.isArray(kept)) throw new BadInputError(where, 'expected a JSON array of captions');
+  if (kept.length === 0) throw new BadInputError(where, 'no kept captions to generate from');
+  kept.forEach((c: unknown, i) => {
+    const caption = c as Partial<Caption> | null;
+    if (!caption || typeof caption.text !== 'string' || typeof caption.label !== 'number') throw new BadInputError(where, `entry ${i} is not a caption ({ text, label, image })`);
+  });
+  return kept as Caption[];
+}
+
+/**
+ * Stage (e): images [first, first + count) of the run from the kept captions, image i from caption
+ * i mod |kept| with seed baseSeed + i, so any image is reproducible alone and a retried batch writes the
+ * same keys. Images already written by a previous attempt of this unit (up to its last reported `done`)
+ * are listed again rather than regenerated.
+ */
+export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): StageEngine<GenerateBatchInput, GenerateBatchOutput> {
+  return async (input, ctx) => {
+    const opts = { ...generateOptionsFromEnv(), ...options };
+    if (!Number.isInteger(input.first) || input.first < 0) throw new BadInputError('first', `expected a non-negative integer, got ${input.first}`);
+    if (!Number.isInteger(input.count) || input.count < 0) throw new BadInputError('count', `expected a non-negative integer, got ${input.count}`);
+    if (!Number.isInteger(input.baseSeed)) throw new BadInputError('baseSeed', `expected an integer, got ${input.baseSeed}`);
+    const kept = await readKept(input, ctx);
+    const total = input.count;
+    const rows: GenerateRow[] = [];
+    const resumeDone = ctx.resume?.done ?? 0;
+    let model: Text2Image | undefined;
+    let done = 0;
+    const micro = opts.microBatch ?? 4;
+    for (let start = 0; start < total; start += micro) {
+      if (ctx.signal.aborted) throw new Error('generation cancelled');
+      const indices = Array.from({ length: Math.min(micro, total - start) }, (_, k) => input.first + start + k);
+      const captions = indices.map((i) => kept[i % kept.length]!);
+      const seeds = indices.map((i) => input.baseSeed + i);
+
+      // Reuse what a previous attempt stored (same keys, same bytes).
+      let pngs: (Buffer | null)[] = indices.map(() => null);
+      if (start + indices.length <= resumeDone) pngs = await Promise.all(indices.map((i) => ctx.store.get(`${ctx.dir}/${imageName(i)}`)));
+      if (pngs.some((p) => p === null)) {
+        model ??= await loadText2Image(resolveModelLocation(input.model), {
+          device: opts.device, intraOpThreads: opts.intraOpThreads, s3: ctx.store.settings, cacheRoot: opts.cacheRoot, log: ctx.log,
+        });
+        const result = await model.generate({
+          prompts: captions.map((c) => c.text), seeds, steps: input.steps, guidance: input.guidance, signal: ctx.signal, log: ctx.log,
+          onStep: (step) => ctx.progress({ done, total, step }),
+        });
+        pngs = result.images.map((im) => im.png!);
+      } else if (start === 0) {
+        ctx.log(`reusing ${Math.min(resumeDone, total)} images of a previous attempt`);
+      }
+      for (const [k, i] of indices.entries()) {
+        const key = await ctx.put(imageName(i), pngs[k]!, 'image/png');
+        rows.push({ key, label: captions[k]!.label, prompt: captions[k]!.text, seed: seeds[k]!, source: captions[k]!.image });
+        done++;
+        ctx.progress({ done, total });
+      }
+    }
+    await ctx.putJson('rows.json', rows);
+    if (total > 0) ctx.log(`generated images ${input.first}-${input.first + total - 1} (${input.steps} steps, guidance ${input.guidance}) with ${input.model}`);
+    return { images: rows.length };
+  };
+}
+
+/** The engine as the product runs it: device, threads and micro-batch from the environment. */
+export const generateBatchEngine: StageEngine<GenerateBatchInput, GenerateBatchOutput> = makeGenerateBatchEngine();
