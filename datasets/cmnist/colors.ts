@@ -1,3 +1,5 @@
+import colorsJson from '../../data/cmnist-colors.json';
+
 /** One Colored MNIST color: a plain name (captions and reports say it) and its 8-bit RGB. */
 export interface CmnistColor {
   readonly name: string;
@@ -9,15 +11,7 @@ export interface CmnistColor {
  * each has a common English name, because DiffuBias captions the images and filters captions by
  * color words: two colors a captioner would call by the same name would make the bias unnameable.
  */
-export const CMNIST_COLORS: readonly CmnistColor[] = Object.freeze([
-  { name: 'red', rgb: [230, 25, 25] },
-  { name: 'green', rgb: [25, 200, 25] },
-  { name: 'blue', rgb: [30, 60, 230] },
-  { name: 'yellow', rgb: [240, 230, 20] },
-  { name: 'cyan', rgb: [20, 220, 220] },
-  { name: 'magenta', rgb: [220, 30, 220] },
-  { name: 'orange', rgb: [255, 140, 0] },
-  { name: 'purple', rgb: [130, 40, 200] },
-  { name: 'pink', rgb: [255, 150, 190] },
-  { name: 'white', rgb: [240, 240, 240] },
-] as const);
+export const CMNIST_COLORS: readonly CmnistColor[] = Object.freeze(
+  // One list for the TypeScript builder and the Python trainers of the demo bundles.
+  colorsJson.colors.map((c) => Object.freeze({ name: c.name, rgb: [c.rgb[0]!, c.rgb[1]!, c.rgb[2]!] as const })),
+);
