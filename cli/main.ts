@@ -160,12 +160,26 @@ program
 program
   .command('report <id>')
   .description('results JSON of a finished experiment or sweep')
-  .action(async (id: string) => {
+  .option('--html <dir>', 'also write results.json and a self-contained report.html (experiments) into <dir>')
+  .action(async (id: string, opts: { html?: string }) => {
     await withClient(async (client) => {
       const handle = client.workflow.getHandle(workflowIdOf(id));
-      const { status } = await handle.describe();
+      const { status, type } = await handle.describe();
       if (status.name !== 'COMPLETED') throw new Error(`${workflowIdOf(id)} is ${status.name}; a report exists once it has completed`);
-      out(JSON.stringify(await handle.result(), null, 2));
+      const result = await handle.result();
+      out(JSON.stringify(result, null, 2));
+      if (opts.html) {
+        if (type !== 'experiment') throw new ConfigError([`html: only experiments have an HTML report; ${workflowIdOf(id)} is a ${type}`]);
+        const { writeReportFiles } = require('./report-files') as typeof import('./report-files');
+        const { ArtifactStore } = require('../lib/artifacts/store') as typeof import('../lib/artifacts/store');
+        const store = new ArtifactStore(settingsFromEnv().s3);
+        try {
+          const files = await writeReportFiles(store, result as import('../lib/pipeline').ExperimentResult, opts.html);
+          err(`report: ${files.html}`);
+        } finally {
+          store.destroy();
+        }
+      }
     });
   });
 

@@ -177,4 +177,12 @@ export interface ExperimentResult {
   captions: { images: number; kept: number; dropped: number; topWords: { word: string; count: number }[] };
   generated: number;
   reportKey: string;
+  /** Where the stages' outputs are, for reports. */
+  artifacts?: {
+    tableKey: string;
+    selectionKey: string;
+    keptKey: string;
+    generatedManifests: string[];
+    models: Partial<Record<ClassifierRole, string>>;
+  };
 }

@@ -127,6 +127,10 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       captions: { images: captions.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
       generated,
       reportKey,
+      artifacts: {
+        tableKey: scores.tableKey, selectionKey: topK.selectionKey, keptKey: filtered.keptKey, generatedManifests,
+        models: Object.fromEntries(models.map((m) => [m.role, m.modelKey])),
+      },
     };
     await enter('writeReport');
     await call('writeReport', 'store results.json', { key: reportKey, report: { ...result, config } });

@@ -1,35 +1,65 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { parseExperimentConfig } from '../../lib/config/schema';
-import type { ExperimentResult } from '../../lib/pipeline';
+import { join } from 'node:path';
+import { ArtifactStore } from '../../lib/artifacts/store';
+import { demoConfig } from '../../lib/config/demo';
+import type { Accuracy, ClassifierRole, ExperimentResult } from '../../lib/pipeline';
 import type { Settings } from '../../lib/settings';
 import { followProgress, rootCause } from '../progress';
+import { writeReportFiles } from '../report-files';
 import { submitExperiment } from '../submit';
 import { startDev, UI_PORT } from './dev';
 
+const ROWS: [ClassifierRole, string][] = [['vanilla', 'Vanilla (CE)'], ['biased', 'f_B (GCE)'], ['debiased', 'DiffuBias']];
+
+export function accuracyLines(accuracy: Partial<Record<ClassifierRole, Accuracy>>): string[] {
+  const cell = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(2)).padStart(12);
+  return [
+    `${'model'.padEnd(14)}${'unbiased'.padStart(12)}${'aligned'.padStart(12)}${'conflicting'.padStart(12)}`,
+    ...ROWS.filter(([role]) => accuracy[role]).map(([role, name]) => {
+      const a = accuracy[role]!;
+      return `${name.padEnd(14)}${cell(a.unbiased)}${cell(a.aligned)}${cell(a.conflicting)}`;
+    }),
+  ];
+}
+
 /**
- * `npm run demo`: the local stack plus one Colored MNIST experiment, followed to the end. Stages
- * whose engine has not landed fail the run with a message naming them; nothing is faked.
+ * `npm run demo`: the local stack plus one Colored MNIST experiment with the demo bundles, followed
+ * to the end; prints the three models' accuracies and writes results.json and report.html.
  */
-export async function runDemo(settings: Settings, options: { ratio: number; seed: number }, log: (line: string) => void): Promise<number> {
+export async function runDemo(
+  settings: Settings, options: { ratio: number; seed: number; overrides?: Record<string, unknown> }, log: (line: string) => void,
+): Promise<number> {
   const started = Date.now();
-  const config = parseExperimentConfig({ dataset: 'cmnist', ratio: options.ratio, seed: options.seed });
+  const config = demoConfig(options.ratio, options.seed, options.overrides);
   const dev = await startDev(settings, log);
   try {
     const { workflowId, state } = await submitExperiment(dev.stack.client, config);
     const { runId } = await dev.stack.client.workflow.getHandle(workflowId).describe();
+    const uiLink = `http://localhost:${UI_PORT}/namespaces/${settings.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
     log(`experiment ${workflowId} (${state})`);
-    log(`Web UI: http://localhost:${UI_PORT}/namespaces/${settings.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`);
+    log(`Web UI: ${uiLink}`);
     await followProgress(dev.stack.client, workflowId, log);
+    let result: ExperimentResult;
     try {
-      const result = (await dev.stack.client.workflow.getHandle(workflowId).result()) as ExperimentResult;
-      log(JSON.stringify(result.accuracy, null, 2));
-      log(`results: ${result.reportKey}`);
-      return 0;
+      result = (await dev.stack.client.workflow.getHandle(workflowId).result()) as ExperimentResult;
     } catch (err) {
       if (!(err instanceof WorkflowFailedError)) throw err;
       log(`demo incomplete: ${rootCause(err)}`);
       return 3;
     }
+    for (const line of accuracyLines(result.accuracy)) log(line);
+    const gain = (result.accuracy.debiased?.unbiased ?? NaN) - (result.accuracy.vanilla?.unbiased ?? NaN);
+    log(`DiffuBias vs vanilla on the unbiased test set: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points`);
+    const store = new ArtifactStore(settings.s3);
+    try {
+      const files = await writeReportFiles(store, result, join(settings.home, 'reports', result.experimentId.replace(/\//g, '_')), uiLink);
+      log(`results: ${files.json}`);
+      log(`report:  ${files.html}`);
+    } finally {
+      store.destroy();
+    }
+    log(`Web UI: ${uiLink}`);
+    return 0;
   } finally {
     log(`wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await dev.stop();

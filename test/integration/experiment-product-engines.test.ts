@@ -1,7 +1,8 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeReportFiles } from '../../cli/report-files';
 import { submitExperiment } from '../../cli/submit';
 import { parseExperimentConfig } from '../../lib/config/schema';
 import { productEngines } from '../../lib/engines/product';
@@ -42,5 +43,12 @@ describe('experiment workflow with every product engine (tiny random-weight bund
     expect(result.generated).toBe(result.captions.kept > 0 ? 6 : 0);
     const report = await h.store.getJson<ExperimentResult>(result.reportKey);
     expect(report?.accuracy).toEqual(result.accuracy);
+
+    // The demo's report: results.json and a self-contained HTML page with every section.
+    const files = await writeReportFiles(h.store, result, join(root, 'report'));
+    expect(JSON.parse(readFileSync(files.json, 'utf8'))).toMatchObject({ experimentId: result.experimentId });
+    const html = readFileSync(files.html, 'utf8');
+    for (const heading of ['Test accuracy', 'Top-8 highest-loss training images', 'Captions', 'Generated samples']) expect(html).toContain(heading);
+    expect(html.match(/src="data:image\/png;base64,/g)?.length).toBe(8 + Math.min(result.generated, 8 * 10));
   });
 });

@@ -1,0 +1,69 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { openDataSource } from '../datasets/disent/source';
+import { DATASETS } from '../datasets/specs';
+import type { ArtifactStore } from '../lib/artifacts/store';
+import type { Manifest } from '../lib/artifacts/manifest';
+import type { ExperimentResult } from '../lib/pipeline';
+import { renderReport, type ReportData, type ReportImage } from '../lib/report/html';
+import type { Caption } from '../lib/text/caption-filter';
+import type { LossRow } from '../lib/selection/top-k';
+
+const SHOW_TOP_K = 40;
+const SHOW_CAPTIONS = 60;
+const SHOW_PER_CLASS = 8;
+
+async function dataUri(load: () => Promise<Buffer | null>): Promise<string> {
+  const bytes = await load().catch(() => null);
+  return bytes ? `data:image/png;base64,${bytes.toString('base64')}` : '';
+}
+
+/** Reads what the report shows from the run's artifacts. */
+export async function collectReport(store: ArtifactStore, result: ExperimentResult, uiLink?: string): Promise<ReportData> {
+  const a = result.artifacts;
+  if (!a) throw new Error(`${result.experimentId}: this result has no artifact keys (run before reports existed)`);
+  const selection = (await store.getJson<{ rows: LossRow[]; precision: number; recall: number; k: number }>(a.selectionKey))!;
+  const topRows = await Promise.all(selection.rows.slice(0, SHOW_TOP_K).map(async (row) => {
+    const slash = row.file.lastIndexOf('/');
+    const source = openDataSource(row.file.slice(0, slash), store.settings);
+    const image: ReportImage = { src: await dataUri(() => source.read(row.file.slice(slash + 1))), caption: `class ${row.label}` };
+    return { image, label: row.label, bias: row.bias, ce: row.ce, gce: row.gce };
+  }));
+  const filterDir = a.keptKey.slice(0, a.keptKey.lastIndexOf('/'));
+  const kept = (await store.getJson<Caption[]>(a.keptKey)) ?? [];
+  const dropped = (await store.getJson<(Caption & { reason: string })[]>(`${filterDir}/dropped.json`)) ?? [];
+  const top = (await store.getJson<{ f: number; topWords: { word: string; count: number }[] }>(`${filterDir}/top-words.json`)) ?? { f: 0, topWords: [] };
+  const perClass = new Map<number, ReportImage[]>();
+  for (const manifestKey of a.generatedManifests) {
+    const manifest = await store.getJson<Manifest>(manifestKey);
+    const rowsKey = manifest?.files.find((f) => f.key.endsWith('/rows.json'))?.key;
+    const rows = rowsKey ? ((await store.getJson<{ key: string; label: number; prompt: string }[]>(rowsKey)) ?? []) : [];
+    for (const row of rows) {
+      const list = perClass.get(row.label) ?? [];
+      if (list.length >= SHOW_PER_CLASS) continue;
+      list.push({ src: await dataUri(() => store.get(row.key)), caption: row.prompt });
+      perClass.set(row.label, list);
+    }
+  }
+  return {
+    result,
+    classNames: DATASETS[result.dataset].classNames,
+    uiLink,
+    topK: { k: result.topK.k, mode: result.topK.mode, precision: selection.precision, recall: selection.recall, rows: topRows },
+    captions: {
+      f: top.f, topWords: top.topWords, kept: kept.slice(0, SHOW_CAPTIONS), dropped: dropped.slice(0, SHOW_CAPTIONS),
+      keptTotal: kept.length, droppedTotal: dropped.length,
+    },
+    generated: [...perClass.entries()].sort((x, y) => x[0] - y[0]).map(([label, images]) => ({ label, images })),
+  };
+}
+
+/** Writes `results.json` and `report.html` for an experiment under `dir`; returns their paths. */
+export async function writeReportFiles(store: ArtifactStore, result: ExperimentResult, dir: string, uiLink?: string): Promise<{ json: string; html: string }> {
+  await mkdir(dir, { recursive: true });
+  const json = resolve(join(dir, 'results.json'));
+  const html = resolve(join(dir, 'report.html'));
+  await writeFile(json, `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(html, renderReport(await collectReport(store, result, uiLink)));
+  return { json, html };
+}
