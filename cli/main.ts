@@ -210,12 +210,19 @@ program
 
 program
   .command('demo')
-  .description('start the local stack and run one Colored MNIST experiment end to end')
+  .description('start the local stack and run one Colored MNIST experiment end to end with the demo bundles')
   .option('--ratio <percent>', 'percent of bias-conflicting samples', '1')
   .option('--seed <n>', 'seed', '0')
-  .action(async (opts: { ratio: string; seed: string }) => {
+  .option('--epochs <n>', 'epochs of each classifier (demo default 5)')
+  .option('--images <n>', 'images to generate (demo default 1500)')
+  .action(async (opts: { ratio: string; seed: string; epochs?: string; images?: string }) => {
     installWorkerLogging(err, 'WARN');
-    process.exitCode = await workerSide().runDemo(settingsFromEnv(), { ratio: Number(opts.ratio), seed: Number(opts.seed) }, err);
+    const { demoConfig } = require('../lib/config/demo') as typeof import('../lib/config/demo');
+    const base = demoConfig(Number(opts.ratio), Number(opts.seed));
+    const overrides: Record<string, unknown> = {};
+    if (opts.epochs !== undefined) overrides.train = { ...base.train, epochs: Number(opts.epochs) };
+    if (opts.images !== undefined) overrides.generate = { ...base.generate, images: Number(opts.images) };
+    process.exitCode = await workerSide().runDemo(settingsFromEnv(), { ratio: Number(opts.ratio), seed: Number(opts.seed), overrides }, err);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

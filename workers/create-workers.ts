@@ -32,7 +32,14 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
               ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
               maxConcurrentWorkflowTaskExecutions: concurrency,
             }
-          : { activities, maxConcurrentActivityTaskExecutions: concurrency }),
+          : {
+              activities,
+              maxConcurrentActivityTaskExecutions: concurrency,
+              // Heartbeats carry progress (epoch, step, images done) and deliver cancellation: send
+              // them every 10 s rather than the SDK's default of up to 60 s.
+              maxHeartbeatThrottleInterval: '10s',
+              defaultHeartbeatThrottleInterval: '10s',
+            }),
       }),
     );
   }
