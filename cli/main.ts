@@ -54,10 +54,10 @@ program
 
 program
   .command('dev')
-  .description('start the local stack: Temporal dev server + Web UI (:8233), embedded S3, one worker for all queues')
+  .description('start the local stack: Temporal dev server + Web UI (:8233), embedded S3, workflow worker + an activity worker process')
   .action(async () => {
     installWorkerLogging(err);
-    const dev = await workerSide().startDev(settingsFromEnv(), err);
+    const dev = await workerSide().startDev(settingsFromEnv(), err, { quiet: false });
     untilSignal(dev.stop);
     err('ready; Ctrl-C stops');
     await dev.done;
@@ -68,10 +68,11 @@ program
   .description('serve task queues against TEMPORAL_ADDRESS and the configured S3')
   .option('--queues <list>', 'all, or a comma list of workflow,cpu,train,caption,generate', 'all')
   .option('--concurrency <pairs>', 'activities at once per queue, e.g. train=1,caption=4')
-  .action(async (opts: { queues: string; concurrency?: string }) => {
+  .option('--quiet', 'log warnings and errors only')
+  .action(async (opts: { queues: string; concurrency?: string; quiet?: boolean }) => {
     const queues = parseQueues(opts.queues);
     const concurrency = parseConcurrency(opts.concurrency);
-    installWorkerLogging(err);
+    installWorkerLogging(err, opts.quiet ? 'WARN' : 'INFO');
     const { workers, done } = await workerSide().startProductWorkers({ settings: settingsFromEnv(), queues, concurrency, log: err });
     untilSignal(async () => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();

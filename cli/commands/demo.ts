@@ -31,17 +31,22 @@ export async function runDemo(
 ): Promise<number> {
   const started = Date.now();
   const config = demoConfig(options.ratio, options.seed, options.overrides);
-  const dev = await startDev(settings, log);
+  const dev = await startDev(settings, log, { quiet: true });
   try {
     const { workflowId, state } = await submitExperiment(dev.stack.client, config);
     const { runId } = await dev.stack.client.workflow.getHandle(workflowId).describe();
     const uiLink = `http://localhost:${UI_PORT}/namespaces/${settings.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
     log(`experiment ${workflowId} (${state})`);
     log(`Web UI: ${uiLink}`);
-    await followProgress(dev.stack.client, workflowId, log);
+    // The experiment cannot end without its workers: stop waiting if they die.
+    const workersGone = dev.done.then(() => {
+      throw new Error('the workers stopped before the experiment ended');
+    });
+    workersGone.catch(() => undefined);
+    await Promise.race([followProgress(dev.stack.client, workflowId, log), workersGone]);
     let result: ExperimentResult;
     try {
-      result = (await dev.stack.client.workflow.getHandle(workflowId).result()) as ExperimentResult;
+      result = (await Promise.race([dev.stack.client.workflow.getHandle(workflowId).result(), workersGone])) as ExperimentResult;
     } catch (err) {
       if (!(err instanceof WorkflowFailedError)) throw err;
       log(`demo incomplete: ${rootCause(err)}`);

@@ -1,0 +1,58 @@
+/** The dev stack's activity worker runs as a child process: it polls, stops on request, and a crash is reported. */
+import { temporal } from '@temporalio/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnActivityWorker } from '../../cli/stack/activity-worker-process';
+import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+import { TASK_QUEUES } from '../../workers/queues';
+import { startHarness, type Harness } from '../support/harness';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ engines: {}, queues: [] });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+function childEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    TEMPORAL_ADDRESS: h.stack.address,
+    DIFFUBIAS_S3_ENDPOINT: h.stack.s3!.endpoint,
+    DIFFUBIAS_S3_BUCKET: h.store.settings.bucket,
+    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
+  };
+}
+
+async function untilPolled(queue: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { pollers } = await h.stack.client.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: queue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    });
+    if ((pollers ?? []).length > 0) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`nobody polled ${queue}`);
+}
+
+describe('activity worker process', () => {
+  it('serves its queues and stops on request', async () => {
+    const lines: string[] = [];
+    const worker = spawnActivityWorker({ queues: ['cpu'], env: childEnv(), quiet: false, log: (l) => lines.push(l) });
+    await untilPolled(TASK_QUEUES.cpu);
+    await worker.stop();
+    await expect(worker.exited).resolves.toBeUndefined();
+    expect(lines.join('\n')).toContain('worker serving cpu');
+  }, 120_000);
+
+  it('reports a crash instead of hanging', async () => {
+    const worker = spawnActivityWorker({ queues: ['cpu'], env: childEnv(), quiet: true, log: () => {} });
+    await untilPolled(TASK_QUEUES.cpu);
+    process.kill(worker.pid!, 'SIGKILL');
+    await expect(worker.exited).rejects.toThrow(/activity worker \(cpu\) exited with SIGKILL/);
+  }, 120_000);
+});
