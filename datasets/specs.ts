@@ -5,6 +5,8 @@ export type DatasetName = (typeof DATASET_NAMES)[number];
 export interface DatasetSpec {
   name: DatasetName;
   classNames: readonly string[];
+  /** Per class, the words or phrases a caption may name it by (the caption filter's label check). */
+  classWords: readonly (readonly string[])[];
   /** Bias-conflicting ratios (percent) the paper reports for this dataset. */
   paperRatios: readonly number[];
   imageSize: number;
@@ -15,25 +17,30 @@ export interface DatasetSpec {
 }
 
 const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+const CIFAR10 = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+const BAR = ['climbing', 'diving', 'fishing', 'pole vaulting', 'racing', 'throwing'];
+const named = (names: readonly string[]) => names.map((n) => [n]);
 
 export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
-  cmnist: { name: 'cmnist', classNames: DIGITS, paperRatios: [0.5, 1, 2, 5], imageSize: 28, augment: false, arch: 'mlp' },
+  cmnist: { name: 'cmnist', classNames: DIGITS, classWords: DIGITS.map((d, i) => [d, String(i)]), paperRatios: [0.5, 1, 2, 5], imageSize: 28, augment: false, arch: 'mlp' },
   cifar10c: {
     name: 'cifar10c',
-    classNames: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
+    classNames: CIFAR10,
+    classWords: named(CIFAR10),
     paperRatios: [0.5, 1, 2, 5],
     imageSize: 32,
     augment: false,
     arch: 'resnet18',
   },
-  bffhq: { name: 'bffhq', classNames: ['young', 'old'], paperRatios: [0.5, 1, 2, 5], imageSize: 224, augment: true, arch: 'resnet18' },
+  bffhq: { name: 'bffhq', classNames: ['young', 'old'], classWords: named(['young', 'old']), paperRatios: [0.5, 1, 2, 5], imageSize: 224, augment: true, arch: 'resnet18' },
   bar: {
     name: 'bar',
-    classNames: ['climbing', 'diving', 'fishing', 'pole vaulting', 'racing', 'throwing'],
+    classNames: BAR,
+    classWords: named(BAR),
     paperRatios: [1, 5],
     imageSize: 256,
     augment: true,
     arch: 'resnet18',
   },
-  dogs_and_cats: { name: 'dogs_and_cats', classNames: ['dog', 'cat'], paperRatios: [1, 5], imageSize: 224, augment: true, arch: 'resnet18' },
+  dogs_and_cats: { name: 'dogs_and_cats', classNames: ['dog', 'cat'], classWords: [['dog', 'dogs'], ['cat', 'cats']], paperRatios: [1, 5], imageSize: 224, augment: true, arch: 'resnet18' },
 };

@@ -23,6 +23,8 @@ export interface PrepareDatasetInput {
 export interface PrepareDatasetOutput {
   dataset: DatasetRef;
   classNames: string[];
+  /** Per class, the words a caption may name it by. */
+  classWords: string[][];
   counts: { train: number; conflicting: number; valid: number; test: number };
 }
 
@@ -36,12 +38,16 @@ export interface TrainClassifierInput {
   seed: number;
   /** Manifests of generated images added to the training set (the debiased role). */
   extraManifests?: string[];
+  /** Times each generated image appears per epoch (default 1). */
+  extraRepeat?: number;
 }
 export interface TrainClassifierOutput {
   role: ClassifierRole;
   modelKey: string;
   bestEpoch: number;
   validAccuracy: number;
+  /** Images per epoch: the training split plus generated images times their repeat. */
+  trainImages: number;
 }
 
 export interface ScoreLossesInput {
@@ -108,6 +114,8 @@ export interface FilterCaptionsInput {
   numClasses: number;
   topF?: number;
   match: 'word' | 'substring';
+  /** Present = drop captions that name a class other than their image's label. */
+  classWords?: string[][];
 }
 export interface FilterCaptionsOutput {
   keptKey: string;

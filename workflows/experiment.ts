@@ -87,7 +87,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     await enter('filterCaptions');
     const filtered = await call('filterCaptions', `filter ${captions.length * config.caption.perImage} captions by top-F words`, {
       experimentId, captionKeys: captions.map((c) => c.captionsKey), numClasses: prepared.classNames.length,
-      topF: config.filter.topF, match: config.filter.match,
+      topF: config.filter.topF, match: config.filter.match, classWords: config.filter.labelCheck ? prepared.classWords : undefined,
     });
 
     await enter('generateBatch');
@@ -106,8 +106,9 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     }
 
     await enter('trainClassifier');
-    const debiased = await call('trainClassifier', `${describeTrain('debiased', 'ce')} on original + ${generated} generated images`, {
-      ...trainInput('debiased', 'ce'), extraManifests: generatedManifests,
+    const repeat = config.generate.repeat ?? 1;
+    const debiased = await call('trainClassifier', `${describeTrain('debiased', 'ce')} on original + ${generated} generated images${repeat > 1 ? ` (x${repeat} per epoch)` : ''}`, {
+      ...trainInput('debiased', 'ce'), extraManifests: generatedManifests, extraRepeat: repeat,
     });
     const vanilla = await vanillaRun;
 

@@ -42,6 +42,8 @@ const filterSchema = z
     topF: positiveInt.optional(),
     /** word = the paper (whole words); substring = the official code. */
     match: z.enum(['word', 'substring']).default('word'),
+    /** Also drop a caption that names a class other than its image's label (not in the paper; see docs/captioner.md). */
+    labelCheck: z.boolean().default(true),
   })
   .strict();
 
@@ -53,6 +55,11 @@ const generateSchema = z
     steps: positiveInt.max(1000).default(25),
     guidance: z.number().min(0).default(7.5),
     concurrency: positiveInt.default(2),
+    /**
+     * Times each generated image appears per f_D epoch. The paper generates about as many images
+     * as there are bias-aligned ones; repeating a smaller set is the cheap stand-in.
+     */
+    repeat: positiveInt.max(100).default(1),
   })
   .strict();
 

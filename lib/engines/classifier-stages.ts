@@ -82,8 +82,11 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   const train = await splitReader(input.dataset, 'train', ctx.store.settings);
   const valid = await splitReader(input.dataset, 'valid', ctx.store.settings);
   const extra = input.extraManifests?.length ? await generatedItems(ctx.store, input.extraManifests) : [];
-  const trainData = extra.length > 0 ? new SplitReader([...train.items, ...extra], { imageSize: spec.inputShape[0] }) : train;
-  if (extra.length > 0) ctx.log(`training on ${train.size} original + ${extra.length} generated images`);
+  const repeat = input.extraRepeat ?? 1;
+  if (!Number.isInteger(repeat) || repeat < 1) throw new BadInputError('extraRepeat', `expected a positive integer, got ${repeat}`);
+  const extraItems = Array.from({ length: repeat }, () => extra).flat();
+  const trainData = extra.length > 0 ? new SplitReader([...train.items, ...extraItems], { imageSize: spec.inputShape[0] }) : train;
+  if (extra.length > 0) ctx.log(`training on ${train.size} original + ${extra.length} generated images${repeat > 1 ? `, each ${repeat} times per epoch` : ''}`);
 
   let initialWeights: TrainSettings['initialWeights'];
   if (input.classifier?.initialWeights) {
@@ -118,7 +121,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   }));
   await ctx.putJson('history.json', result.history);
   result.model.dispose();
-  return { role: input.role, modelKey, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy };
+  return { role: input.role, modelKey, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy, trainImages: trainData.size };
 };
 
 async function loadModel(store: ArtifactStore, key: string): Promise<tf.LayersModel> {

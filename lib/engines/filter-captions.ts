@@ -12,7 +12,9 @@ export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptio
     for (const text of file.captions) captions.push({ text, label: file.label, image: file.image });
     ctx.progress({ done: i + 1, total: input.captionKeys.length });
   }
-  const result = filterCaptions(captions, { numClasses: input.numClasses, topF: input.topF, match: input.match, stopwords: nltkStopwords() });
+  const result = filterCaptions(captions, {
+    numClasses: input.numClasses, topF: input.topF, match: input.match, stopwords: nltkStopwords(), classWords: input.classWords,
+  });
   const keptKey = await ctx.putJson('kept.json', result.kept);
   await ctx.putJson('dropped.json', result.dropped);
   await ctx.putJson('top-words.json', { f: result.f, match: input.match, topWords: result.topWords });

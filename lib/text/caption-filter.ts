@@ -16,6 +16,12 @@ export interface FilterOptions {
   /** word: a top word must appear as a whole word (the paper); substring: anywhere (the official code). */
   match: 'word' | 'substring';
   stopwords: ReadonlySet<string>;
+  /**
+   * Per class, the words or phrases that name it. When given, a caption that names a class other
+   * than its image's label is dropped: the generated image would carry the image's label but show
+   * the class the caption names (the demo captioner reads some sevens as "two").
+   */
+  classWords?: readonly (readonly string[])[];
 }
 
 export interface FilterResult {
@@ -43,9 +49,24 @@ export function contentWords(text: string, stopwords: ReadonlySet<string>): stri
   return tokenize(text).filter((t) => /^\p{L}+$/u.test(t) && !stopwords.has(t));
 }
 
+function containsPhrase(tokens: readonly string[], phrase: readonly string[]): boolean {
+  for (let i = 0; i + phrase.length <= tokens.length; i++) {
+    if (phrase.every((w, k) => tokens[i + k] === w)) return true;
+  }
+  return false;
+}
+
+/** The classes a caption names, by the words of `classWords` (whole words, phrases in order). */
+export function namedClasses(text: string, classWords: readonly (readonly string[])[]): number[] {
+  const tokens = tokenize(text);
+  const phrases = classWords.map((words) => words.map((w) => tokenize(w)));
+  return phrases.flatMap((forClass, c) => (forClass.some((p) => p.length > 0 && containsPhrase(tokens, p)) ? [c] : []));
+}
+
 /**
  * §3.4.2: count content words over all captions, take the top F, keep a caption when it holds one
- * of them. Ties in counts are broken alphabetically so the same captions always give the same list.
+ * of them (and, with `classWords`, names no class but its own). Ties in counts are broken
+ * alphabetically so the same captions always give the same list.
  */
 export function filterCaptions(captions: readonly Caption[], options: FilterOptions): FilterResult {
   const f = options.topF ?? 2 * options.numClasses;
@@ -63,8 +84,13 @@ export function filterCaptions(captions: readonly Caption[], options: FilterOpti
     const hit = options.match === 'word'
       ? tokenize(c.text).some((t) => top.has(t))
       : topWords.some((t) => lower.includes(t.word));
-    if (hit) kept.push(c);
-    else dropped.push({ ...c, reason: c.text.trim() === '' ? 'empty caption' : `contains none of the top-${f} words` });
+    const others = options.classWords ? namedClasses(c.text, options.classWords).filter((k) => k !== c.label) : [];
+    if (!hit) dropped.push({ ...c, reason: c.text.trim() === '' ? 'empty caption' : `contains none of the top-${f} words` });
+    else if (others.length > 0) {
+      const name = (k: number) => `"${options.classWords![k]![0]}"`;
+      dropped.push({ ...c, reason: `names ${others.map(name).join(', ')} but its image is labeled ${name(c.label)}` });
+    }
+    else kept.push(c);
   }
   return { f, topWords, kept, dropped };
 }

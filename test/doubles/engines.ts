@@ -4,6 +4,7 @@
  * test harness, never by the product worker.
  */
 import sharp from 'sharp';
+import { DATASETS } from '../../datasets/specs';
 import type { Engines } from '../../lib/engines';
 import type { SelectedImage } from '../../lib/pipeline';
 import type { StageContext } from '../../lib/stage';
@@ -62,7 +63,8 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         if (input.dataset.root.includes('missing')) throw new BadInputError(`${input.dataset.root}/cmnist`, 'no such folder');
         return {
         dataset: input.dataset,
-        classNames: ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'],
+        classNames: [...DATASETS.cmnist.classNames],
+        classWords: DATASETS.cmnist.classWords.map((w) => [...w]),
         counts: { train: 1000, conflicting: 10, valid: 100, test: 200 },
         };
       }),
@@ -75,7 +77,7 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
           if (epoch === options.crashAfterEpoch && ctx.resume === undefined) throw new Error('worker lost (test double)');
         }
         const modelKey = await ctx.putJson('model.json', { role: input.role, loss: input.loss, extra: input.extraManifests ?? [] });
-        return { role: input.role, modelKey, bestEpoch: input.train.epochs, validAccuracy: 50 };
+        return { role: input.role, modelKey, bestEpoch: input.train.epochs, validAccuracy: 50, trainImages: 1000 };
       }),
     scoreLosses: (input, ctx) =>
       track('scoreLosses', 'biased', async () => {

@@ -6,7 +6,8 @@ import { writeReportFiles } from '../../cli/report-files';
 import { submitExperiment } from '../../cli/submit';
 import { parseExperimentConfig } from '../../lib/config/schema';
 import { productEngines } from '../../lib/engines/product';
-import type { ExperimentResult } from '../../lib/pipeline';
+import type { Manifest } from '../../lib/artifacts/manifest';
+import type { ExperimentResult, TrainClassifierOutput } from '../../lib/pipeline';
 import { startHarness, type Harness } from '../support/harness';
 import { writeSyntheticCmnist } from '../support/synthetic-dataset';
 
@@ -29,7 +30,7 @@ describe('experiment workflow with every product engine (tiny random-weight bund
       dataset: 'cmnist', ratio: 1, seed: 0, datasetRoot: root,
       train: { epochs: 3, batchSize: 16, lr: 0.005 }, topK: { k: 8 },
       caption: { model: join(fixtures, 'tiny-captioner') },
-      generate: { model: join(fixtures, 'tiny-sd'), images: 6, batchSize: 3, steps: 4 },
+      generate: { model: join(fixtures, 'tiny-sd'), images: 6, batchSize: 3, steps: 4, repeat: 2 },
     });
     const { workflowId } = await submitExperiment(h.stack.client, config);
     const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as ExperimentResult;
@@ -41,6 +42,10 @@ describe('experiment workflow with every product engine (tiny random-weight bund
     expect(result.captions.kept + result.captions.dropped).toBe(24);
     expect(result.captions.topWords.length).toBeGreaterThan(0);
     expect(result.generated).toBe(result.captions.kept > 0 ? 6 : 0);
+    // f_D saw the training split plus every generated image twice per epoch.
+    const trained = async (role: 'biased' | 'debiased') =>
+      (await h.store.getJson<Manifest<TrainClassifierOutput>>(result.artifacts!.models[role]!.replace(/model\.bin$/, 'manifest.json')))!.outputs.trainImages;
+    expect(await trained('debiased')).toBe((await trained('biased')) + 2 * result.generated);
     const report = await h.store.getJson<ExperimentResult>(result.reportKey);
     expect(report?.accuracy).toEqual(result.accuracy);
 

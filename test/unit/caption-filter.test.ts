@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { contentWords, filterCaptions, nltkStopwords, type Caption } from '../../lib/text/caption-filter';
+import { DATASETS } from '../../datasets/specs';
+import { contentWords, filterCaptions, namedClasses, nltkStopwords, type Caption } from '../../lib/text/caption-filter';
 
 const stopwords = nltkStopwords();
 const cap = (text: string, label = 0): Caption => ({ text, label, image: `img-${text.length}` });
@@ -40,5 +41,21 @@ describe('caption filter (§3.4.2)', () => {
     expect(onlyStopwords.topWords).toEqual([]);
     expect(onlyStopwords.kept).toEqual([]);
     expect(onlyStopwords.dropped.map((d) => d.reason)).toEqual(['contains none of the top-4 words', 'empty caption']);
+  });
+
+  it('label check: drops a caption that names another class than its image is labeled with', () => {
+    const digits = DATASETS.cmnist.classWords;
+    expect(namedClasses('a red handwritten seven', digits)).toEqual([7]);
+    expect(namedClasses('the digit 3 drawn in red on black', digits)).toEqual([3]);
+    expect(namedClasses('a sevenfold 37', digits)).toEqual([]);
+    expect(namedClasses('a person pole vaulting', DATASETS.bar.classWords)).toEqual([3]);
+    expect(namedClasses('a pole near a river', DATASETS.bar.classWords)).toEqual([]);
+    const captions = [cap('a red handwritten seven', 7), cap('a red handwritten two', 7), cap('a red number 7', 7), cap('a red number', 7), cap('a blue two', 2)];
+    const checked = filterCaptions(captions, { numClasses: 10, match: 'word', stopwords, classWords: digits });
+    // A caption naming no class stays: only a contradiction is dropped.
+    expect(checked.kept.map((c) => c.text)).toEqual(['a red handwritten seven', 'a red number 7', 'a red number', 'a blue two']);
+    expect(checked.dropped).toEqual([{ ...captions[1], reason: 'names "two" but its image is labeled "seven"' }]);
+    // Without class words it is the paper's filter alone.
+    expect(filterCaptions(captions, { numClasses: 10, match: 'word', stopwords }).kept).toHaveLength(5);
   });
 });
