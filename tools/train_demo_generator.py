@@ -385,6 +385,9 @@ def export(args, work: Path, tokenizer) -> None:
             path.write_text(json.dumps(d, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if keep is not None:
         (out / "MODEL_CARD.md").write_text(keep)
+    # The digits were padded 28 -> 32 for the VAE: the engine crops its output back to the 28x28 content
+    # (resizing 32 -> 28 would shrink every digit by 12%, which a pixel MLP takes for a different digit).
+    (out / "diffubias.json").write_text(json.dumps({"crop": {"left": 2, "top": 2, "width": 28, "height": 28}}, indent=2) + "\n")
     shutil.rmtree(tmp, ignore_errors=True)
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     log(f"exported to {out}: {total / 1e6:.2f} MB")

@@ -44,6 +44,25 @@ export interface TokenizerFiles {
   config: JsonObject;
 }
 
+/** A rectangle of the generated image, in pixels. */
+export interface CropBox {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** `diffubias.json`'s `crop`: four non-negative integers, width and height positive. */
+function parseCrop(value: unknown, where: string): CropBox | undefined {
+  if (value === undefined) return undefined;
+  const box = value as Partial<Record<keyof CropBox, unknown>>;
+  const fields = ['left', 'top', 'width', 'height'] as const;
+  const bad = typeof value !== 'object' || value === null
+    || fields.some((f) => !Number.isInteger(box[f]) || (box[f] as number) < (f === 'width' || f === 'height' ? 1 : 0));
+  if (bad) throw new BadInputError(where, `crop: expected {left, top, width, height} in whole pixels, got ${JSON.stringify(value)}`);
+  return { left: box.left as number, top: box.top as number, width: box.width as number, height: box.height as number };
+}
+
 /** A verified local bundle. */
 export interface SdBundle {
   /** What the user gave (folder or s3:// prefix), for messages. */
@@ -64,6 +83,8 @@ export interface SdBundle {
   vaeShiftFactor: number;
   /** 2^(len(vae block_out_channels) - 1), 8 by default. */
   vaeScaleFactor: number;
+  /** From the optional `diffubias.json`: the part of each generated image that is content (e.g. a padded training set's). */
+  outputCrop?: CropBox;
   /** Where a bundle file is, as the user would find it (a path under their folder or an s3:// key). */
   describe(path: string): string;
 }
@@ -204,6 +225,8 @@ async function verifyBundle(root: string, source: string, describe: (p: string) 
   const shift = vaeConfig.shift_factor ?? null;
   if (shift !== null && typeof shift !== 'number') throw new BadInputError(describe('vae_decoder/config.json'), `shift_factor: expected a number or null, got ${JSON.stringify(shift)}`);
   const blocks = Array.isArray(vaeConfig.block_out_channels) ? vaeConfig.block_out_channels.length : 4;
+  const extras = (await readJsonFile(join(root, 'diffubias.json'), describe('diffubias.json'), false)) ?? {};
+  const outputCrop = parseCrop(extras.crop, describe('diffubias.json'));
 
   return {
     source, root, modelIndex, schedulerConfig, tokenizer,
@@ -214,6 +237,7 @@ async function verifyBundle(root: string, source: string, describe: (p: string) 
     vaeScalingFactor: scaling,
     vaeShiftFactor: shift ?? 0,
     vaeScaleFactor: 2 ** Math.max(0, blocks - 1),
+    outputCrop,
     describe,
   };
 }

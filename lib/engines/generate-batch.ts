@@ -1,5 +1,6 @@
+import sharp from 'sharp';
 import { resolveModelLocation } from '../diffusion/bundle';
-import { loadText2Image, type Device, type Text2Image } from '../diffusion/pipeline';
+import { loadText2Image, type Device, type GeneratedImage, type Text2Image } from '../diffusion/pipeline';
 import { BadInputError } from '../errors';
 import type { GenerateBatchInput, GenerateBatchOutput } from '../pipeline';
 import type { StageContext, StageEngine } from '../stage';
@@ -56,6 +57,16 @@ async function readKept(input: GenerateBatchInput, ctx: StageContext): Promise<C
   return kept as Caption[];
 }
 
+/** The image as stored: the bundle's declared content area (`diffubias.json` crop), else whole. */
+async function cropToContent(model: Text2Image, image: GeneratedImage): Promise<Buffer> {
+  const crop = model.bundle.outputCrop;
+  if (!crop) return image.png!;
+  if (crop.left + crop.width > image.width || crop.top + crop.height > image.height) {
+    throw new BadInputError(model.bundle.describe('diffubias.json'), `crop ${JSON.stringify(crop)} does not fit a generated ${image.width}x${image.height} image`);
+  }
+  return sharp(image.png!).extract(crop).png().toBuffer();
+}
+
 /**
  * Stage (e): images [first, first + count) of the run from the kept captions, image i from caption
  * i mod |kept| with seed baseSeed + i, so any image is reproducible alone and a retried batch writes the
@@ -74,7 +85,7 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
     const resumeDone = ctx.resume?.done ?? 0;
     let model: Text2Image | undefined;
     let done = 0;
-    const micro = opts.microBatch ?? 4;
+    const micro = opts.microBatch ?? 8;
     for (let start = 0; start < total; start += micro) {
       if (ctx.signal.aborted) throw new Error('generation cancelled');
       const indices = Array.from({ length: Math.min(micro, total - start) }, (_, k) => input.first + start + k);
@@ -92,7 +103,7 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
           prompts: captions.map((c) => c.text), seeds, steps: input.steps, guidance: input.guidance, signal: ctx.signal, log: ctx.log,
           onStep: (step) => ctx.progress({ done, total, step }),
         });
-        pngs = result.images.map((im) => im.png!);
+        pngs = await Promise.all(result.images.map((im) => cropToContent(model!, im)));
       } else if (start === 0) {
         ctx.log(`reusing ${Math.min(resumeDone, total)} images of a previous attempt`);
       }

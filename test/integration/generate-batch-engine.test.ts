@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
@@ -101,6 +101,27 @@ describe('generateBatch engine', () => {
     const alone = await run(input({ batchIndex: 9, first: 6, count: 1 }));
     const [only] = [...(await imagesOf(alone.manifestKey)).values()];
     expect(only!.equals(images.get(`${dir}/images/000006.png`)!)).toBe(true);
+  });
+
+  it("crops to the bundle's declared content area (diffubias.json), and a crop that does not fit fails naming that file", async () => {
+    const whole = await run(input({ batchIndex: 7, count: 2 }));
+    const cropped = join(root, 'tiny-sd-cropped');
+    cpSync(BUNDLE, cropped, { recursive: true });
+    writeFileSync(join(cropped, 'diffubias.json'), JSON.stringify({ crop: { left: 8, top: 4, width: 48, height: 40 } }));
+    const out = await run(input({ batchIndex: 8, count: 2, model: cropped }));
+    const [a, b] = [[...(await imagesOf(whole.manifestKey)).values()], [...(await imagesOf(out.manifestKey)).values()]];
+    for (const [i, png] of b.entries()) {
+      expect(await sharp(png).metadata()).toMatchObject({ width: 48, height: 40 });
+      const expected = await sharp(a[i]!).extract({ left: 8, top: 4, width: 48, height: 40 }).raw().toBuffer();
+      expect((await sharp(png).raw().toBuffer()).equals(expected)).toBe(true);
+    }
+
+    const tooBig = join(root, 'tiny-sd-crop-too-big');
+    cpSync(BUNDLE, tooBig, { recursive: true });
+    writeFileSync(join(tooBig, 'diffubias.json'), JSON.stringify({ crop: { left: 8, top: 4, width: 64, height: 40 } }));
+    await expect(run(input({ batchIndex: 9, count: 1, model: tooBig }))).rejects.toThrow(/diffubias\.json.*does not fit a generated 64x64 image/);
+    writeFileSync(join(tooBig, 'diffubias.json'), JSON.stringify({ crop: { left: -1, top: 0, width: 8, height: 8 } }));
+    await expect(openBundle(tooBig)).rejects.toThrow(/diffubias\.json.*crop: expected \{left, top, width, height\}/);
   });
 
   it('an empty kept list fails naming keptKey', async () => {
