@@ -23,8 +23,6 @@ export interface PrepareDatasetInput {
 export interface PrepareDatasetOutput {
   dataset: DatasetRef;
   classNames: string[];
-  /** Per class, the words a caption may name it by. */
-  classWords: string[][];
   counts: { train: number; conflicting: number; valid: number; test: number };
 }
 
@@ -114,8 +112,8 @@ export interface FilterCaptionsInput {
   numClasses: number;
   topF?: number;
   match: 'word' | 'substring';
-  /** Present = drop captions that name a class other than their image's label. */
-  classWords?: string[][];
+  /** Present = also drop captions that name a class of this dataset other than their image's label. */
+  labelCheck?: DatasetName;
 }
 export interface FilterCaptionsOutput {
   keptKey: string;

@@ -87,7 +87,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     await enter('filterCaptions');
     const filtered = await call('filterCaptions', `filter ${captions.length * config.caption.perImage} captions by top-F words`, {
       experimentId, captionKeys: captions.map((c) => c.captionsKey), numClasses: prepared.classNames.length,
-      topF: config.filter.topF, match: config.filter.match, classWords: config.filter.labelCheck ? prepared.classWords : undefined,
+      topF: config.filter.topF, match: config.filter.match, labelCheck: config.filter.labelCheck ? config.dataset : undefined,
     });
 
     await enter('generateBatch');

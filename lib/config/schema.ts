@@ -42,7 +42,7 @@ const filterSchema = z
     topF: positiveInt.optional(),
     /** word = the paper (whole words); substring = the official code. */
     match: z.enum(['word', 'substring']).default('word'),
-    /** Also drop a caption that names a class other than its image's label (not in the paper; see docs/captioner.md). */
+    /** Also drop a caption that names a class other than its image's label (not in the paper; README, "Captions and the text filter"). */
     labelCheck: z.boolean().default(true),
   })
   .strict();

@@ -1,3 +1,4 @@
+import { DATASETS } from '../../datasets/specs';
 import { BadInputError } from '../errors';
 import type { CaptionFile, FilterCaptionsInput, FilterCaptionsOutput } from '../pipeline';
 import type { StageEngine } from '../stage';
@@ -5,6 +6,7 @@ import { filterCaptions, nltkStopwords, type Caption } from '../text/caption-fil
 
 /** Stage (d): the top-F filter over every caption of the run, with its audit (kept, dropped, top words). */
 export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptionsOutput> = async (input, ctx) => {
+  if (input.labelCheck !== undefined && !(input.labelCheck in DATASETS)) throw new BadInputError('labelCheck', `unknown dataset "${input.labelCheck}"`);
   const captions: Caption[] = [];
   for (const [i, key] of input.captionKeys.entries()) {
     const file = await ctx.store.getJson<CaptionFile>(key);
@@ -13,7 +15,8 @@ export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptio
     ctx.progress({ done: i + 1, total: input.captionKeys.length });
   }
   const result = filterCaptions(captions, {
-    numClasses: input.numClasses, topF: input.topF, match: input.match, stopwords: nltkStopwords(), classWords: input.classWords,
+    numClasses: input.numClasses, topF: input.topF, match: input.match, stopwords: nltkStopwords(),
+    classWords: input.labelCheck ? DATASETS[input.labelCheck].classWords : undefined,
   });
   const keptKey = await ctx.putJson('kept.json', result.kept);
   await ctx.putJson('dropped.json', result.dropped);

@@ -42,7 +42,6 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
   return {
     dataset,
     classNames: [...spec.classNames],
-    classWords: spec.classWords.map((words) => [...words]),
     counts: { train: train.samples.length, conflicting, valid: valid.samples.length, test: test.samples.length },
   };
 };

@@ -64,7 +64,6 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         return {
         dataset: input.dataset,
         classNames: [...DATASETS.cmnist.classNames],
-        classWords: DATASETS.cmnist.classWords.map((w) => [...w]),
         counts: { train: 1000, conflicting: 10, valid: 100, test: 200 },
         };
       }),
