@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { demoConfig } from '../lib/config/demo';
 import { ConfigError } from '../lib/errors';
 import { settingsFromEnv } from '../lib/settings';
 import { installWorkerLogging } from '../workers/logging';
@@ -214,11 +215,10 @@ program
   .description('start the local stack and run one Colored MNIST experiment end to end with the demo bundles')
   .option('--ratio <percent>', 'percent of bias-conflicting samples', '1')
   .option('--seed <n>', 'seed', '0')
-  .option('--epochs <n>', 'epochs of each classifier (demo default 5)')
-  .option('--images <n>', 'images to generate (demo default 1500)')
+  .option('--epochs <n>', `epochs of each classifier (demo default ${demoConfig(1, 0).train.epochs})`)
+  .option('--images <n>', `images to generate (demo default ${demoConfig(1, 0).generate.images})`)
   .action(async (opts: { ratio: string; seed: string; epochs?: string; images?: string }) => {
     installWorkerLogging(err, 'WARN');
-    const { demoConfig } = require('../lib/config/demo') as typeof import('../lib/config/demo');
     const base = demoConfig(Number(opts.ratio), Number(opts.seed));
     const overrides: Record<string, unknown> = {};
     if (opts.epochs !== undefined) overrides.train = { ...base.train, epochs: Number(opts.epochs) };

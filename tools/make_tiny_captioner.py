@@ -41,10 +41,11 @@ from transformers import (
     GPT2Config,
     GPT2TokenizerFast,
     ViTConfig,
-    ViTImageProcessor,
     VisionEncoderDecoderConfig,
     VisionEncoderDecoderModel,
 )
+
+from vit_gpt2_export import save_and_export
 
 SEED = 0
 IMAGE_SIZE = 32
@@ -168,20 +169,7 @@ def main() -> None:
         tok = make_tokenizer(work)
         eos_id = tok.convert_tokens_to_ids(EOS)
         model = make_model(len(tok), eos_id)
-        processor = ViTImageProcessor(
-            do_resize=True, size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, resample=2,
-            do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
-            image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
-        )
-        hf_dir = work / "hf"
-        model.save_pretrained(hf_dir)
-        tok.save_pretrained(hf_dir)
-        processor.save_pretrained(hf_dir)
-
-        from optimum.exporters.onnx import main_export
-
-        onnx_dir = work / "onnx"
-        main_export(str(hf_dir), output=onnx_dir, task="image-to-text-with-past", do_validation=True)
+        hf_dir, onnx_dir, processor = save_and_export(model, tok, IMAGE_SIZE, work)
 
         if out.exists():
             shutil.rmtree(out)

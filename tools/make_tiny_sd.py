@@ -48,6 +48,8 @@ import onnx
 import torch
 from onnx import TensorProto, helper
 
+from clip_word_vocab import write_clip_word_vocab
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "test" / "fixtures"
 BASE = FIXTURES / "tiny-sd"
@@ -82,30 +84,7 @@ BASE_SCHEDULER = {
 
 # --------------------------------------------------------------------------------------------- tokenizer
 def write_tokenizer_files(folder: Path) -> None:
-    from transformers.models.clip.tokenization_clip import bytes_to_unicode
-
-    folder.mkdir(parents=True, exist_ok=True)
-    byte_chars = list(bytes_to_unicode().values())
-    vocab_list = byte_chars + [c + "</w>" for c in byte_chars]
-    merges: list[tuple[str, str]] = []
-    seen = set(vocab_list)
-    for word in WORDS:
-        tokens = list(word[:-1]) + [word[-1] + "</w>"]
-        while len(tokens) > 1:
-            pair = (tokens[0], tokens[1])
-            merged = pair[0] + pair[1]
-            if pair not in merges:
-                merges.append(pair)
-            if merged not in seen:
-                seen.add(merged)
-                vocab_list.append(merged)
-            tokens = [merged] + tokens[2:]
-    vocab_list += ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {tok: i for i, tok in enumerate(vocab_list)}
-    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (folder / "merges.txt").write_text(
-        "#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n", encoding="utf-8"
-    )
+    write_clip_word_vocab(folder, WORDS)
 
 
 def make_tokenizer(folder: Path, pad_token: str = "<|endoftext|>"):

@@ -52,10 +52,11 @@ from transformers import (
     GPT2Config,
     GPT2TokenizerFast,
     ViTConfig,
-    ViTImageProcessor,
     VisionEncoderDecoderConfig,
     VisionEncoderDecoderModel,
 )
+
+from vit_gpt2_export import save_and_export
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_SIZE = 28
@@ -294,20 +295,7 @@ def main() -> None:
         return
 
     model.eval()
-    processor = ViTImageProcessor(
-        do_resize=True, size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, resample=2,
-        do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
-        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
-    )
-    hf_dir = work / "hf"
-    model.save_pretrained(hf_dir)
-    tok.save_pretrained(hf_dir)
-    processor.save_pretrained(hf_dir)
-
-    from optimum.exporters.onnx import main_export
-
-    onnx_dir = work / "onnx"
-    main_export(str(hf_dir), output=onnx_dir, task="image-to-text-with-past", do_validation=True)
+    hf_dir, onnx_dir, _ = save_and_export(model, tok, IMAGE_SIZE, work)
 
     out: Path = args.out
     card = out / "MODEL_CARD.md"
