@@ -3,15 +3,34 @@ import { hashOf } from '../lib/config/canonical-hash';
 import { ArtifactStore } from '../lib/artifacts/store';
 import { EMBEDDED_S3_CREDENTIALS } from '../lib/settings';
 import { parseExperimentConfig } from '../lib/config/schema';
+import type { ModelSpec } from '../lib/classifier/models';
 import { startEmbeddedS3 } from './stack/s3-server';
 
 // Loaded on use: tfjs takes a second to load, which the other CLI commands should not pay.
 const loadClassifierBench = () => require('../lib/classifier/bench') as typeof import('../lib/classifier/bench');
 
+/** Shapes shared with tools/bench_reference.py, which runs PyTorch on the same ones. */
+export const CLASSIFIER_BENCH_SHAPES = {
+  mlp: { spec: { arch: 'mlp', numClasses: 10, inputShape: [28, 28, 3], seed: 0 }, trainBatch: 256, trainSteps: 50, inferBatch: 512, inferSteps: 20 },
+  resnet18: { spec: { arch: 'resnet18', numClasses: 10, inputShape: [32, 32, 3], seed: 0 }, trainBatch: 64, trainSteps: 3, inferBatch: 256, inferSteps: 3 },
+} as const satisfies Record<string, { spec: ModelSpec; trainBatch: number; trainSteps: number; inferBatch: number; inferSteps: number }>;
+
 export type BenchResult = Record<string, number | string>;
 export interface Benchmark {
   name: string;
   run(): Promise<BenchResult>;
+}
+
+function classifierBenchmarks(): Benchmark[] {
+  const entries = [['mlp', 'mlp.cmnist'], ['resnet18', 'resnet18.32px']] as const;
+  return entries.flatMap(([arch, suffix]) => {
+    const b = CLASSIFIER_BENCH_SHAPES[arch];
+    const spec: ModelSpec = { ...b.spec, inputShape: [...b.spec.inputShape] };
+    return [
+      { name: `train.${suffix}`, run: async () => ({ ...(await loadClassifierBench().trainingThroughput(spec, b.trainBatch, b.trainSteps)) }) },
+      { name: `infer.${suffix}`, run: async () => ({ ...(await loadClassifierBench().inferenceThroughput(spec, b.inferBatch, b.inferSteps)) }) },
+    ];
+  });
 }
 
 /** Benchmarks, one JSON line each in `diffubias bench --json`. Engines add theirs here. */
@@ -30,20 +49,7 @@ export const BENCHMARKS: Benchmark[] = [
       return { ...(await captionThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-captioner'))) };
     },
   },
-  {
-    name: 'train.mlp.cmnist',
-    async run() {
-      const { trainingThroughput } = loadClassifierBench();
-      return { ...(await trainingThroughput({ arch: 'mlp', numClasses: 10, inputShape: [28, 28, 3], seed: 0 }, 256, 20)) };
-    },
-  },
-  {
-    name: 'train.resnet18.32px',
-    async run() {
-      const { trainingThroughput } = loadClassifierBench();
-      return { ...(await trainingThroughput({ arch: 'resnet18', numClasses: 10, inputShape: [32, 32, 3], seed: 0 }, 32, 2)) };
-    },
-  },
+  ...classifierBenchmarks(),
   {
     name: 'config.hash',
     async run() {

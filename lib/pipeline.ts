@@ -46,6 +46,10 @@ export interface TrainClassifierOutput {
   validAccuracy: number;
   /** Images per epoch: the training split plus generated images times their repeat. */
   trainImages: number;
+  /** The tfjs backend that computed it (tensorflow-gpu, tensorflow, wasm or cpu). */
+  backend: string;
+  /** Mean training throughput over the epochs this attempt ran, images/s. */
+  imagesPerSecond: number;
 }
 
 export interface ScoreLossesInput {
@@ -58,6 +62,7 @@ export interface ScoreLossesOutput {
   /** Table of (file, label, bias, predicted, ce, gce), one row per training image. */
   tableKey: string;
   rows: number;
+  backend: string;
 }
 
 export interface SelectedImage {
@@ -154,6 +159,7 @@ export interface Accuracy {
 export interface EvaluateOutput {
   role: ClassifierRole;
   accuracy: Accuracy;
+  backend: string;
 }
 
 export interface WriteReportInput {

@@ -1,33 +1,60 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
-import { perSampleGce } from './losses';
 import { buildModel, type ModelSpec } from './models';
+import { createTrainStep } from './train-step';
 
-export interface TrainingThroughput {
+export interface Throughput {
   backend: string;
   images_per_s: number;
   batch: number;
   steps: number;
 }
 
-/** Training steps per second on random tensors of the real shapes (after one warm-up step). */
-export async function trainingThroughput(spec: ModelSpec, batch: number, steps: number): Promise<TrainingThroughput> {
+function randomBatch(spec: ModelSpec, batch: number): { x: Float32Array; labels: Int32Array } {
+  // Fixed values, not Math.random: the same bytes every run (and in tools/bench_reference.py's shapes).
+  const x = new Float32Array(batch * spec.inputShape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 1000;
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % spec.numClasses);
+  return { x, labels };
+}
+
+/**
+ * The product's training step (lib/classifier/train-step.ts: GCE, Adam) on fixed data of the real
+ * shapes, after warm-up steps; one read at the end, as an epoch does.
+ */
+export async function trainingThroughput(spec: ModelSpec, batch: number, steps: number, warmup = 3): Promise<Throughput> {
   const backend = await initBackend();
   const model = buildModel(spec);
-  const optimizer = tf.train.adam(1e-3);
-  const x = tf.randomUniform([batch, ...spec.inputShape]);
-  const y = tf.randomUniform([batch], 0, spec.numClasses, 'int32') as tf.Tensor1D;
-  const step = async () => {
-    const cost = optimizer.minimize(() => tf.mean(perSampleGce(model.apply(x, { training: true }) as tf.Tensor2D, y, 0.7)) as tf.Scalar, true);
-    await cost!.data();
-    cost!.dispose();
+  const step = createTrainStep(model, { loss: 'gce', gceQ: 0.7, lr: 1e-3, optimizer: 'adam' }, backend);
+  const { x, labels } = randomBatch(spec, batch);
+  const run = async (n: number) => {
+    const costs = Array.from({ length: n }, () => step.run(x, labels, batch));
+    await costs[costs.length - 1]!.data();
+    tf.dispose(costs);
   };
-  await step();
+  await run(warmup);
   const start = performance.now();
-  for (let i = 0; i < steps; i++) await step();
+  await run(steps);
   const seconds = (performance.now() - start) / 1000;
-  tf.dispose([x, y]);
+  step.dispose();
   model.dispose();
-  optimizer.dispose();
+  return { backend, images_per_s: Number(((batch * steps) / seconds).toFixed(1)), batch, steps };
+}
+
+/** Inference as scoreLosses and evaluate run it (predictAll): a forward pass per batch, logits read back each batch. */
+export async function inferenceThroughput(spec: ModelSpec, batch: number, steps: number): Promise<Throughput> {
+  const backend = await initBackend();
+  const model = buildModel(spec);
+  const { x } = randomBatch(spec, batch);
+  const run = async () => {
+    const out = tf.tidy(() => model.apply(tf.tensor4d(x, [batch, ...spec.inputShape])) as tf.Tensor);
+    await out.data();
+    out.dispose();
+  };
+  await run();
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) await run();
+  const seconds = (performance.now() - start) / 1000;
+  model.dispose();
   return { backend, images_per_s: Number(((batch * steps) / seconds).toFixed(1)), batch, steps };
 }

@@ -8,6 +8,8 @@ export interface ModelMeta {
   bestEpoch: number;
   validAccuracy: number;
   history: EpochRecord[];
+  /** The tfjs backend that trained it (absent in files from before it was recorded). */
+  backend?: string;
 }
 
 /** A trained classifier as one file: architecture, provenance and weights. */

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SplitReader } from '../../datasets/disent/reader';
 import { deriveSeed } from '../random';
-import { perSampleLoss, type LossName } from './losses';
+import type { LossName } from './losses';
 import { buildModel, type ModelSpec } from './models';
+import { createTrainStep } from './train-step';
 import { accuracyBreakdown, predictAll } from './predict';
 import { modelWeights, setModelWeights, toArrays, toTensor, type NamedArray } from './weights';
 
@@ -20,6 +21,8 @@ export interface TrainSettings {
   seed: number;
   /** Start from these weights (e.g. ImageNet-pretrained) instead of the seeded initialization. */
   initialWeights?: NamedArray[];
+  /** The backend's name as initBackend reports it, recorded per epoch; tfjs's own name otherwise. */
+  backend?: string;
 }
 
 export interface EpochRecord {
@@ -29,6 +32,8 @@ export interface EpochRecord {
   validAccuracy: number;
   seconds: number;
   imagesPerSecond: number;
+  /** What computed this epoch (a resumed run may have moved to another machine). */
+  backend: string;
 }
 
 /** Everything a retried attempt needs to continue exactly where the last epoch ended. */
@@ -55,13 +60,6 @@ export interface TrainResult {
   history: EpochRecord[];
 }
 
-/** Adam whose learning rate can follow a step schedule (tfjs keeps it protected). */
-class ScheduledAdam extends tf.AdamOptimizer {
-  setLearningRate(lr: number): void {
-    this.learningRate = lr;
-  }
-}
-
 function learningRate(s: TrainSettings, epoch: number): number {
   return s.lrDecay ? s.lr * s.lrDecay.factor ** Math.floor((epoch - 1) / s.lrDecay.every) : s.lr;
 }
@@ -74,28 +72,30 @@ function learningRate(s: TrainSettings, epoch: number): number {
 export async function trainClassifier(settings: TrainSettings, data: { train: SplitReader; valid: SplitReader }, hooks: TrainHooks): Promise<TrainResult> {
   const model = buildModel(settings.model);
   if (settings.initialWeights) setModelWeights(model, settings.initialWeights, 'initial weights');
-  const optimizer = settings.optimizer === 'adam' ? new ScheduledAdam(settings.lr, 0.9, 0.999, 1e-8) : new tf.SGDOptimizer(settings.lr);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const trainStep = createTrainStep(model, settings, settings.backend ?? tf.getBackend());
+  const { optimizer } = trainStep;
 
   let best: TrainCheckpoint['best'] = { epoch: 0, validAccuracy: -1, weights: [] };
   const history: EpochRecord[] = [];
   let startEpoch = 1;
   if (hooks.resume) {
     setModelWeights(model, hooks.resume.weights, `checkpoint of epoch ${hooks.resume.epoch}`);
-    // tfjs optimizers match their state to variables by position, which is stable across processes.
-    await optimizer.setWeights(hooks.resume.optimizer.map((a) => ({ name: a.name, tensor: toTensor(a) })));
+    // Optimizer state matches variables by position, which is stable across processes.
+    const state = hooks.resume.optimizer.map((a) => ({ name: a.name, tensor: toTensor(a) }));
+    optimizer.setWeights(state);
+    tf.dispose(state.map((s) => s.tensor));
     best = hooks.resume.best;
     history.push(...hooks.resume.history);
     startEpoch = hooks.resume.epoch + 1;
   }
 
-  const [h, w, c] = settings.model.inputShape;
   const stepsPerEpoch = Math.ceil(data.train.size / settings.batchSize);
   for (let epoch = startEpoch; epoch <= settings.epochs; epoch++) {
     const started = performance.now();
     const lr = learningRate(settings, epoch);
-    if (optimizer instanceof ScheduledAdam || optimizer instanceof tf.SGDOptimizer) optimizer.setLearningRate(lr);
-    let lossSum = 0;
+    optimizer.setLearningRate(lr);
+    // Batch losses stay on the backend until the epoch ends: a read per step is a sync per step.
+    const costs: tf.Scalar[] = [];
     let step = 0;
     const batches = data.train.batches({
       batchSize: settings.batchSize,
@@ -104,29 +104,28 @@ export async function trainClassifier(settings: TrainSettings, data: { train: Sp
     });
     for await (const batch of batches) {
       if (hooks.signal?.aborted) throw new Error('training cancelled');
-      const cost = tf.tidy((): tf.Scalar => {
-        const xs = tf.tensor4d(batch.x, [batch.size, h, w, c]);
-        const ys = tf.tensor1d(batch.labels, 'int32');
-        return optimizer.minimize(() => {
-          const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
-          return tf.mean(perSampleLoss(settings.loss, logits, ys, settings.gceQ)) as tf.Scalar;
-        }, true, variables)!;
-      });
-      lossSum += (await cost.data())[0]! * batch.size;
-      cost.dispose();
+      costs.push(trainStep.run(batch.x, batch.labels, batch.size));
       hooks.onStep?.(++step, stepsPerEpoch, epoch);
     }
+    const lossSum = tf.tidy(() => (costs.length ? tf.addN(costs) : tf.scalar(0)));
+    const trainLoss = (await lossSum.data())[0]! / data.train.size;
+    tf.dispose([lossSum, ...costs]);
     const trainSeconds = (performance.now() - started) / 1000;
     const validAccuracy = accuracyBreakdown(await predictAll(model, data.valid, Math.max(settings.batchSize, 256))).unbiased;
     const record: EpochRecord = {
-      epoch, lr, trainLoss: lossSum / data.train.size, validAccuracy,
+      epoch, lr, trainLoss, validAccuracy,
       seconds: (performance.now() - started) / 1000, imagesPerSecond: data.train.size / trainSeconds,
+      backend: settings.backend ?? tf.getBackend(),
     };
     history.push(record);
     const weights = await modelWeights(model);
     if (validAccuracy > best.validAccuracy) best = { epoch, validAccuracy, weights };
-    await hooks.onEpoch({ epoch, weights, optimizer: await toArrays(await optimizer.getWeights()), best, history: [...history] }, record);
+    const state = optimizer.getWeights();
+    const optimizerState = await toArrays(state);
+    tf.dispose(state.map((s) => s.tensor));
+    await hooks.onEpoch({ epoch, weights, optimizer: optimizerState, best, history: [...history] }, record);
   }
+  trainStep.dispose();
   if (best.weights.length > 0) setModelWeights(model, best.weights, 'best checkpoint');
   return { model, best, history };
 }

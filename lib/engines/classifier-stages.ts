@@ -77,7 +77,7 @@ async function readCheckpoint(ctx: StageContext): Promise<TrainCheckpoint | unde
 }
 
 export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClassifierOutput> = async (input, ctx) => {
-  await initBackend(ctx.log);
+  const backend = await initBackend(ctx.log);
   const spec = modelSpec(input);
   const train = await splitReader(input.dataset, 'train', ctx.store.settings);
   const valid = await splitReader(input.dataset, 'valid', ctx.store.settings);
@@ -98,7 +98,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   const settings: TrainSettings = {
     model: spec, loss: input.loss, gceQ: input.train.gceQ, epochs: input.train.epochs, batchSize: input.train.batchSize,
     lr: input.train.lr, optimizer: input.train.optimizer, lrDecay: input.train.lrDecay,
-    augment: DATASETS[input.dataset.name].augment, seed: spec.seed, initialWeights,
+    augment: DATASETS[input.dataset.name].augment, seed: spec.seed, initialWeights, backend,
   };
   let checkpointKey: string | undefined = ctx.resume?.checkpointKey;
   const result = await trainClassifier(settings, { train: trainData, valid }, {
@@ -117,11 +117,17 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
     },
   });
   const modelKey = await ctx.put('model.bin', await encodeModel(result.model, {
-    spec, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy, history: result.history,
+    spec, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy, history: result.history, backend,
   }));
   await ctx.putJson('history.json', result.history);
   result.model.dispose();
-  return { role: input.role, modelKey, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy, trainImages: trainData.size };
+  const ran = result.history.filter((h) => h.backend === backend);
+  // Mean over this attempt's backend only: epochs resumed from another machine say nothing of this one.
+  const imagesPerSecond = ran.length ? ran.reduce((a, h) => a + h.imagesPerSecond, 0) / ran.length : 0;
+  return {
+    role: input.role, modelKey, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy, trainImages: trainData.size,
+    backend, imagesPerSecond: Math.round(imagesPerSecond),
+  };
 };
 
 async function loadModel(store: ArtifactStore, key: string): Promise<tf.LayersModel> {
@@ -141,7 +147,7 @@ function losses(logits: Float32Array, classes: number, row: number, label: numbe
 }
 
 export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput> = async (input, ctx) => {
-  await initBackend(ctx.log);
+  const backend = await initBackend(ctx.log);
   const model = await loadModel(ctx.store, input.modelKey);
   const train = await splitReader(input.dataset, 'train', ctx.store.settings);
   const p = await predictAll(model, train, INFERENCE_BATCH, (done, total) => ctx.progress({ done, total }));
@@ -150,16 +156,16 @@ export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput>
     file: item.id, label: item.label, bias: item.bias, predicted: argmax(p.logits, p.classes, i), ...losses(p.logits, p.classes, i, item.label, input.gceQ),
   }));
   const tableKey = await ctx.put('losses.csv', lossTableToCsv(rows), 'text/csv');
-  return { tableKey, rows: rows.length };
+  return { tableKey, rows: rows.length, backend };
 };
 
 export const evaluateEngine: StageEngine<EvaluateInput, EvaluateOutput> = async (input, ctx) => {
-  await initBackend(ctx.log);
+  const backend = await initBackend(ctx.log);
   const model = await loadModel(ctx.store, input.modelKey);
   const test = await splitReader(input.dataset, 'test', ctx.store.settings);
   const breakdown = accuracyBreakdown(await predictAll(model, test, INFERENCE_BATCH, (done, total) => ctx.progress({ done, total })));
   model.dispose();
   await ctx.putJson('accuracy.json', breakdown);
   const { unbiased, aligned, conflicting } = breakdown;
-  return { role: input.role, accuracy: { unbiased, aligned, conflicting } };
+  return { role: input.role, accuracy: { unbiased, aligned, conflicting }, backend };
 };

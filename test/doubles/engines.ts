@@ -76,14 +76,14 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
           if (epoch === options.crashAfterEpoch && ctx.resume === undefined) throw new Error('worker lost (test double)');
         }
         const modelKey = await ctx.putJson('model.json', { role: input.role, loss: input.loss, extra: input.extraManifests ?? [] });
-        return { role: input.role, modelKey, bestEpoch: input.train.epochs, validAccuracy: 50, trainImages: 1000 };
+        return { role: input.role, modelKey, bestEpoch: input.train.epochs, validAccuracy: 50, trainImages: 1000, backend: 'double', imagesPerSecond: 0 };
       }),
     scoreLosses: (input, ctx) =>
       track('scoreLosses', 'biased', async () => {
         await readJson(ctx, input.modelKey);
         const rows = Array.from({ length: 50 }, (_, i) => ({ file: `train/${i}.png`, label: i % 10, bias: (i * 7) % 10, ce: i / 10, gce: i / 20 }));
         const tableKey = await ctx.putJson('losses.json', rows);
-        return { tableKey, rows: rows.length };
+        return { tableKey, rows: rows.length, backend: 'double' };
       }),
     selectTopK: (input, ctx) =>
       track('selectTopK', 'topk', async () => {
@@ -133,7 +133,7 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
       track('evaluate', input.role, async () => {
         await readJson(ctx, input.modelKey);
         const score = { biased: 20, vanilla: 30, debiased: 60 }[input.role] + input.dataset.ratio + input.dataset.seed;
-        return { role: input.role, accuracy: { unbiased: score, aligned: 99, conflicting: score - 5 } };
+        return { role: input.role, accuracy: { unbiased: score, aligned: 99, conflicting: score - 5 }, backend: 'double' };
       }),
   };
   return { engines, log };

@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs';
+import { FlatAdam } from './flat-adam';
+import { HostAdam } from './host-adam';
+import { perSampleLoss, type LossName } from './losses';
+
+/** What a training step needs of an optimizer: gradients in variable order, state in tfjs's layout. */
+export interface StepOptimizer {
+  setLearningRate(lr: number): void;
+  applyGradients(gradients: readonly tf.Tensor[]): void;
+  /** New tensors; the caller disposes them. */
+  getWeights(): { name: string; tensor: tf.Tensor }[];
+  setWeights(weights: readonly { name: string; tensor: tf.Tensor }[]): void;
+  dispose(): void;
+}
+
+/** SGD whose learning rate can follow a step schedule. */
+class ScheduledSgd implements StepOptimizer {
+  private readonly sgd: tf.SGDOptimizer;
+  constructor(private readonly variables: readonly tf.Variable[], lr: number) {
+    this.sgd = new tf.SGDOptimizer(lr);
+  }
+  setLearningRate(lr: number): void {
+    this.sgd.setLearningRate(lr);
+  }
+  applyGradients(gradients: readonly tf.Tensor[]): void {
+    this.sgd.applyGradients(gradients.map((tensor, i) => ({ name: this.variables[i]!.name, tensor })));
+  }
+  getWeights(): { name: string; tensor: tf.Tensor }[] {
+    return [{ name: 'iter', tensor: tf.scalar(this.sgd.iterations, 'int32') }];
+  }
+  setWeights(): void {
+    // Plain SGD keeps no state that changes its updates.
+  }
+  dispose(): void {
+    this.sgd.dispose();
+  }
+}
+
+export interface TrainStepSettings {
+  loss: LossName;
+  gceQ: number;
+  lr: number;
+  optimizer: 'adam' | 'sgd';
+}
+
+/** Where Adam's update runs: on the host for backends that compute in host memory, on the device otherwise. */
+export function adamFor(backend: string): 'host' | 'device' {
+  return backend === 'tensorflow-gpu' || backend === 'webgl' ? 'device' : 'host';
+}
+
+export interface TrainStep {
+  optimizer: StepOptimizer;
+  /**
+   * One optimizer step on a batch (NHWC float32, int32 labels). Returns the batch's summed loss as a
+   * tensor, not a number: reading it would make the backend sync every step.
+   */
+  run(x: Float32Array, labels: Int32Array, size: number): tf.Scalar;
+  dispose(): void;
+}
+
+/** The step trainClassifier runs and `diffubias bench` measures: mean CE/GCE, gradients, update. */
+export function createTrainStep(model: tf.LayersModel, settings: TrainStepSettings, backend: string): TrainStep {
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const Adam = adamFor(backend) === 'host' ? HostAdam : FlatAdam;
+  const optimizer: StepOptimizer = settings.optimizer === 'adam'
+    ? new Adam(variables, settings.lr, 0.9, 0.999, 1e-8)
+    : new ScheduledSgd(variables, settings.lr);
+  const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
+  return {
+    optimizer,
+    run: (x, labels, size) => tf.tidy((): tf.Scalar => {
+      const xs = tf.tensor4d(x, [size, h, w, c]);
+      const ys = tf.tensor1d(labels, 'int32');
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
+        return tf.mean(perSampleLoss(settings.loss, logits, ys, settings.gceQ)) as tf.Scalar;
+      }, variables);
+      optimizer.applyGradients(variables.map((v) => grads[v.name]!));
+      return tf.mul(value, size);
+    }),
+    dispose: () => optimizer.dispose(),
+  };
+}
