@@ -71,7 +71,8 @@ export class HostAdam implements StepOptimizer {
       params.set(variable.dataSync() as Float32Array, off);
       const g = gradients[k]!.dataSync() as Float32Array;
       adamUpdate(params, m, v, g, off, n, this.beta1, this.beta2, stepSize, invSqrtBias2, this.epsilon);
-      tf.tidy(() => variable.assign(tf.tensor(params.subarray(off, off + n), variable.shape, 'float32')));
+      // A copy: the cpu backend keeps the array it is given, which the next step would overwrite.
+      tf.tidy(() => variable.assign(tf.tensor(params.slice(off, off + n), variable.shape, 'float32')));
     });
     this.iterations++;
   }

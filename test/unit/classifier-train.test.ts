@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SplitReader } from '../../datasets/disent/reader';
+import { initBackend } from '../../lib/classifier/backend';
 import { accuracyBreakdown, predictAll } from '../../lib/classifier/predict';
 import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../../lib/classifier/train';
 import { decodeTensors, encodeTensors, modelWeights } from '../../lib/classifier/weights';
@@ -9,8 +9,10 @@ import { syntheticItems } from '../support/synthetic-images';
 let train: SplitReader;
 let valid: SplitReader;
 
+// The backend the product would pick here: native TensorFlow where setup built it (CI does), else wasm.
+let backend = 'cpu';
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  backend = await initBackend();
   train = new SplitReader(await syntheticItems(120, { classes: 4, size: 8, seed: 1, conflictEvery: 10 }), { imageSize: 8 });
   valid = new SplitReader(await syntheticItems(40, { classes: 4, size: 8, seed: 2 }), { imageSize: 8 });
 });
@@ -32,6 +34,12 @@ function roundTrip(c: TrainCheckpoint): TrainCheckpoint {
 }
 
 describe('classifier training', () => {
+  it('runs on native TensorFlow in CI (setup provisions it there)', () => {
+    console.log(`classifier tests on the ${backend} backend`);
+    const provisioned = process.env.CI && process.platform === 'linux' && process.arch === 'x64' && process.env.DIFFUBIAS_NATIVE_TF !== '0';
+    if (provisioned) expect(backend).toMatch(/^tensorflow/);
+  });
+
   it('learns, keeps the best epoch on validation, halves the lr on schedule', async () => {
     const epochs: number[] = [];
     const result = await trainClassifier(settings, { train, valid }, { onEpoch: async (_c, r) => { epochs.push(r.epoch); } });

@@ -1,0 +1,144 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../lib/classifier/backend';
+import { FlatAdam } from '../../lib/classifier/flat-adam';
+import { HostAdam } from '../../lib/classifier/host-adam';
+import { perSampleCrossEntropy, perSampleGce } from '../../lib/classifier/losses';
+import { buildModel, type ModelSpec } from '../../lib/classifier/models';
+import { createTrainStep } from '../../lib/classifier/train-step';
+import { modelWeights, setModelWeights, type NamedArray } from '../../lib/classifier/weights';
+
+/**
+ * The native TensorFlow backend against tfjs's pure-JS cpu backend (the reference: plain float32
+ * JavaScript) on the same weights and batch. Float sums run in a different order there (oneDNN /
+ * Eigen blocking, threads), so agreement is to a tolerance, stated per check. Skipped where no
+ * native backend was provisioned (DIFFUBIAS_NATIVE_TF=0, or a platform setup does not cover).
+ */
+// At collection time, so skipIf below sees it.
+const native: string = await initBackend();
+afterAll(async () => {
+  await tf.setBackend(native);
+});
+const hasNative = () => native.startsWith('tensorflow');
+
+function batch(spec: ModelSpec, n: number, seed: number): { x: Float32Array; labels: Int32Array } {
+  const size = n * spec.inputShape.reduce((a, b) => a * b, 1);
+  const x = Float32Array.from({ length: size }, (_, i) => ((i * 7919 + seed * 104729) % 1000) / 1000);
+  return { x, labels: Int32Array.from({ length: n }, (_, i) => (i * 3 + seed) % spec.numClasses) };
+}
+
+// SGD, not Adam: Adam's first step moves every weight by ~lr times the sign of its gradient, so a
+// gradient that is ~0 on both backends can still flip a weight by 2 lr. SGD's step is linear in the
+// gradient, so weight agreement measures gradient agreement. Adam is compared on its own below.
+async function stepOn(backend: string, spec: ModelSpec, init: NamedArray[], data: { x: Float32Array; labels: Int32Array }, n: number) {
+  await tf.setBackend(backend);
+  const model = buildModel(spec);
+  setModelWeights(model, init, 'initial weights');
+  const step = createTrainStep(model, { loss: 'gce', gceQ: 0.7, lr: 0.1, optimizer: 'sgd' }, backend);
+  const loss = (await step.run(data.x, data.labels, n).data())[0]! / n;
+  const weights = await modelWeights(model);
+  step.dispose();
+  model.dispose();
+  return { loss, weights };
+}
+
+function maxAbsDiff(a: NamedArray[], b: NamedArray[]): number {
+  let worst = 0;
+  a.forEach((w, i) => w.data.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - b[i]!.data[j]!)); }));
+  return worst;
+}
+
+describe('native TensorFlow backend vs the cpu reference', () => {
+  const cases: [string, ModelSpec, number][] = [
+    ['MLP (Colored MNIST shape)', { arch: 'mlp', numClasses: 10, inputShape: [28, 28, 3], seed: 3 }, 64],
+    // 8 px keeps the JS reference's convolutions to seconds; the layers are ResNet-18's, stem to head.
+    ['ResNet-18 (CIFAR stem)', { arch: 'resnet18', numClasses: 10, inputShape: [8, 8, 3], seed: 5 }, 4],
+  ];
+  for (const [name, spec, n] of cases) {
+    it.skipIf(!hasNative())(`${name}: one GCE + SGD step gives the same loss (1e-4 relative) and weights (1e-5)`, async () => {
+      await tf.setBackend('cpu');
+      const start = buildModel(spec);
+      const init = await modelWeights(start);
+      start.dispose();
+      const data = batch(spec, n, 1);
+      const ref = await stepOn('cpu', spec, init, data, n);
+      const got = await stepOn(native, spec, init, data, n);
+      expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-4);
+      // Steps move weights by ~1e-3..1e-2 here (lr 0.1): 1e-5 is far below what a wrong gradient
+      // or update would give. BatchNorm's moving statistics are in the list.
+      expect(maxAbsDiff(got.weights, ref.weights)).toBeLessThan(1e-5);
+      // And the step did move them: the comparison is not of two copies of the initial weights.
+      expect(maxAbsDiff(got.weights, init)).toBeGreaterThan(1e-4);
+    }, 120_000);
+  }
+
+  it.skipIf(!hasNative())('per-sample CE and GCE tables agree to 1e-5 (the losses top-K ranks by)', async () => {
+    const spec: ModelSpec = { arch: 'mlp', numClasses: 10, inputShape: [28, 28, 3], seed: 9 };
+    const data = batch(spec, 256, 2);
+    const table = async (backend: string, init?: NamedArray[]) => {
+      await tf.setBackend(backend);
+      const model = buildModel(spec);
+      if (init) setModelWeights(model, init, 'initial weights');
+      const logits = model.apply(tf.tensor4d(data.x, [256, 28, 28, 3])) as tf.Tensor2D;
+      const labels = tf.tensor1d(data.labels, 'int32');
+      const out = { ce: await perSampleCrossEntropy(logits, labels).data(), gce: await perSampleGce(logits, labels, 0.7).data(), w: await modelWeights(model) };
+      model.dispose();
+      return out;
+    };
+    const ref = await table('cpu');
+    const got = await table(native, ref.w);
+    for (const key of ['ce', 'gce'] as const) {
+      const diffs = Array.from(ref[key], (v, i) => Math.abs(v - got[key][i]!));
+      expect(Math.max(...diffs)).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe('Adam implementations', () => {
+  /** tf.train.adam, HostAdam and FlatAdam from the same start on the same gradients, 20 steps. */
+  async function run(kind: 'tfjs' | 'host' | 'flat'): Promise<Float32Array[]> {
+    await tf.setBackend('cpu');
+    const shapes = [[30, 7], [7], [7, 3]];
+    const vars = shapes.map((s, k) => tf.variable(tf.tensor(Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i + k)), s)));
+    const grads = (t: number) => shapes.map((s, k) => tf.tensor(Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i * 0.37 + k + t)), s));
+    const tfjs = tf.train.adam(1e-2, 0.9, 0.999, 1e-8);
+    const ours = kind === 'host' ? new HostAdam(vars, 1e-2) : new FlatAdam(vars, 1e-2);
+    for (let t = 0; t < 20; t++) {
+      const g = grads(t);
+      if (kind === 'tfjs') tfjs.applyGradients(Object.fromEntries(vars.map((v, i) => [v.name, g[i]!])));
+      else ours.applyGradients(g);
+      tf.dispose(g);
+    }
+    const out = await Promise.all(vars.map(async (v) => (await v.data()) as Float32Array));
+    tf.dispose(vars);
+    return out;
+  }
+
+  it('HostAdam and FlatAdam follow tf.train.adam to 1e-6 over 20 steps (same formula, other float32 rounding)', async () => {
+    const ref = await run('tfjs');
+    for (const kind of ['host', 'flat'] as const) {
+      const got = await run(kind);
+      const worst = Math.max(...ref.flatMap((r, i) => Array.from(r, (v, j) => Math.abs(v - got[i]![j]!))));
+      expect(worst, kind).toBeLessThan(1e-6);
+    }
+  });
+
+  it('state saved by one restores into the other (a run moving between a CPU and a GPU worker)', async () => {
+    await tf.setBackend('cpu');
+    const v1 = [tf.variable(tf.tensor([1, 2, 3, 4], [2, 2]))];
+    const host = new HostAdam(v1, 0.1);
+    host.applyGradients([tf.tensor([0.5, -1, 2, 0], [2, 2])]);
+    const state = host.getWeights();
+    expect(state.map((s) => s.name)).toEqual(['iter', `${v1[0]!.name}/m`, `${v1[0]!.name}/v`]);
+    const v2 = [tf.variable(tf.tensor(await v1[0]!.data(), [2, 2]))];
+    const flat = new FlatAdam(v2, 0.1);
+    flat.setWeights(state);
+    const g = tf.tensor([0.1, 0.2, 0.3, 0.4], [2, 2]);
+    host.applyGradients([g]);
+    flat.applyGradients([g]);
+    const a = Array.from(await v1[0]!.data());
+    const b = Array.from(await v2[0]!.data());
+    a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThan(1e-6));
+    expect(() => flat.setWeights(state.slice(0, 2))).toThrow(/needs 3/);
+  });
+});
