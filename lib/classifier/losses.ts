@@ -28,3 +28,38 @@ export function perSampleGce(logits: tf.Tensor2D, labels: tf.Tensor1D, q: number
 export function perSampleLoss(loss: LossName, logits: tf.Tensor2D, labels: tf.Tensor1D, q: number): tf.Tensor1D {
   return loss === 'gce' ? perSampleGce(logits, labels, q) : perSampleCrossEntropy(logits, labels);
 }
+
+/**
+ * The mean loss's gradient with respect to the logits, computed on the host in float64 from
+ * logits [n, c] read back: for CE it is (softmax - onehot) / n; GCE's is the same scaled per
+ * sample by p_y^q (see perSampleGce). Returns it with the batch's summed loss. The same numbers
+ * as perSampleLoss's tape, for steps that write their backward pass by hand (dense-stack.ts).
+ */
+export function lossGradient(
+  loss: LossName, logits: Float32Array, labels: Int32Array, classes: number, q: number,
+): { sum: number; grad: Float32Array } {
+  if (loss === 'gce' && !(q > 0 && q <= 1)) throw new RangeError(`GCE q must be in (0, 1], got ${q}`);
+  const n = labels.length;
+  const grad = new Float32Array(n * classes);
+  const probs = new Float64Array(classes);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const row = i * classes;
+    let max = -Infinity;
+    for (let j = 0; j < classes; j++) max = Math.max(max, logits[row + j]!);
+    let z = 0;
+    for (let j = 0; j < classes; j++) z += (probs[j] = Math.exp(logits[row + j]! - max));
+    const y = labels[i]!;
+    const ce = Math.log(z) - (logits[row + y]! - max);
+    let weight = 1;
+    if (loss === 'gce') {
+      weight = Math.exp(-q * ce);
+      sum += (1 - weight) / q;
+    } else {
+      sum += ce;
+    }
+    const scale = weight / n;
+    for (let j = 0; j < classes; j++) grad[row + j] = scale * (probs[j]! / z - (j === y ? 1 : 0));
+  }
+  return { sum, grad };
+}

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { FlatAdam } from './flat-adam';
 import { HostAdam } from './host-adam';
+import { denseStack, denseStackStep } from './dense-stack';
 import { perSampleLoss, type LossName } from './losses';
+import { ResourceAdam } from './resource-adam';
 
 /** What a training step needs of an optimizer: gradients in variable order, state in tfjs's layout. */
 export interface StepOptimizer {
@@ -43,9 +44,12 @@ export interface TrainStepSettings {
   optimizer: 'adam' | 'sgd';
 }
 
-/** Where Adam's update runs: on the host for backends that compute in host memory, on the device otherwise. */
-export function adamFor(backend: string): 'host' | 'device' {
-  return backend === 'tensorflow-gpu' || backend === 'webgl' ? 'device' : 'host';
+/**
+ * Which Adam a backend gets: TensorFlow's fused kernel on the native backends (resource-adam.ts),
+ * a JavaScript loop over host memory on wasm and cpu (host-adam.ts). Both compute PyTorch's update.
+ */
+export function adamFor(backend: string): 'resource' | 'host' {
+  return backend === 'tensorflow' || backend === 'tensorflow-gpu' ? 'resource' : 'host';
 }
 
 export interface TrainStep {
@@ -58,14 +62,33 @@ export interface TrainStep {
   dispose(): void;
 }
 
-/** The step trainClassifier runs and `diffubias bench` measures: mean CE/GCE, gradients, update. */
+/**
+ * The step trainClassifier runs and `diffubias bench` measures: mean CE/GCE, gradients, update.
+ * On the native CPU backend a dense stack (the MLP) runs its backward pass on TensorFlow's own
+ * ops (dense-stack.ts); everything else, and every other backend, goes through tfjs's tape.
+ */
 export function createTrainStep(model: tf.LayersModel, settings: TrainStepSettings, backend: string): TrainStep {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const Adam = adamFor(backend) === 'host' ? HostAdam : FlatAdam;
+  const Adam = adamFor(backend) === 'resource' ? ResourceAdam : HostAdam;
   const optimizer: StepOptimizer = settings.optimizer === 'adam'
     ? new Adam(variables, settings.lr, 0.9, 0.999, 1e-8)
     : new ScheduledSgd(variables, settings.lr);
   const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
+  const dense = backend === 'tensorflow' ? denseStack(model) : undefined;
+  if (dense) {
+    const step = denseStackStep(dense);
+    return {
+      optimizer,
+      run: (x, labels, size) => {
+        const { sum, grads } = step.gradients(x, labels, size, settings.loss, settings.gceQ);
+        const ordered = variables.map((v) => grads.get(v.name)!);
+        optimizer.applyGradients(ordered);
+        tf.dispose(ordered);
+        return tf.scalar(sum);
+      },
+      dispose: () => optimizer.dispose(),
+    };
+  }
   return {
     optimizer,
     run: (x, labels, size) => tf.tidy((): tf.Scalar => {

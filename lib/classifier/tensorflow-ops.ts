@@ -1,0 +1,172 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * TensorFlow ops called by name on tfjs-node's backend, for the ones tfjs either lacks or builds
+ * out of several: tfjs's matMul is Reshape + BatchMatMulV2 + Reshape, its relu gradient is
+ * Step (five ops) then Multiply, its bias gradient a Sum. On PyPI's CPU wheel every eager op
+ * costs ~10 µs of dispatch before any arithmetic, so a training step's op count is its speed.
+ * Outputs are ordinary tfjs tensors (tidy and dispose see them).
+ */
+export interface TensorflowOps {
+  matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA?: boolean, transposeB?: boolean): tf.Tensor2D;
+  biasAdd(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D;
+  relu(x: tf.Tensor2D): tf.Tensor2D;
+  /** dy where the layer's output (or input) was positive, 0 elsewhere. */
+  reluGrad(dy: tf.Tensor2D, output: tf.Tensor2D): tf.Tensor2D;
+  /** Sum of dy over the batch: the gradient of a BiasAdd's bias. */
+  biasAddGrad(dy: tf.Tensor2D): tf.Tensor1D;
+}
+
+/**
+ * A TensorFlow resource variable (VarHandleOp) living in the binding's eager context, outside
+ * tfjs's bookkeeping: what TensorFlow's own optimizers update in place.
+ */
+export interface ResourceVariable {
+  readonly shape: readonly number[];
+  /** Overwrites the value with a copy of `value`. */
+  assign(value: tf.Tensor): void;
+  /** A snapshot of the value as a tfjs tensor (TensorFlow copies on the next in-place write). */
+  read(): tf.Tensor;
+  destroy(): void;
+}
+
+/** Adam's scalars for one step, TensorFlow's ResourceApplyAdam's inputs in its own form. */
+export interface AdamScalars {
+  beta1Power: number;
+  beta2Power: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+export interface TensorflowResources {
+  variable(shape: readonly number[], initial: tf.Tensor): ResourceVariable;
+  /**
+   * TensorFlow's fused Adam kernel (one op per variable, vectorised and threaded, in place):
+   * lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); m, v as usual; var -= lr_t * m / (sqrt(v) + epsilon).
+   */
+  applyAdam(variable: ResourceVariable, m: ResourceVariable, v: ResourceVariable, scalars: AdamScalars, gradient: tf.Tensor): void;
+}
+
+interface TfeOpAttr {
+  name: string;
+  type: number;
+  value: boolean | number | string | number[];
+}
+
+interface TensorMetadata {
+  id: number;
+  shape: number[];
+  dtype: number;
+}
+
+/** The part of tfjs-node's NodeJSKernelBackend used here, checked at run time. */
+interface NodeBackendLike {
+  binding: {
+    TF_ATTR_BOOL: number;
+    TF_ATTR_TYPE: number;
+    TF_ATTR_STRING: number;
+    TF_ATTR_SHAPE: number;
+    TF_FLOAT: number;
+    executeOp(name: string, attrs: TfeOpAttr[], inputIds: number[], numOutputs: number): TensorMetadata[];
+    deleteTensor(id: number): void;
+  };
+  executeSingleOutput(name: string, attrs: TfeOpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
+  getInputTensorIds(tensors: tf.TensorInfo[]): number[];
+  createOutputTensor(metadata: TensorMetadata): tf.Tensor;
+}
+
+function nodeBackend(): NodeBackendLike {
+  const b = tf.backend() as unknown as Partial<NodeBackendLike>;
+  if (
+    tf.getBackend() !== 'tensorflow' || typeof b.executeSingleOutput !== 'function' || typeof b.getInputTensorIds !== 'function' ||
+    typeof b.createOutputTensor !== 'function' || typeof b.binding?.executeOp !== 'function'
+  ) {
+    throw new Error(`TensorFlow ops need the native tensorflow backend; the active backend is ${tf.getBackend()}`);
+  }
+  return b as NodeBackendLike;
+}
+
+/** Whether the active tfjs backend is the native TensorFlow binding (CPU or GPU). */
+export function onNativeTensorflow(): boolean {
+  try {
+    nodeBackend();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function tensorflowOps(): TensorflowOps {
+  const backend = nodeBackend();
+  const { binding } = backend;
+  const T: TfeOpAttr = { name: 'T', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT };
+  const nhwc: TfeOpAttr = { name: 'data_format', type: binding.TF_ATTR_STRING, value: 'NHWC' };
+  const flag = (name: string, value: boolean): TfeOpAttr => ({ name, type: binding.TF_ATTR_BOOL, value });
+  const run = <R extends tf.Tensor>(op: string, attrs: TfeOpAttr[], inputs: tf.Tensor[]): R =>
+    backend.executeSingleOutput(op, attrs, inputs) as R;
+  return {
+    matMul: (a, b, transposeA = false, transposeB = false) =>
+      run('MatMul', [T, flag('transpose_a', transposeA), flag('transpose_b', transposeB)], [a, b]),
+    biasAdd: (x, bias) => run('BiasAdd', [T, nhwc], [x, bias]),
+    relu: (x) => run('Relu', [T], [x]),
+    reluGrad: (dy, output) => run('ReluGrad', [T], [dy, output]),
+    biasAddGrad: (dy) => run('BiasAddGrad', [T, nhwc], [dy]),
+  };
+}
+
+let resourceCount = 0;
+
+export function tensorflowResources(): TensorflowResources {
+  const backend = nodeBackend();
+  const { binding } = backend;
+  const dtype: TfeOpAttr = { name: 'dtype', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT };
+  const T: TfeOpAttr = { name: 'T', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT };
+  const flag = (name: string, value: boolean): TfeOpAttr => ({ name, type: binding.TF_ATTR_BOOL, value });
+  const str = (name: string, value: string): TfeOpAttr => ({ name, type: binding.TF_ATTR_STRING, value });
+  const handles = new WeakMap<ResourceVariable, number>();
+  const handleOf = (v: ResourceVariable): number => {
+    const id = handles.get(v);
+    if (id === undefined) throw new Error('resource variable used after destroy()');
+    return id;
+  };
+  return {
+    variable(shape, initial) {
+      // A process-unique shared_name: two handles with the same one would be the same variable.
+      const name = `diffubias_resource_${process.pid}_${resourceCount++}`;
+      const [meta] = binding.executeOp(
+        'VarHandleOp', [dtype, { name: 'shape', type: binding.TF_ATTR_SHAPE, value: [...shape] }, str('container', ''), str('shared_name', name)], [], 1,
+      );
+      const variable: ResourceVariable = {
+        shape,
+        assign(value) {
+          if (!tf.util.arraysEqual(value.shape, [...shape])) throw new Error(`resource variable of shape [${shape}] assigned [${value.shape}]`);
+          binding.executeOp('AssignVariableOp', [dtype], [handleOf(variable), ...backend.getInputTensorIds([value])], 0);
+        },
+        read: () => backend.createOutputTensor(binding.executeOp('ReadVariableOp', [dtype], [handleOf(variable)], 1)[0]!),
+        destroy() {
+          const id = handles.get(variable);
+          if (id === undefined) return;
+          handles.delete(variable);
+          binding.executeOp('DestroyResourceOp', [flag('ignore_lookup_error', true)], [id], 0);
+          binding.deleteTensor(id);
+        },
+      };
+      handles.set(variable, meta!.id);
+      variable.assign(initial);
+      return variable;
+    },
+    applyAdam(variable, m, v, s, gradient) {
+      const scalars = [s.beta1Power, s.beta2Power, s.lr, s.beta1, s.beta2, s.epsilon].map((x) => tf.scalar(x, 'float32'));
+      try {
+        binding.executeOp(
+          'ResourceApplyAdam', [T, flag('use_locking', false), flag('use_nesterov', false)],
+          [handleOf(variable), handleOf(m), handleOf(v), ...backend.getInputTensorIds([...scalars, gradient])], 0,
+        );
+      } finally {
+        tf.dispose(scalars);
+      }
+    },
+  };
+}
