@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
 import { buildModel, type ModelSpec } from './models';
+import { batchForward } from './predict';
 import { createTrainStep } from './train-step';
 
 export interface Throughput {
@@ -46,8 +47,9 @@ export async function inferenceThroughput(spec: ModelSpec, batch: number, steps:
   const backend = await initBackend();
   const model = buildModel(spec);
   const { x } = randomBatch(spec, batch);
+  const forward = batchForward(model);
   const run = async () => {
-    const out = tf.tidy(() => model.apply(tf.tensor4d(x, [batch, ...spec.inputShape])) as tf.Tensor);
+    const out = forward(x, batch);
     await out.data();
     out.dispose();
   };

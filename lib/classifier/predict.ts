@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SplitReader } from '../../datasets/disent/reader';
+import { denseStack, denseStackStep } from './dense-stack';
+import { onNativeTensorflow } from './tensorflow-ops';
 
 export interface Predictions {
   /** [n, classes] row-major, in the reader's item order. */
@@ -9,20 +11,31 @@ export interface Predictions {
   biases: Int32Array;
 }
 
+/**
+ * The model's logits for a batch in inference mode. A dense stack on the native backend runs on
+ * TensorFlow's own MatMul/BiasAdd/Relu (a third of the ops of the layers' path); anything else
+ * through `apply`, not `predict`: predict's per-call input standardisation costs 7x the MLP's
+ * forward pass there. Without `training`, BatchNorm uses its moving statistics all the same.
+ */
+export function batchForward(model: tf.LayersModel): (x: Float32Array, size: number) => tf.Tensor2D {
+  const dense = onNativeTensorflow() ? denseStack(model) : undefined;
+  if (dense) return denseStackStep(dense).logits;
+  const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
+  return (x, size) => tf.tidy(() => model.apply(tf.tensor4d(x, [size, h, w, c])) as tf.Tensor2D);
+}
+
 /** Logits of every image of a split, in item order (inference mode: BatchNorm uses its statistics). */
 export async function predictAll(
   model: tf.LayersModel, reader: SplitReader, batchSize: number, onBatch?: (done: number, total: number) => void,
 ): Promise<Predictions> {
-  const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
+  const forward = batchForward(model);
   const classes = model.outputs[0]!.shape[1] as number;
   const logits = new Float32Array(reader.size * classes);
   const labels = new Int32Array(reader.size);
   const biases = new Int32Array(reader.size);
   let done = 0;
   for await (const batch of reader.batches({ batchSize })) {
-    // apply, not predict: predict's per-call input standardisation costs 7x the MLP's forward pass
-    // on the native backend. Without `training`, BatchNorm uses its moving statistics all the same.
-    const out = tf.tidy(() => model.apply(tf.tensor4d(batch.x, [batch.size, h, w, c])) as tf.Tensor2D);
+    const out = forward(batch.x, batch.size);
     const values = await out.data();
     out.dispose();
     batch.indices.forEach((idx, k) => {

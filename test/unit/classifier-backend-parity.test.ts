@@ -4,6 +4,7 @@ import { initBackend } from '../../lib/classifier/backend';
 import { HostAdam } from '../../lib/classifier/host-adam';
 import { lossGradient, perSampleCrossEntropy, perSampleGce } from '../../lib/classifier/losses';
 import { buildModel, type ModelSpec } from '../../lib/classifier/models';
+import { batchForward } from '../../lib/classifier/predict';
 import { ResourceAdam } from '../../lib/classifier/resource-adam';
 import { createTrainStep } from '../../lib/classifier/train-step';
 import { modelWeights, setModelWeights, type NamedArray } from '../../lib/classifier/weights';
@@ -86,7 +87,8 @@ describe('native TensorFlow backend vs the cpu reference', () => {
       await tf.setBackend(backend);
       const model = buildModel(spec);
       if (init) setModelWeights(model, init, 'initial weights');
-      const logits = model.apply(tf.tensor4d(data.x, [256, 28, 28, 3])) as tf.Tensor2D;
+      // As scoreLosses and evaluate compute them (predictAll): TensorFlow's own ops on native.
+      const logits = batchForward(model)(data.x, 256);
       const labels = tf.tensor1d(data.labels, 'int32');
       const out = { ce: await perSampleCrossEntropy(logits, labels).data(), gce: await perSampleGce(logits, labels, 0.7).data(), w: await modelWeights(model) };
       model.dispose();
