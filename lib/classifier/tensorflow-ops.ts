@@ -10,11 +10,32 @@ import * as tf from '@tensorflow/tfjs';
 export interface TensorflowOps {
   matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA?: boolean, transposeB?: boolean): tf.Tensor2D;
   biasAdd(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D;
-  relu(x: tf.Tensor2D): tf.Tensor2D;
+  relu<R extends tf.Tensor>(x: R): R;
   /** dy where the layer's output (or input) was positive, 0 elsewhere. */
-  reluGrad(dy: tf.Tensor2D, output: tf.Tensor2D): tf.Tensor2D;
+  reluGrad<R extends tf.Tensor>(dy: R, output: R): R;
   /** Sum of dy over the batch: the gradient of a BiasAdd's bias. */
   biasAddGrad(dy: tf.Tensor2D): tf.Tensor1D;
+  /**
+   * Batch normalisation of an NHWC batch with its own statistics (FusedBatchNormV3, training):
+   * `variance` is Bessel-corrected, as TensorFlow hands it to moving averages; `reserve` is what
+   * the gradient op needs back.
+   */
+  fusedBatchNorm(x: tf.Tensor4D, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number): BatchNormOutputs;
+  /** FusedBatchNormGradV3: gradients of fusedBatchNorm's y for x, scale and offset. */
+  fusedBatchNormGrad(dy: tf.Tensor4D, x: tf.Tensor4D, scale: tf.Tensor1D, reserve: readonly tf.Tensor[], epsilon: number): BatchNormGradients;
+}
+
+export interface BatchNormOutputs {
+  y: tf.Tensor4D;
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+  reserve: tf.Tensor[];
+}
+
+export interface BatchNormGradients {
+  dx: tf.Tensor4D;
+  dScale: tf.Tensor1D;
+  dOffset: tf.Tensor1D;
 }
 
 /**
@@ -68,11 +89,13 @@ interface NodeBackendLike {
     TF_ATTR_TYPE: number;
     TF_ATTR_STRING: number;
     TF_ATTR_SHAPE: number;
+    TF_ATTR_FLOAT: number;
     TF_FLOAT: number;
     executeOp(name: string, attrs: TfeOpAttr[], inputIds: number[], numOutputs: number): TensorMetadata[];
     deleteTensor(id: number): void;
   };
   executeSingleOutput(name: string, attrs: TfeOpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
+  executeMultipleOutputs(name: string, attrs: TfeOpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
   getInputTensorIds(tensors: tf.TensorInfo[]): number[];
   createOutputTensor(metadata: TensorMetadata): tf.Tensor;
 }
@@ -81,7 +104,7 @@ function nodeBackend(): NodeBackendLike {
   const b = tf.backend() as unknown as Partial<NodeBackendLike>;
   if (
     tf.getBackend() !== 'tensorflow' || typeof b.executeSingleOutput !== 'function' || typeof b.getInputTensorIds !== 'function' ||
-    typeof b.createOutputTensor !== 'function' || typeof b.binding?.executeOp !== 'function'
+    typeof b.createOutputTensor !== 'function' || typeof b.executeMultipleOutputs !== 'function' || typeof b.binding?.executeOp !== 'function'
   ) {
     throw new Error(`TensorFlow ops need the native tensorflow backend; the active backend is ${tf.getBackend()}`);
   }
@@ -106,6 +129,10 @@ export function tensorflowOps(): TensorflowOps {
   const flag = (name: string, value: boolean): TfeOpAttr => ({ name, type: binding.TF_ATTR_BOOL, value });
   const run = <R extends tf.Tensor>(op: string, attrs: TfeOpAttr[], inputs: tf.Tensor[]): R =>
     backend.executeSingleOutput(op, attrs, inputs) as R;
+  const bnAttrs = (epsilon: number): TfeOpAttr[] => [
+    T, { name: 'U', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT }, { name: 'epsilon', type: binding.TF_ATTR_FLOAT, value: epsilon },
+    nhwc, flag('is_training', true),
+  ];
   return {
     matMul: (a, b, transposeA = false, transposeB = false) =>
       run('MatMul', [T, flag('transpose_a', transposeA), flag('transpose_b', transposeB)], [a, b]),
@@ -113,6 +140,18 @@ export function tensorflowOps(): TensorflowOps {
     relu: (x) => run('Relu', [T], [x]),
     reluGrad: (dy, output) => run('ReluGrad', [T], [dy, output]),
     biasAddGrad: (dy) => run('BiasAddGrad', [T, nhwc], [dy]),
+    fusedBatchNorm: (x, scale, offset, epsilon) => tf.tidy(() => {
+      // No running statistics in: exponential_avg_factor 1 makes the op return the batch's own.
+      const none = tf.tensor1d([]);
+      const attrs = [...bnAttrs(epsilon), { name: 'exponential_avg_factor', type: binding.TF_ATTR_FLOAT, value: 1 }];
+      const [y, mean, variance, ...reserve] = backend.executeMultipleOutputs('FusedBatchNormV3', attrs, [x, scale, offset, none, none], 6);
+      return { y: y as tf.Tensor4D, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D, reserve };
+    }),
+    fusedBatchNormGrad: (dy, x, scale, reserve, epsilon) => {
+      const [dx, dScale, dOffset, ...rest] = backend.executeMultipleOutputs('FusedBatchNormGradV3', bnAttrs(epsilon), [dy, x, scale, ...reserve], 5);
+      tf.dispose(rest);
+      return { dx: dx as tf.Tensor4D, dScale: dScale as tf.Tensor1D, dOffset: dOffset as tf.Tensor1D };
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { HostAdam } from './host-adam';
 import { denseStack, denseStackStep } from './dense-stack';
 import { perSampleLoss, type LossName } from './losses';
+import { nativeTrainingForward } from './native-training-forward';
 import { ResourceAdam } from './resource-adam';
 
 /** What a training step needs of an optimizer: gradients in variable order, state in tfjs's layout. */
@@ -65,7 +66,8 @@ export interface TrainStep {
 /**
  * The step trainClassifier runs and `diffubias bench` measures: mean CE/GCE, gradients, update.
  * On the native CPU backend a dense stack (the MLP) runs its backward pass on TensorFlow's own
- * ops (dense-stack.ts); everything else, and every other backend, goes through tfjs's tape.
+ * ops (dense-stack.ts); other models go through tfjs's tape, on native with batch normalisation
+ * and ReLU as TensorFlow's fused kernels (native-training-forward.ts).
  */
 export function createTrainStep(model: tf.LayersModel, settings: TrainStepSettings, backend: string): TrainStep {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -89,13 +91,15 @@ export function createTrainStep(model: tf.LayersModel, settings: TrainStepSettin
       dispose: () => optimizer.dispose(),
     };
   }
+  const forward = (backend.startsWith('tensorflow') ? nativeTrainingForward(model) : undefined)
+    ?? ((xs: tf.Tensor) => model.apply(xs, { training: true }) as tf.Tensor);
   return {
     optimizer,
     run: (x, labels, size) => tf.tidy((): tf.Scalar => {
       const xs = tf.tensor4d(x, [size, h, w, c]);
       const ys = tf.tensor1d(labels, 'int32');
       const { value, grads } = tf.variableGrads(() => {
-        const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
+        const logits = forward(xs) as tf.Tensor2D;
         return tf.mean(perSampleLoss(settings.loss, logits, ys, settings.gceQ)) as tf.Scalar;
       }, variables);
       optimizer.applyGradients(variables.map((v) => grads[v.name]!));
