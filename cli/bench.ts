@@ -15,6 +15,16 @@ export const CLASSIFIER_BENCH_SHAPES = {
   resnet18: { spec: { arch: 'resnet18', numClasses: 10, inputShape: [32, 32, 3], seed: 0 }, trainBatch: 64, trainSteps: 3, inferBatch: 256, inferSteps: 3 },
 } as const satisfies Record<string, { spec: ModelSpec; trainBatch: number; trainSteps: number; inferBatch: number; inferSteps: number }>;
 
+/**
+ * The demo's engines at the demo's settings (lib/config/demo.ts: 15 DDIM steps, guidance 5; beam
+ * search, 3 captions per image), shared with tools/bench_engines_reference.py, which runs the same
+ * ONNX files through diffusers' and transformers' (optimum) onnxruntime pipelines.
+ */
+export const ENGINE_BENCH = {
+  generate: { bundle: 'models/demo/generator', steps: 15, guidance: 5, batch: 50, batches: 2 },
+  caption: { bundle: 'models/demo/captioner', images: 64, batch: 8, perImage: 3 },
+} as const;
+
 export type BenchResult = Record<string, number | string>;
 export interface Benchmark {
   name: string;
@@ -47,6 +57,22 @@ export const BENCHMARKS: Benchmark[] = [
     async run() {
       const { captionThroughput } = require('../lib/captioner/bench') as typeof import('../lib/captioner/bench');
       return { ...(await captionThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-captioner'))) };
+    },
+  },
+  {
+    name: 'generate.demo',
+    async run() {
+      const { generateThroughput } = require('../lib/diffusion/bench') as typeof import('../lib/diffusion/bench');
+      const { bundle, ...options } = ENGINE_BENCH.generate;
+      return { ...(await generateThroughput(join(__dirname, '..', bundle), options)) };
+    },
+  },
+  {
+    name: 'caption.demo',
+    async run() {
+      const { captionThroughput } = require('../lib/captioner/bench') as typeof import('../lib/captioner/bench');
+      const { bundle, ...options } = ENGINE_BENCH.caption;
+      return { ...(await captionThroughput(join(__dirname, '..', bundle), { ...options, strategy: 'beam' })) };
     },
   },
   ...classifierBenchmarks(),

@@ -3,6 +3,7 @@ import { loadText2Image, type Device } from './pipeline';
 export interface GenerateThroughput {
   images_per_s: number;
   steps: number;
+  guidance: number;
   batch: number;
   width: number;
   height: number;
@@ -25,12 +26,13 @@ export async function generateThroughput(
   const batch = options.batch ?? 4;
   const batches = options.batches ?? 2;
   const device = options.device ?? 'cpu';
+  const guidance = options.guidance ?? 7.5;
   const model = await loadText2Image(bundlePath, { device, intraOpThreads: options.intraOpThreads });
   const request = (b: number) => ({
     prompts: Array.from({ length: batch }, (_, i) => `a photo of the digit ${i} in red`),
     seeds: Array.from({ length: batch }, (_, i) => b * batch + i),
     steps,
-    guidance: options.guidance ?? 7.5,
+    guidance,
   });
   let start = performance.now();
   await model.generate(request(0));
@@ -41,6 +43,6 @@ export async function generateThroughput(
   const { width, height } = model.defaultSize;
   return {
     images_per_s: Number(((batch * batches) / seconds).toFixed(2)),
-    steps, batch, width, height, scheduler: model.defaultScheduler, device, warmup_s: Number(warmup.toFixed(3)),
+    steps, guidance, batch, width, height, scheduler: model.defaultScheduler, device, warmup_s: Number(warmup.toFixed(3)),
   };
 }

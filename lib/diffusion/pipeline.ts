@@ -328,10 +328,17 @@ export class Text2Image {
   }
 
   /** Last hidden states for the prompts, float32 [n, 77, dim] flat, plus which were truncated. */
+  /**
+   * CLIP embeddings of the prompts, [prompts, seq, dim]. Each distinct prompt is encoded once: a
+   * batch's negative prompts are usually all '' and its prompts repeat kept captions.
+   */
   async encodePrompts(prompts: readonly string[], log = this.log): Promise<{ embeddings: Float32Array; dims: readonly number[]; truncated: number[] }> {
-    const { ids, truncated } = this.tokenizer.encode(prompts);
+    const distinct = [...new Set(prompts)];
+    const row = new Map(distinct.map((p, i) => [p, i]));
+    const { ids, truncated } = this.tokenizer.encode(distinct);
+    const cut = new Set(truncated.map((t) => t.index));
     for (const t of truncated) {
-      log(`warning: prompt ${t.index} has ${t.tokens} tokens; CLIP takes ${this.tokenizer.maxLength}, so this part was dropped: "${this.tokenizer.removedText(prompts[t.index]!)}"`);
+      log(`warning: prompt ${prompts.indexOf(distinct[t.index]!)} has ${t.tokens} tokens; CLIP takes ${this.tokenizer.maxLength}, so this part was dropped: "${this.tokenizer.removedText(distinct[t.index]!)}"`);
     }
     const where = this.bundle.describe('text_encoder/model.onnx');
     const specs = inputSpecs(this.textEncoder, where);
@@ -348,7 +355,17 @@ export class Text2Image {
     }
     const out = await runRows(this.textEncoder, rows, ids.length, fixedBatch(idsSpec), () => ({}), outputName(this.textEncoder, ['last_hidden_state', 'hidden_states']), where);
     if (out.dims.length !== 3) throw new BadInputError(where, `text encoder output has rank ${out.dims.length}, expected 3`);
-    return { embeddings: out.data, dims: out.dims, truncated: truncated.map((t) => t.index) };
+    const size = out.dims[1]! * out.dims[2]!;
+    const embeddings = new Float32Array(prompts.length * size);
+    prompts.forEach((p, i) => {
+      const r = row.get(p)!;
+      embeddings.set(out.data.subarray(r * size, (r + 1) * size), i * size);
+    });
+    return {
+      embeddings,
+      dims: [prompts.length, out.dims[1]!, out.dims[2]!],
+      truncated: prompts.flatMap((p, i) => (cut.has(row.get(p)!) ? [i] : [])),
+    };
   }
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {

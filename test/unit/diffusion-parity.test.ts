@@ -171,6 +171,20 @@ describe('prompts', () => {
     expect(r.images).toHaveLength(2);
     expect(logs.some((l) => l.startsWith('warning: prompt 1 has') && l.includes('CLIP takes 77'))).toBe(true);
   });
+
+  it('encodes each distinct prompt once and gives every prompt its own row, as encoding them apart does', async () => {
+    const m = await model('tiny-sd');
+    const long = Array.from({ length: 30 }, () => 'a red digit seven').join(' ');
+    const together = await m.encodePrompts(['blue one', long, 'blue one', '', long]);
+    expect(together.dims[0]).toBe(5);
+    expect(together.truncated).toEqual([1, 4]);
+    const size = together.dims[1]! * together.dims[2]!;
+    const rowOf = (i: number) => together.embeddings.subarray(i * size, (i + 1) * size);
+    for (const [i, prompt] of [[0, 'blue one'], [1, long], [2, 'blue one'], [3, ''], [4, long]] as const) {
+      const alone = await m.encodePrompts([prompt]);
+      expect(maxAbs(rowOf(i), alone.embeddings), `prompt ${i}`).toBeLessThan(1e-5);
+    }
+  });
 });
 
 describe('bundle files', () => {
