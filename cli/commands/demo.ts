@@ -1,5 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { join } from 'node:path';
+import { stageTimeLines, stageTimes } from '../../lib/artifacts/stage-times';
 import { ArtifactStore } from '../../lib/artifacts/store';
 import { demoConfig } from '../../lib/config/demo';
 import type { Manifest } from '../../lib/artifacts/manifest';
@@ -71,6 +72,8 @@ export async function runDemo(
     try {
       const trained = await trainedOn(store, result);
       if (trained) log(`classifiers trained on tfjs backend ${trained}`);
+      log('time per stage (from the stored manifests; dataset build and stack start not included):');
+      for (const line of stageTimeLines(await stageTimes(store, result.experimentId))) log(line);
       const files = await writeReportFiles(store, result, join(settings.home, 'reports', result.experimentId.replace(/\//g, '_')), uiLink);
       log(`results: ${files.json}`);
       log(`report:  ${files.html}`);

@@ -21,6 +21,8 @@ export interface Manifest<O = unknown> {
   files: ManifestFile[];
   outputs: O;
   completedAt: string;
+  /** Wall seconds of the attempt that wrote it (a resumed attempt counts from its own start); absent in older manifests. */
+  seconds?: number;
 }
 
 export const MANIFEST_NAME = 'manifest.json';

@@ -56,6 +56,7 @@ export async function runStageUnit<O>(
     log(`${unit.stage}/${unit.unit}: stored output incomplete (${problems[0]}); recomputing`);
   }
 
+  const started = performance.now();
   const signal = hooks.signal ?? new AbortController().signal;
   const files = new Map<string, ManifestFile>();
   const ctx: StageContext = {
@@ -93,6 +94,7 @@ export async function runStageUnit<O>(
     files: [...files.values()].sort((a, b) => a.key.localeCompare(b.key)),
     outputs,
     completedAt: new Date().toISOString(),
+    seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
   };
   await store.putJson(manifestKey, manifest);
   return { outputs, manifestKey, cached: false };

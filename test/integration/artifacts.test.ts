@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import { checkManifest, type Manifest } from '../../lib/artifacts/manifest';
 import { runStageUnit, stageDir } from '../../lib/artifacts/stage-runner';
+import { stageTimeLines, stageTimes } from '../../lib/artifacts/stage-times';
 import { ArtifactStore } from '../../lib/artifacts/store';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
 
@@ -117,3 +118,25 @@ describe('stage units: manifest last, content-hash cache', () => {
     expect(await store.get(`${stageDir(cancelled)}/manifest.json`)).toBeNull();
   });
 });
+
+describe('stage times (the demo prints them)', () => {
+  it('sums each stage\'s recorded wall seconds over its units, in completion order', async () => {
+    const experimentId = 'cmnist/1/0/timed';
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (const [stage, unit, ms] of [['trainClassifier', 'vanilla', 120], ['generateBatch', 'b0', 60], ['generateBatch', 'b1', 60]] as const) {
+      await runStageUnit(store, { experimentId, stage, unit, inputs: {} }, noHooks, async () => {
+        await sleep(ms);
+        return {};
+      });
+    }
+    const times = await stageTimes(store, experimentId);
+    expect(times.map((t) => [t.stage, t.units, t.untimed])).toEqual([['trainClassifier', 1, 0], ['generateBatch', 2, 0]]);
+    expect(times[0]!.seconds).toBeGreaterThanOrEqual(0.12);
+    expect(times[1]!.seconds).toBeGreaterThanOrEqual(0.12);
+    expect(times[1]!.seconds).toBeLessThan(5);
+    // Another experiment's manifests are not counted.
+    expect((await stageTimes(store, 'cmnist/1/0/other')).length).toBe(0);
+    expect(stageTimeLines(times)[1]).toMatch(/^ {2}generateBatch +0\.\d s +\d+%  2 units$/);
+  });
+});
+
