@@ -3,7 +3,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
@@ -105,16 +105,22 @@ export class ArtifactStore {
   }
 
   /** All keys under a prefix, sorted. */
+  /**
+   * Every key under `prefix`. ListObjects (v1) with the last key as the marker, not v2's
+   * continuation tokens: the embedded server (s3rver) makes those with DES, which OpenSSL 3 (Node
+   * 17+) refuses, so any v2 listing past 1,000 keys fails there with InternalError. v1 paging is
+   * what every S3 implementation supports.
+   */
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const res = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
-      );
-      for (const item of res.Contents ?? []) if (item.Key) keys.push(item.Key.slice(this.prefix.length));
-      token = res.IsTruncated ? res.NextContinuationToken : undefined;
-    } while (token);
+    let marker: string | undefined;
+    for (;;) {
+      const res = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, Marker: marker }));
+      const page = (res.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : []));
+      for (const key of page) keys.push(key.slice(this.prefix.length));
+      if (!res.IsTruncated || page.length === 0) break;
+      marker = res.NextMarker ?? page[page.length - 1];
+    }
     return keys.sort();
   }
 

@@ -36,6 +36,12 @@ describe('artifact store (embedded S3-compatible server)', () => {
     expect(store.uri('runs/a/x.bin')).toBe('s3://artifacts/team/runs/a/x.bin');
   });
 
+  it('lists past one page (1,000 keys): a demo run stores ~4,500 generated images', async () => {
+    const keys = Array.from({ length: 1234 }, (_, i) => `runs/many/${String(i).padStart(4, '0')}.png`);
+    for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, 'x')));
+    expect(await store.list('runs/many/')).toEqual(keys);
+  }, 60_000);
+
   it('survives a restart of the embedded server (objects live on disk)', async () => {
     await s3.close();
     s3 = await startEmbeddedS3({ directory, bucket: 'artifacts', port: Number(new URL(s3.endpoint).port) });
