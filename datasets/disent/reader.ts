@@ -54,6 +54,13 @@ export class SplitReader {
     return this.items.length;
   }
 
+  /** This split followed by more items (f_D's generated images), reusing the images decoded so far. */
+  extend(extra: readonly ImageItem[]): SplitReader {
+    const reader = new SplitReader([...this.items, ...extra], this.options);
+    if (this.cache && reader.cache) this.cache.forEach((rgb, i) => { reader.cache![i] = rgb; });
+    return reader;
+  }
+
   private async image(i: number): Promise<Uint8Array> {
     const cached = this.cache?.[i];
     if (cached) return cached;

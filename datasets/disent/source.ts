@@ -1,4 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ArtifactStore, type S3Settings } from '../../lib/artifacts/store';
 import { BadInputError } from '../../lib/errors';
@@ -33,7 +34,11 @@ class LocalSource implements DataSource {
 
   async read(path: string): Promise<Buffer> {
     try {
-      return await readFile(join(this.root, path));
+      // Synchronous on purpose: fs.promises.readFile opens a FileHandle, stats, reads and closes in
+      // four thread-pool round trips, ~45 µs for a 1 KB image against ~4 µs for readFileSync, which
+      // was most of the time of decoding Colored MNIST's 55k training images. A local dataset's
+      // files are small and local; the event loop waits microseconds, not milliseconds.
+      return readFileSync(join(this.root, path));
     } catch (err) {
       throw new BadInputError(this.describe(path), `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }

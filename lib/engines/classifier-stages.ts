@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { SplitReader, type ImageItem } from '../../datasets/disent/reader';
+import type { ImageItem } from '../../datasets/disent/reader';
 import { openDataSource } from '../../datasets/disent/source';
 import { DATASETS } from '../../datasets/specs';
 import type { Manifest } from '../artifacts/manifest';
@@ -85,7 +85,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   const repeat = input.extraRepeat ?? 1;
   if (!Number.isInteger(repeat) || repeat < 1) throw new BadInputError('extraRepeat', `expected a positive integer, got ${repeat}`);
   const extraItems = Array.from({ length: repeat }, () => extra).flat();
-  const trainData = extra.length > 0 ? new SplitReader([...train.items, ...extraItems], { imageSize: spec.inputShape[0] }) : train;
+  const trainData = extra.length > 0 ? train.extend(extraItems) : train;
   if (extra.length > 0) ctx.log(`training on ${train.size} original + ${extra.length} generated images${repeat > 1 ? `, each ${repeat} times per epoch` : ''}`);
 
   let initialWeights: TrainSettings['initialWeights'];

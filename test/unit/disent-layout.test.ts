@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listSplit, parseSampleName } from '../../datasets/disent/layout';
+import { decodeRgb } from '../../datasets/disent/images';
 import { SplitReader } from '../../datasets/disent/reader';
 import { openDataSource } from '../../datasets/disent/source';
 import { BadInputError } from '../../lib/errors';
@@ -86,4 +87,55 @@ describe('DisEnt layout', () => {
     expect(Array.from(batch.labels)).toEqual([3, 3]);
     expect(Array.from(batch.x.slice(0, 3))).toEqual([1, 0, 0]);
   });
+
+  it('extend: the split then the extra items, without decoding the split again', async () => {
+    const source = openDataSource(root);
+    const { samples } = await listSplit(source, 'cmnist', 1, 'train', 10);
+    let loads = 0;
+    const items = samples.map((s) => ({ id: s.path, label: s.label, bias: s.bias, load: () => { loads++; return source.read(s.path); } }));
+    const reader = new SplitReader(items, { imageSize: 4 });
+    for await (const _ of reader.batches({ batchSize: 8 })) { /* decode once */ }
+    expect(loads).toBe(2);
+    const extra = { id: 'generated.png', label: 5, bias: 5, load: async () => png };
+    const extended = reader.extend([extra]);
+    const batch = (await extended.batches({ batchSize: 8 }).next()).value!;
+    expect(Array.from(batch.labels)).toEqual([3, 3, 5]);
+    expect(loads).toBe(2);
+    expect(reader.size).toBe(2);
+  });
 });
+
+describe('decodeRgb', () => {
+  // The JavaScript path (8-bit RGB PNG at the size asked for) and sharp's must give the same bytes.
+  const pixels = Buffer.from(Array.from({ length: 28 * 28 * 3 }, (_, i) => (i * 37) % 256));
+  const raw = { raw: { width: 28, height: 28, channels: 3 as const } };
+
+  it('an RGB PNG at size gives its pixels exactly', async () => {
+    const bytes = await sharp(pixels, raw).png().toBuffer();
+    expect(Buffer.from(await decodeRgb(bytes, 28, 'a.png')).equals(pixels)).toBe(true);
+  });
+
+  it('other PNGs (RGBA, palette, another size) and JPEGs go through sharp, as before', async () => {
+    const sharpRgb = async (bytes: Buffer, size: number) => {
+      const { data, info } = await sharp(bytes).resize(size, size, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+      expect(info.channels).toBe(3);
+      return data;
+    };
+    const cases: [string, Buffer, number][] = [
+      ['rgba', await sharp(pixels, raw).ensureAlpha().png().toBuffer(), 28],
+      ['palette', await sharp(pixels, raw).png({ palette: true }).toBuffer(), 28],
+      ['resized', await sharp(pixels, raw).png().toBuffer(), 14],
+      ['jpeg', await sharp(pixels, raw).jpeg().toBuffer(), 28],
+    ];
+    for (const [name, bytes, size] of cases) {
+      expect(Buffer.from(await decodeRgb(bytes, size, name)).equals(await sharpRgb(bytes, size)), name).toBe(true);
+    }
+  });
+
+  it('a truncated PNG fails naming the file', async () => {
+    const bytes = await sharp(pixels, raw).png().toBuffer();
+    const err = await failure(decodeRgb(bytes.subarray(0, 40), 28, 'broken.png'));
+    expect(err.message).toContain('broken.png');
+  });
+});
+
