@@ -11,7 +11,7 @@ const loadClassifierBench = () => require('../lib/classifier/bench') as typeof i
 
 /** Shapes shared with tools/bench_reference.py, which runs PyTorch on the same ones. */
 export const CLASSIFIER_BENCH_SHAPES = {
-  mlp: { spec: { arch: 'mlp', numClasses: 10, inputShape: [28, 28, 3], seed: 0 }, trainBatch: 256, trainSteps: 50, inferBatch: 512, inferSteps: 20 },
+  mlp: { spec: { arch: 'mlp', numClasses: 10, inputShape: [28, 28, 3], seed: 0 }, trainBatch: 256, trainSteps: 200, inferBatch: 512, inferSteps: 100 },
   resnet18: { spec: { arch: 'resnet18', numClasses: 10, inputShape: [32, 32, 3], seed: 0 }, trainBatch: 64, trainSteps: 3, inferBatch: 256, inferSteps: 3 },
 } as const satisfies Record<string, { spec: ModelSpec; trainBatch: number; trainSteps: number; inferBatch: number; inferSteps: number }>;
 

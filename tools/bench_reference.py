@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPES = {
-    "mlp": {"input": (3, 28, 28), "classes": 10, "train_batch": 256, "train_steps": 50, "infer_batch": 512, "infer_steps": 20},
+    "mlp": {"input": (3, 28, 28), "classes": 10, "train_batch": 256, "train_steps": 200, "infer_batch": 512, "infer_steps": 100},
     "resnet18": {"input": (3, 32, 32), "classes": 10, "train_batch": 64, "train_steps": 3, "infer_batch": 256, "infer_steps": 3},
 }
 NAMES = {"train.mlp.cmnist": ("mlp", "train"), "infer.mlp.cmnist": ("mlp", "infer"),

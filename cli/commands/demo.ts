@@ -72,7 +72,7 @@ export async function runDemo(
     try {
       const trained = await trainedOn(store, result);
       if (trained) log(`classifiers trained on tfjs backend ${trained}`);
-      log('time per stage (from the stored manifests; dataset build and stack start not included):');
+      log('time per stage (wall seconds from the stored manifests; starting the stack is not included):');
       for (const line of stageTimeLines(await stageTimes(store, result.experimentId))) log(line);
       const files = await writeReportFiles(store, result, join(settings.home, 'reports', result.experimentId.replace(/\//g, '_')), uiLink);
       log(`results: ${files.json}`);
