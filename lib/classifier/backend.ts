@@ -34,6 +34,17 @@ function hasBinding(pkg: string): boolean {
   }
 }
 
+/**
+ * tfjs-node 4.22 calls `util.isNullOrUndefined` and `util.isArray` from Node's `util`, deprecated
+ * since Node 4 and removed in Node 23: on Node 24 every op with attributes throws "isNullOrUndefined
+ * is not a function". Put back the two predicates (their documented meaning) before it loads.
+ */
+function restoreNodeUtilPredicates(): void {
+  const util = require('node:util') as Record<string, unknown>;
+  util.isNullOrUndefined ??= (value: unknown) => value === null || value === undefined;
+  util.isArray ??= Array.isArray;
+}
+
 function nativeUsesGpu(): boolean {
   return Boolean((tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice);
 }
@@ -63,6 +74,7 @@ async function choose(log: (line: string) => void, forced: string | undefined): 
         continue;
       }
       try {
+        restoreNodeUtilPredicates();
         require(pkg);
         if (await tf.setBackend('tensorflow')) {
           const name: BackendName = gpu && nativeUsesGpu() ? 'tensorflow-gpu' : 'tensorflow';

@@ -117,8 +117,22 @@ function typedOf(type: TensorType, values: ArrayLike<number>, where: string): Ty
   }
 }
 
+/**
+ * An input tensor. float16 data stays a Uint16Array of bits: where the runtime has a native
+ * Float16Array (Node 24+), onnxruntime-common wraps the bits in one, which onnxruntime-node 1.30's
+ * binding reads as zero bytes ("not enough space: expected 512, got 0"). The bits are put back as
+ * the tensor's CPU data (its `cpuData` field, behind `data`), which the binding reads correctly.
+ */
+function inputTensor(type: TensorType, data: TypedInput, dims: readonly number[]): ort.Tensor {
+  const tensor = new ort.Tensor(type, data, dims);
+  if (type === 'float16' && data instanceof Uint16Array && !(tensor.data instanceof Uint16Array)) {
+    (tensor as unknown as { cpuData: Uint16Array }).cpuData = data;
+  }
+  return tensor;
+}
+
 function tensorOf(type: TensorType, values: ArrayLike<number>, dims: readonly number[], where: string): ort.Tensor {
-  return new ort.Tensor(type, typedOf(type, values, where), dims);
+  return inputTensor(type, typedOf(type, values, where), dims);
 }
 
 /** A float output as float32. */
@@ -194,7 +208,7 @@ async function runRows(
     const feeds: Record<string, ort.Tensor> = {};
     for (const input of inputs) {
       const rowSize = input.tail.reduce((a, b) => a * b, 1);
-      feeds[input.name] = new ort.Tensor(input.type, takeRows(input.data, rowSize, start, count, size), [size, ...input.tail]);
+      feeds[input.name] = inputTensor(input.type, takeRows(input.data, rowSize, start, count, size), [size, ...input.tail]);
     }
     Object.assign(feeds, extra(size));
     const res = await run(session, feeds, output, where);
