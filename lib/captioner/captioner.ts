@@ -223,7 +223,13 @@ function asBadInput(err: unknown): unknown {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The model, seen through the transformers.js 4.3 generation internals it is driven with.
+// The model, seen through the transformers.js 4.3 generation internals it is driven with:
+// PreTrainedModel's _prepare_generation_config, _prepare_model_inputs,
+// _prepare_encoder_decoder_kwargs_for_generation, _prepare_decoder_input_ids_for_generation,
+// _get_logits_processor and _update_model_kwargs_for_generation (underscored: private, free to
+// change in any release). package.json pins @huggingface/transformers exactly for that reason;
+// an upgrade is deliberate, with test/unit/captioner.test.ts (token-for-token parity with Python
+// transformers) as its guard.
 
 type ModelInputs = Record<string, unknown>;
 

@@ -37,12 +37,13 @@ function hasBinding(pkg: string): boolean {
 /**
  * tfjs-node 4.22 calls `util.isNullOrUndefined` and `util.isArray` from Node's `util`, deprecated
  * since Node 4 and removed in Node 23: on Node 24 every op with attributes throws "isNullOrUndefined
- * is not a function". Put back the two predicates (their documented meaning) before it loads.
+ * is not a function" (and Node 22 warns on each first use). Set the two predicates (their
+ * documented meaning) before it loads.
  */
 function restoreNodeUtilPredicates(): void {
   const util = require('node:util') as Record<string, unknown>;
-  util.isNullOrUndefined ??= (value: unknown) => value === null || value === undefined;
-  util.isArray ??= Array.isArray;
+  util.isNullOrUndefined = (value: unknown) => value === null || value === undefined;
+  util.isArray = Array.isArray;
 }
 
 function nativeUsesGpu(): boolean {
