@@ -24,6 +24,19 @@ function adamUpdate(
 }
 
 /**
+ * Checks optimizer state in tfjs's AdamOptimizer layout ([iter, m_1..m_n, v_1..v_n]) against the
+ * variables it is for, naming the tensor that does not fit. Shared by HostAdam and ResourceAdam.
+ */
+export function checkAdamState(weights: readonly { name: string; tensor: tf.Tensor }[], variables: readonly tf.Variable[]): void {
+  const n = variables.length;
+  if (weights.length !== 1 + 2 * n) throw new Error(`optimizer state holds ${weights.length} tensors; Adam over ${n} variables needs ${1 + 2 * n}`);
+  weights.slice(1).forEach((w, i) => {
+    const size = variables[i % n]!.size;
+    if (w.tensor.size !== size) throw new Error(`optimizer state ${w.name} has ${w.tensor.size} values, its variable ${size}`);
+  });
+}
+
+/**
  * Adam computed in JavaScript over Float32Arrays, for backends whose memory is the host's (native
  * CPU TensorFlow, wasm, cpu). TensorFlow's CPU elementwise kernels in PyPI's wheel run at ~1.5
  * Gelem/s here (~150 µs per op over the MLP's 256k parameters), so the dozen ops of an Adam update
@@ -86,12 +99,10 @@ export class HostAdam implements StepOptimizer {
   }
 
   setWeights(weights: readonly { name: string; tensor: tf.Tensor }[]): void {
+    checkAdamState(weights, this.variables);
     const n = this.variables.length;
-    if (weights.length !== 1 + 2 * n) throw new Error(`optimizer state holds ${weights.length} tensors; Adam over ${n} variables needs ${1 + 2 * n}`);
     weights.slice(1).forEach((w, i) => {
-      const k = i % n;
-      if (w.tensor.size !== this.sizes[k]) throw new Error(`optimizer state ${w.name} has ${w.tensor.size} values, its variable ${this.sizes[k]}`);
-      (i < n ? this.m : this.v).set(w.tensor.dataSync() as Float32Array, this.offsets[k]!);
+      (i < n ? this.m : this.v).set(w.tensor.dataSync() as Float32Array, this.offsets[i % n]!);
     });
     this.iterations = weights[0]!.tensor.dataSync()[0]!;
   }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorflowResources, type ResourceVariable, type TensorflowResources } from './tensorflow-ops';
-import { HostAdam } from './host-adam';
+import { checkAdamState, HostAdam } from './host-adam';
 import type { StepOptimizer } from './train-step';
 
 interface Slot {
@@ -115,12 +115,8 @@ export class ResourceAdam implements StepOptimizer {
   }
 
   setWeights(weights: readonly { name: string; tensor: tf.Tensor }[]): void {
+    checkAdamState(weights, this.variables);
     const n = this.variables.length;
-    if (weights.length !== 1 + 2 * n) throw new Error(`optimizer state holds ${weights.length} tensors; Adam over ${n} variables needs ${1 + 2 * n}`);
-    weights.slice(1).forEach((w, i) => {
-      const variable = this.variables[i % n]!;
-      if (w.tensor.size !== variable.size) throw new Error(`optimizer state ${w.name} has ${w.tensor.size} values, its variable ${variable.size}`);
-    });
     this.host.setWeights([weights[0]!, ...this.small.map((k) => weights[1 + k]!), ...this.small.map((k) => weights[1 + n + k]!)]);
     for (const slot of this.slots) {
       const shape = this.variables[slot.index]!.shape;
