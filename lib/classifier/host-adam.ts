@@ -37,12 +37,11 @@ export function checkAdamState(weights: readonly { name: string; tensor: tf.Tens
 }
 
 /**
- * Adam computed in JavaScript over Float32Arrays, for backends whose memory is the host's (native
- * CPU TensorFlow, wasm, cpu). TensorFlow's CPU elementwise kernels in PyPI's wheel run at ~1.5
- * Gelem/s here (~150 µs per op over the MLP's 256k parameters), so the dozen ops of an Adam update
- * cost 3.5-6 ms a step; this reads the gradients once, updates in place and writes each variable
- * once. State is saved in tfjs's AdamOptimizer layout ([iter, m_1..m_n, v_1..v_n]), like
- * FlatAdam's, so a checkpoint resumes on either (a run may move between a CPU and a GPU worker).
+ * Adam computed in JavaScript over Float32Arrays: the optimizer of the wasm and cpu backends, and
+ * ResourceAdam's for small variables on native TensorFlow (where an op costs more than the loop).
+ * It reads the gradients once, updates in place and writes each variable once. State is saved in
+ * tfjs's AdamOptimizer layout ([iter, m_1..m_n, v_1..v_n]), like ResourceAdam's, so a checkpoint
+ * resumes on either (a run may move between a wasm and a native worker).
  */
 export class HostAdam implements StepOptimizer {
   private readonly sizes: number[];
