@@ -1,3 +1,4 @@
+import type { ActivityName } from '../lib/activity-table';
 import { captionImageActivity } from './captionImage';
 import type { ActivityDeps } from './deps';
 import { evaluateActivity } from './evaluate';
@@ -11,7 +12,7 @@ import { writeReportActivity } from './writeReport';
 
 export type { ActivityDeps } from './deps';
 
-/** All activities of the pipeline, bound to one worker's store and engines. */
+/** All activities of the pipeline (those lib/activity-table.ts places), bound to one worker's store and engines. */
 export function createActivities(deps: ActivityDeps) {
   return {
     prepareDataset: prepareDatasetActivity(deps),
@@ -23,8 +24,10 @@ export function createActivities(deps: ActivityDeps) {
     generateBatch: generateBatchActivity(deps),
     evaluate: evaluateActivity(deps),
     writeReport: writeReportActivity(deps),
-  };
+  } satisfies Record<ActivityName, unknown>;
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-export type ActivityName = keyof Activities;
+// The table and this module name the same activities: a missing or extra one fails to compile.
+const sameNames: [ActivityName, keyof Activities] extends [keyof Activities, ActivityName] ? true : never = true;
+void sameNames;

@@ -2,12 +2,10 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runStageUnit, StageCancelledError } from '../lib/artifacts/stage-runner';
 import { ENGINE_SOURCES, type Engines, type StageName } from '../lib/engines';
+import { NON_RETRYABLE } from '../lib/activity-table';
 import { BadInputError, ConfigError, EngineMissingError } from '../lib/errors';
 import type { StageProgress } from '../lib/stage';
 import type { ActivityDeps } from './deps';
-
-/** Failure types the workflows never retry. */
-export const NON_RETRYABLE_TYPES = ['BadInput', 'EngineMissing'];
 
 type EngineInput<S extends StageName> = Parameters<Engines[S]>[0];
 type EngineOutput<S extends StageName> = Awaited<ReturnType<Engines[S]>>;
@@ -25,7 +23,7 @@ export async function runStageActivity<S extends StageName>(
   const engine = deps.engines[stage] as ((i: EngineInput<S>, c: unknown) => Promise<EngineOutput<S>>) | undefined;
   if (!engine) {
     const err = new EngineMissingError(stage, `it needs ${ENGINE_SOURCES[stage]}`);
-    throw ApplicationFailure.create({ message: err.message, type: 'EngineMissing', nonRetryable: true });
+    throw ApplicationFailure.create({ message: err.message, type: NON_RETRYABLE.engineMissing, nonRetryable: true });
   }
   const ctx = Context.current();
   const details = ctx.info.heartbeatDetails as StageProgress | undefined;
@@ -52,7 +50,7 @@ function classify(err: unknown, cancelled: boolean): unknown {
     return new CancelledFailure((err as Error).message ?? 'cancelled');
   }
   if (err instanceof BadInputError || err instanceof ConfigError) {
-    return ApplicationFailure.create({ message: err.message, type: 'BadInput', nonRetryable: true, cause: err });
+    return ApplicationFailure.create({ message: err.message, type: NON_RETRYABLE.badInput, nonRetryable: true, cause: err });
   }
   return err;
 }

@@ -4,7 +4,7 @@ import {
 import { hashOf } from '../lib/config/canonical-hash';
 import { parseExperimentConfig, type ExperimentConfig, type SweepConfig } from '../lib/config/schema';
 import type { ExperimentInput } from '../lib/pipeline';
-import { TASK_QUEUES } from '../workers/queues';
+import { TASK_QUEUES } from '../lib/activity-table';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
 import type { SweepInput } from '../workflows/sweep';
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../activities';
-import { DEFAULT_CONCURRENCY, QUEUE_ACTIVITIES, TASK_QUEUES, type QueueName } from './queues';
+import { DEFAULT_CONCURRENCY, queueActivities, TASK_QUEUES, type QueueName } from '../lib/activity-table';
 
 export interface WorkerSetOptions {
   connection: NativeConnection;
@@ -19,7 +19,7 @@ export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', 'index.ts');
 export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]> {
   const workers: Worker[] = [];
   for (const queue of options.queues) {
-    const names = QUEUE_ACTIVITIES[queue] as readonly (keyof Activities)[];
+    const names = queueActivities(queue);
     const activities = Object.fromEntries(names.map((name) => [name, options.activities[name]]));
     const concurrency = options.concurrency?.[queue] ?? DEFAULT_CONCURRENCY[queue];
     workers.push(

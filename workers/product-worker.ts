@@ -5,7 +5,7 @@ import { ENGINE_SOURCES, STAGE_NAMES } from '../lib/engines';
 import { productEngines } from '../lib/engines/product';
 import type { Settings } from '../lib/settings';
 import { createWorkers, runWorkers } from './create-workers';
-import type { QueueName } from './queues';
+import type { QueueName } from '../lib/activity-table';
 
 export interface ProductWorkerOptions {
   settings: Settings;

@@ -2,31 +2,17 @@
  * One DiffuBias experiment (paper Fig. 1) as a deterministic workflow: it only orchestrates.
  * Every stage is an activity; per-item stages fan out through `fanOut` child workflows.
  */
-import {
-  isCancellation, proxyActivities, upsertSearchAttributes, workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities, ActivityName } from '../activities';
+import { isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
   TrainClassifierInput,
 } from '../lib/pipeline';
-import { TASK_QUEUES } from '../workers/queues';
-import { ACTIVITY_OPTIONS } from './activity-options';
+import { TASK_QUEUES } from '../lib/activity-table';
+import { callActivity as call } from './call-activity';
 import { installControl, type Control } from './control';
 import { SEARCH_ATTRIBUTES } from './definitions';
-import type { FanOutInput } from './fan-out';
-
-type Input<N extends ActivityName> = Parameters<Activities[N]>[0];
-type Output<N extends ActivityName> = Awaited<ReturnType<Activities[N]>>;
-
-const proxies = Object.fromEntries(
-  (Object.keys(ACTIVITY_OPTIONS) as ActivityName[]).map((name) => [name, proxyActivities<Activities>(ACTIVITY_OPTIONS[name])[name]]),
-) as unknown as { [N in ActivityName]: { executeWithOptions(o: object, a: [Input<N>]): Promise<Output<N>> } };
-
-/** Runs one activity with its stage options and a summary the Web UI shows. */
-function call<N extends ActivityName>(name: N, summary: string, input: Input<N>): Promise<Output<N>> {
-  return proxies[name].executeWithOptions({ ...ACTIVITY_OPTIONS[name], summary }, [input]);
-}
+import type { FanOutInput, FanOutKind } from './fan-out';
+import type { ActivityInput, ActivityOutput } from './call-activity';
 
 export async function experiment(input: ExperimentInput): Promise<ExperimentResult> {
   const control = installControl();
@@ -82,7 +68,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       experimentId, item, model: config.caption.model, perImage: config.caption.perImage,
       strategy: config.caption.strategy, seed: config.seed,
     }));
-    const captions = (await fanOutInChunks(control, 'captionImage', captionItems, config.caption.concurrency, config.fanOutChunk)) as Output<'captionImage'>[];
+    const captions = await fanOutInChunks(control, 'captionImage', captionItems, config.caption.concurrency, config.fanOutChunk);
 
     await enter('filterCaptions');
     const filtered = await call('filterCaptions', `filter ${captions.length * config.caption.perImage} captions by top-F words`, {
@@ -100,7 +86,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
           model: config.generate.model, steps: config.generate.steps, guidance: config.generate.guidance,
         }),
       );
-      const outputs = (await fanOutInChunks(control, 'generateBatch', batches, config.generate.concurrency, config.fanOutChunk)) as Output<'generateBatch'>[];
+      const outputs = await fanOutInChunks(control, 'generateBatch', batches, config.generate.concurrency, config.fanOutChunk);
       generatedManifests = outputs.map((o) => o.manifestKey);
       generated = outputs.reduce((n, o) => n + o.images, 0);
     }
@@ -150,20 +136,20 @@ export function planBatches(total: number, size: number): { first: number; count
   return out;
 }
 
-async function fanOutInChunks(
+async function fanOutInChunks<K extends FanOutKind>(
   control: Control,
-  kind: 'captionImage' | 'generateBatch',
-  items: CaptionImageInput[] | GenerateBatchInput[],
+  kind: K,
+  items: ActivityInput<K>[],
   concurrency: number,
   chunkSize: number,
-): Promise<unknown[]> {
-  const results: unknown[] = [];
+): Promise<ActivityOutput<K>[]> {
+  const results: ActivityOutput<K>[] = [];
   control.progress.total = items.length;
   const info = workflowInfo();
   for (let start = 0, chunk = 0; start < items.length; start += chunkSize, chunk++) {
     await control.whenRunning();
     const slice = items.slice(start, start + chunkSize);
-    const out = await control.runChild<unknown[]>(
+    const out = await control.runChild<ActivityOutput<K>[]>(
       'fanOut',
       {
         workflowId: `${info.workflowId}/${kind}/${chunk}`,
@@ -171,7 +157,7 @@ async function fanOutInChunks(
         typedSearchAttributes: info.typedSearchAttributes,
         staticSummary: `${kind} ${start}-${start + slice.length - 1} of ${items.length}`,
       },
-      (startPaused) => [{ kind, items: slice, concurrency, startPaused } as FanOutInput],
+      (startPaused): [FanOutInput<K>] => [{ kind, items: slice, concurrency, startPaused }],
     );
     results.push(...out);
     control.progress.done = results.length;

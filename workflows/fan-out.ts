@@ -2,58 +2,41 @@
  * One chunk of a per-item stage (captionImage per image, generateBatch per batch) as a child
  * workflow with a sliding window of activities, so a fan-out of thousands keeps every history small.
  */
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { CaptionImageInput, CaptionImageOutput, GenerateBatchInput, GenerateBatchOutput } from '../lib/pipeline';
-import { ACTIVITY_OPTIONS } from './activity-options';
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import { callActivity, type ActivityInput, type ActivityOutput } from './call-activity';
 import { installControl } from './control';
 import { SEARCH_ATTRIBUTES } from './definitions';
+import { slidingWindow } from './sliding-window';
 
-export type FanOutInput =
-  | { kind: 'captionImage'; items: CaptionImageInput[]; concurrency: number; startPaused?: boolean }
-  | { kind: 'generateBatch'; items: GenerateBatchInput[]; concurrency: number; startPaused?: boolean };
+/** The stages that run once per item. */
+export type FanOutKind = 'captionImage' | 'generateBatch';
 
-export type FanOutOutput<K extends FanOutInput['kind']> = K extends 'captionImage'
-  ? (CaptionImageOutput & { manifestKey: string })[]
-  : (GenerateBatchOutput & { manifestKey: string })[];
+export interface FanOutInput<K extends FanOutKind = FanOutKind> {
+  kind: K;
+  items: ActivityInput<K>[];
+  concurrency: number;
+  startPaused?: boolean;
+}
 
-const { captionImage } = proxyActivities<Activities>(ACTIVITY_OPTIONS.captionImage);
-const { generateBatch } = proxyActivities<Activities>(ACTIVITY_OPTIONS.generateBatch);
+/** What the Web UI shows for each activity of a fan-out. */
+const SUMMARY: { [K in FanOutKind]: (item: ActivityInput<K>) => string } = {
+  captionImage: ({ item }) => `caption image #${item.index} (label ${item.label}): ${item.image}`,
+  generateBatch: (batch) => `generate batch ${batch.batchIndex}: images ${batch.first}-${batch.first + batch.count - 1}`,
+};
 
-export async function fanOut(input: FanOutInput): Promise<unknown[]> {
+export async function fanOut<K extends FanOutKind>(input: FanOutInput<K>): Promise<ActivityOutput<K>[]> {
   const control = installControl(input.startPaused ?? false);
   control.progress.stage = input.kind;
   control.progress.total = input.items.length;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: input.kind }]);
 
-  const runOne = (i: number): Promise<unknown> => {
-    if (input.kind === 'captionImage') {
-      const item = input.items[i]!;
-      return captionImage.executeWithOptions(
-        { ...ACTIVITY_OPTIONS.captionImage, summary: `caption image #${item.item.index} (label ${item.item.label}): ${item.item.image}` },
-        [item],
-      );
-    }
-    const batch = input.items[i]!;
-    return generateBatch.executeWithOptions(
-      { ...ACTIVITY_OPTIONS.generateBatch, summary: `generate batch ${batch.batchIndex}: images ${batch.first}-${batch.first + batch.count - 1}` },
-      [batch],
-    );
-  };
-
-  const results: unknown[] = new Array(input.items.length);
-  let next = 0;
-  const lane = async () => {
-    for (;;) {
-      await control.whenRunning();
-      if (next >= input.items.length) return;
-      const i = next++;
-      results[i] = await runOne(i);
-      control.progress.done += 1;
-    }
-  };
-  const width = Math.max(1, Math.min(input.concurrency, input.items.length));
-  await Promise.all(Array.from({ length: width }, lane));
+  const summary = SUMMARY[input.kind] as (item: ActivityInput<K>) => string;
+  const results: ActivityOutput<K>[] = new Array(input.items.length);
+  await slidingWindow(input.items.length, input.concurrency, () => control.whenRunning(), async (i) => {
+    const item = input.items[i]!;
+    results[i] = await callActivity(input.kind, summary(item), item);
+    control.progress.done += 1;
+  });
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: 'done' }]);
   control.progress.stage = 'done';
   return results;

@@ -2,16 +2,14 @@
  * A sweep (paper Table 3): one child experiment per (dataset, ratio, seed), a bounded number at a
  * time, then mean ± std per (dataset, ratio) beside the paper's numbers.
  */
-import {
-  ApplicationFailure, isCancellation, proxyActivities, upsertSearchAttributes, WorkflowIdReusePolicy,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, isCancellation, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { ExperimentInput, ExperimentResult } from '../lib/pipeline';
 import { aggregateSweep, type SweepRow } from '../lib/sweep-aggregate';
-import { TASK_QUEUES } from '../workers/queues';
-import { ACTIVITY_OPTIONS } from './activity-options';
+import { TASK_QUEUES } from '../lib/activity-table';
+import { callActivity } from './call-activity';
 import { installControl } from './control';
 import { SEARCH_ATTRIBUTES } from './definitions';
+import { slidingWindow } from './sliding-window';
 
 export interface SweepCell {
   workflowId: string;
@@ -29,8 +27,6 @@ export interface SweepResult {
   reportKey: string;
 }
 
-const { writeReport } = proxyActivities<Activities>(ACTIVITY_OPTIONS.writeReport);
-
 export async function sweep(input: SweepInput): Promise<SweepResult> {
   const control = installControl();
   control.progress.stage = 'experiments';
@@ -39,43 +35,37 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
 
   const results: ExperimentResult[] = [];
   const outcomes: SweepResult['experiments'] = [];
-  let next = 0;
-  const lane = async () => {
-    for (;;) {
-      await control.whenRunning();
-      if (next >= input.cells.length) return;
-      const cell = input.cells[next++]!;
-      const { config } = cell.input;
-      try {
-        const result = await control.runChild<ExperimentResult>(
-          'experiment',
-          {
-            workflowId: cell.workflowId,
-            taskQueue: TASK_QUEUES.workflow,
-            // A failed cell may be re-run by re-running the sweep; a completed one is not redone.
-            workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            typedSearchAttributes: [
-              { key: SEARCH_ATTRIBUTES.dataset, value: config.dataset },
-              { key: SEARCH_ATTRIBUTES.biasRatio, value: config.ratio },
-              { key: SEARCH_ATTRIBUTES.seed, value: config.seed },
-              { key: SEARCH_ATTRIBUTES.stage, value: 'queued' },
-            ],
-            staticSummary: `${config.dataset} ${config.ratio}% seed ${config.seed} (sweep ${input.sweepId})`,
-          },
-          () => [cell.input],
-        );
-        results.push(result);
-        outcomes.push({ workflowId: cell.workflowId, status: 'completed' });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        outcomes.push({ workflowId: cell.workflowId, status: 'failed', error: describe(err) });
-      }
-      control.progress.done += 1;
+  const runCell = async (i: number) => {
+    const cell = input.cells[i]!;
+    const { config } = cell.input;
+    try {
+      const result = await control.runChild<ExperimentResult>(
+        'experiment',
+        {
+          workflowId: cell.workflowId,
+          taskQueue: TASK_QUEUES.workflow,
+          // A failed cell may be re-run by re-running the sweep; a completed one is not redone.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          typedSearchAttributes: [
+            { key: SEARCH_ATTRIBUTES.dataset, value: config.dataset },
+            { key: SEARCH_ATTRIBUTES.biasRatio, value: config.ratio },
+            { key: SEARCH_ATTRIBUTES.seed, value: config.seed },
+            { key: SEARCH_ATTRIBUTES.stage, value: 'queued' },
+          ],
+          staticSummary: `${config.dataset} ${config.ratio}% seed ${config.seed} (sweep ${input.sweepId})`,
+        },
+        () => [cell.input],
+      );
+      results.push(result);
+      outcomes.push({ workflowId: cell.workflowId, status: 'completed' });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      outcomes.push({ workflowId: cell.workflowId, status: 'failed', error: describe(err) });
     }
+    control.progress.done += 1;
   };
   try {
-    const width = Math.max(1, Math.min(input.parallelism, input.cells.length));
-    await Promise.all(Array.from({ length: width }, lane));
+    await slidingWindow(input.cells.length, input.parallelism, () => control.whenRunning(), runCell);
 
     control.progress.stagesDone.push('experiments');
     control.progress.stage = 'aggregate';
@@ -83,10 +73,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const order = new Map(input.cells.map((c, i) => [c.workflowId, i]));
     outcomes.sort((a, b) => order.get(a.workflowId)! - order.get(b.workflowId)!);
     const summary: SweepResult = { sweepId: input.sweepId, rows: aggregateSweep(results), experiments: outcomes, reportKey };
-    await writeReport.executeWithOptions(
-      { ...ACTIVITY_OPTIONS.writeReport, summary: `store sweep results (${results.length}/${input.cells.length} experiments)` },
-      [{ key: reportKey, report: summary }],
-    );
+    await callActivity('writeReport', `store sweep results (${results.length}/${input.cells.length} experiments)`, { key: reportKey, report: summary });
     control.progress.stage = 'done';
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: 'done' }]);
     if (results.length === 0) {

@@ -7,7 +7,7 @@ import { ArtifactStore } from '../../lib/artifacts/store';
 import type { Engines } from '../../lib/engines';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
 import { createWorkers, runWorkers, WORKFLOWS_PATH } from '../../workers/create-workers';
-import { QUEUE_NAMES, type QueueName } from '../../workers/queues';
+import { QUEUE_NAMES, type QueueName } from '../../lib/activity-table';
 
 export interface Harness {
   stack: DevStack;

@@ -10,7 +10,7 @@ import { ArtifactStore } from '../../lib/artifacts/store';
 import { parseExperimentConfig } from '../../lib/config/schema';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
 import { createWorkers, runWorkers } from '../../workers/create-workers';
-import { QUEUE_NAMES } from '../../workers/queues';
+import { QUEUE_NAMES } from '../../lib/activity-table';
 import { doubleEngines } from '../doubles/engines';
 
 async function main() {

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
+import { ACTIVITY_NAMES, ACTIVITY_TABLE, activityOptions, QUEUE_NAMES, queueActivities, TASK_QUEUES } from '../../lib/activity-table';
 import { ArtifactStore } from '../../lib/artifacts/store';
 import { BadInputError } from '../../lib/errors';
 import type { PrepareDatasetInput } from '../../lib/pipeline';
@@ -37,5 +38,33 @@ describe('activity error classification', () => {
     });
     const failure = await failureOf(env().run(activities.prepareDataset, input));
     expect(failure).toMatchObject({ type: 'BadInput', nonRetryable: true, message: '/data/cmnist/1pct/align/3/1_3_3.png: not an image' });
+    // What the workflow schedules the activity with must name the same type, or it would retry it.
+    expect(activityOptions('prepareDataset').retry?.nonRetryableErrorTypes).toContain(failure.type);
+  });
+
+  it('a missing engine is never retried by the workflow either', async () => {
+    const failure = await failureOf(env().run(createActivities({ store, engines: {} }).generateBatch, input as never));
+    for (const name of ACTIVITY_NAMES) expect(activityOptions(name).retry?.nonRetryableErrorTypes).toContain(failure.type);
+  });
+});
+
+describe('activity table (lib/activity-table.ts)', () => {
+  it('names exactly the activities the workers have', () => {
+    expect(Object.keys(createActivities({ store, engines: {} })).sort()).toEqual([...ACTIVITY_NAMES].sort());
+  });
+
+  it('each activity is registered on one queue, the one its workflow options send it to', () => {
+    const registered = QUEUE_NAMES.flatMap((queue) => queueActivities(queue).map((name) => ({ name, queue })));
+    expect(registered.map((r) => r.name).sort()).toEqual([...ACTIVITY_NAMES].sort());
+    for (const { name, queue } of registered) expect(activityOptions(name).taskQueue).toBe(TASK_QUEUES[queue]);
+    expect(queueActivities('workflow')).toEqual([]);
+    expect(queueActivities('train')).toEqual(['trainClassifier', 'scoreLosses', 'evaluate']);
+  });
+
+  it('stages that run for hours heartbeat, so a lost worker is noticed in minutes', () => {
+    for (const name of ACTIVITY_NAMES) {
+      const { heartbeatTimeout } = ACTIVITY_TABLE[name] as { heartbeatTimeout?: string };
+      if (name !== 'writeReport') expect(heartbeatTimeout, name).toMatch(/^\d+m$/);
+    }
   });
 });
