@@ -16,7 +16,7 @@ export interface DoubleLog {
   /** Most units of each stage running at once. */
   maxConcurrent: Record<string, number>;
   running: Record<string, number>;
-  /** `role:epoch` for every epoch trained, across attempts. */
+  /** `experimentId:role:epoch` for every epoch trained, across attempts. */
   epochs: string[];
 }
 
@@ -70,7 +70,7 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
     trainClassifier: (input, ctx) =>
       track('trainClassifier', input.role, async () => {
         for (let epoch = (ctx.resume?.epoch ?? 0) + 1; epoch <= input.train.epochs; epoch++) {
-          log.epochs.push(`${input.role}:${epoch}`);
+          log.epochs.push(`${input.experimentId}:${input.role}:${epoch}`);
           const checkpointKey = await ctx.putScratch(`checkpoints/epoch-${epoch}.json`, JSON.stringify({ epoch }));
           ctx.progress({ epoch, checkpointKey });
           if (epoch === options.crashAfterEpoch && ctx.resume === undefined) throw new Error('worker lost (test double)');

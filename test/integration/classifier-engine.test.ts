@@ -57,8 +57,12 @@ describe('classifier stage engines', () => {
     expect(top.outputs.items).toHaveLength(10);
     expect(top.outputs.items[0]!.image).toContain(join(dataset.root, 'cmnist/1pct/'));
     const evaluation = await run('e1', 'evaluate', 'biased', evaluateEngine, { experimentId: 'e1', role: 'biased', modelKey: model.outputs.modelKey, dataset });
-    expect(evaluation.outputs.accuracy.unbiased).toBeGreaterThanOrEqual(0);
-    expect(evaluation.outputs.accuracy.aligned).toBeGreaterThan(evaluation.outputs.accuracy.conflicting);
+    const { unbiased, aligned, conflicting } = evaluation.outputs.accuracy;
+    expect(aligned).toBeGreaterThan(conflicting);
+    // 30 test images, 15 aligned and 15 conflicting (test/support/synthetic-dataset.ts): a whole
+    // number of each right, and the unbiased accuracy their mean.
+    for (const pct of [aligned, conflicting]) expect(Math.abs((pct * 15) / 100 - Math.round((pct * 15) / 100))).toBeLessThan(1e-9);
+    expect(unbiased).toBeCloseTo((aligned + conflicting) / 2, 9);
   });
 
   it('an attempt lost after epoch 2 resumes from its S3 checkpoint and ends with the same weights', async () => {
