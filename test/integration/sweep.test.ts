@@ -26,8 +26,13 @@ describe('sweep workflow', () => {
     const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as SweepResult;
 
     expect(result.experiments.map((e) => e.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
-    // Never more than `parallelism` experiments at once: two f_B trainings at most.
-    expect(doubles.log.maxConcurrent.prepareDataset).toBeLessThanOrEqual(2);
+    // `parallelism` experiments at once, never more: as the server saw the child workflows run.
+    const spans = await Promise.all(result.experiments.map(async (e) => {
+      const d = await h.stack.client.workflow.getHandle(e.workflowId).describe();
+      return { start: d.startTime.getTime(), end: d.closeTime!.getTime() };
+    }));
+    const overlap = Math.max(...spans.map((s) => spans.filter((o) => o.start <= s.start && s.start < o.end).length));
+    expect(overlap).toBe(2);
     // The doubles score debiased = 60 + ratio + seed, vanilla = 30 + ratio + seed.
     expect(result.rows.map((r) => [r.dataset, r.ratio, r.seeds])).toEqual([['cmnist', 1, [0, 1]], ['cmnist', 2, [0, 1]]]);
     expect(result.rows[0]!.ours.debiased!.unbiased).toEqual({ mean: 61.5, std: Math.SQRT1_2, n: 2 });
