@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
     // Integration files each start a Temporal dev server and a workflow bundle: on 2 cores,
     // running them one at a time is faster than contending.
     fileParallelism: false,

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runStageUnit, StageCancelledError } from '../lib/artifacts/stage-runner';
-import { ENGINE_SOURCES, type Engines, type StageName } from '../lib/engines';
+import type { Engines, StageName } from '../lib/engines';
 import { NON_RETRYABLE } from '../lib/activity-table';
 import { BadInputError, ConfigError, EngineMissingError } from '../lib/errors';
 import type { StageProgress } from '../lib/stage';
@@ -22,7 +22,7 @@ export async function runStageActivity<S extends StageName>(
 ): Promise<EngineOutput<S> & { manifestKey: string }> {
   const engine = deps.engines[stage] as ((i: EngineInput<S>, c: unknown) => Promise<EngineOutput<S>>) | undefined;
   if (!engine) {
-    const err = new EngineMissingError(stage, `it needs ${ENGINE_SOURCES[stage]}`);
+    const err = new EngineMissingError(stage);
     throw ApplicationFailure.create({ message: err.message, type: NON_RETRYABLE.engineMissing, nonRetryable: true });
   }
   const ctx = Context.current();

@@ -14,8 +14,9 @@ export class BadInputError extends Error {
 
 export class EngineMissingError extends Error {
   override readonly name = 'EngineMissingError';
-  constructor(readonly stage: string, readonly detail: string) {
-    super(`stage ${stage} has no engine in this build yet: ${detail}`);
+  constructor(readonly stage: string) {
+    // Workers get their engines injected (createActivities): one started without this stage's.
+    super(`stage ${stage} has no engine on this worker: start it with the product engines (diffubias worker) or give it one`);
   }
 }
 

@@ -29,7 +29,7 @@ Usage (from the repository root; CPU only, one thread; the default 3000 steps of
     python3.11 -m venv tools/.venv
     tools/.venv/bin/pip install -r tools/requirements-demo-captioner.txt
     nohup tools/.venv/bin/python tools/train_demo_captioner.py > .diffubias/train-demo-captioner.log 2>&1 &
-    npx tsx test/acceptance/captioner-cmnist.ts          # digit / color accuracy of the bundle on 1,000 test images
+    npm run test:acceptance -- captioner               # digit / color accuracy of the bundle on 1,000 test images
 
 Options: --steps, --batch-size, --lr, --seed, --out, --threads. Seeded (torch and numpy): the same seed, torch
 version and thread count should give the same weights.

@@ -31,7 +31,7 @@ Usage (from the repository root):
 Options: --work DIR (checkpoints + log, default /tmp/demo-generator-work), --vae-steps, --unet-steps,
 --unet-batch, --threads, --seed. Checkpoints are written every 500 VAE / 250 UNet steps and a rerun resumes from them.
 Runtime with the defaults on a 2-core CPU shared with another job, 1 thread: 32 minutes (VAE 7.3 min, latent
-cache 1.5 min, UNet + text encoder 22.8 min, export seconds); see models/demo/generator/MODEL_CARD.md. Then check it from TypeScript: npx tsx test/acceptance/generator-cmnist.ts
+cache 1.5 min, UNet + text encoder 22.8 min, export seconds); see models/demo/generator/MODEL_CARD.md. Then check it from TypeScript: npm run test:acceptance -- generator
 Seeds are fixed (torch, numpy, data order); reruns give the same weights up to CPU kernel nondeterminism.
 """
 

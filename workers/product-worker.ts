@@ -1,7 +1,6 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ArtifactStore } from '../lib/artifacts/store';
-import { ENGINE_SOURCES, STAGE_NAMES } from '../lib/engines';
 import { productEngines } from '../lib/engines/product';
 import type { Settings } from '../lib/settings';
 import { createWorkers, runWorkers } from './create-workers';
@@ -22,10 +21,6 @@ export async function startProductWorkers(options: ProductWorkerOptions): Promis
   const store = new ArtifactStore(settings.s3);
   await store.ensureBucket();
   const engines = productEngines();
-  const missing = STAGE_NAMES.filter((s) => !engines[s]);
-  if (missing.length > 0) {
-    log(`engines not in this build yet: ${missing.map((s) => `${s} (${ENGINE_SOURCES[s]})`).join(', ')}`);
-  }
   const connection = options.connection ?? (await NativeConnection.connect({ address: settings.temporal.address }));
   const workers = await createWorkers({
     connection,

@@ -1,6 +1,7 @@
 import { ArtifactStore } from '../../lib/artifacts/store';
 import { ConfigError } from '../../lib/errors';
 import type { Settings } from '../../lib/settings';
+import { parseS3Uri } from '../../lib/artifacts/s3-uri';
 
 export interface DatasetBuildOptions {
   out: string;
@@ -17,8 +18,8 @@ export async function buildDataset(name: string, options: DatasetBuildOptions, s
   if (bad.length > 0 || options.ratios.length === 0) throw new ConfigError([`ratios: each must be a percent between 0 and 100, got ${options.ratios.join(',')}`]);
   if (!Number.isInteger(options.seed) || options.seed < 0) throw new ConfigError([`seed: must be a non-negative integer, got ${options.seed}`]);
   const { buildColoredMnist } = require('../../datasets/cmnist/build') as typeof import('../../datasets/cmnist/build');
-  const s3 = /^s3:\/\/([^/]+)/.exec(options.out);
-  const store = s3 ? new ArtifactStore({ ...settings.s3, bucket: s3[1]!, prefix: '' }) : undefined;
+  const s3 = parseS3Uri(options.out, '--out');
+  const store = s3 ? new ArtifactStore({ ...settings.s3, bucket: s3.bucket, prefix: '' }) : undefined;
   if (store) await store.ensureBucket();
   let lastPercent = -1;
   const summary = await buildColoredMnist({

@@ -12,6 +12,7 @@ import {
   type PlannedImage,
   type SplitCounts,
 } from './plan';
+import { parseS3Uri } from '../../lib/artifacts/s3-uri';
 
 export interface BuildOptions {
   /** A local folder, or `s3://bucket/prefix` (then `store` is required and must be for that bucket). */
@@ -169,10 +170,9 @@ interface Sink {
 }
 
 function openSink(out: string, store: ArtifactStore | undefined): Sink {
-  if (out.startsWith('s3://')) {
-    const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(out);
-    if (!match) throw new BadInputError('out', `${out} is not an s3://bucket/prefix URI`);
-    const [, bucket, rawPrefix] = match;
+  const location = parseS3Uri(out, 'out');
+  if (location) {
+    const { bucket, prefix: rawPrefix } = location;
     if (!store) throw new BadInputError('out', `${out} is an S3 URI but no artifact store was given`);
     if (store.bucket !== bucket) {
       throw new BadInputError('out', `${out} names bucket ${bucket} but the artifact store is for ${store.bucket}`);

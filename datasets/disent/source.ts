@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ArtifactStore, type S3Settings } from '../../lib/artifacts/store';
 import { BadInputError } from '../../lib/errors';
+import { parseS3Uri } from '../../lib/artifacts/s3-uri';
 
 /** A dataset root: a local folder or an s3:// prefix, read the same way. Paths are `/`-separated. */
 export interface DataSource {
@@ -73,8 +74,8 @@ class S3Source implements DataSource {
  * with that bucket and prefix.
  */
 export function openDataSource(root: string, s3?: S3Settings): DataSource {
-  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(root);
+  const match = parseS3Uri(root);
   if (!match) return new LocalSource(root);
   if (!s3) throw new BadInputError(root, 'an s3:// dataset root needs S3 settings');
-  return new S3Source(root, new ArtifactStore({ ...s3, bucket: match[1]!, prefix: match[2] ?? '' }));
+  return new S3Source(root, new ArtifactStore({ ...s3, bucket: match.bucket, prefix: match.prefix }));
 }

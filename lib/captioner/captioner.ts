@@ -5,6 +5,7 @@ import type { PreTrainedTokenizer, RawImage, Tensor } from '@huggingface/transfo
 import { ArtifactStore, type S3Settings } from '../artifacts/store';
 import { BadInputError } from '../errors';
 import { argmax, BeamGroup, logSoftmaxRows, sampleToken } from './search';
+import { parseS3Uri } from '../artifacts/s3-uri';
 
 /**
  * Image captioning with transformers.js on local model bundles (ARCHITECTURE.md "Model bundles"):
@@ -129,7 +130,7 @@ async function exists(path: string): Promise<boolean> {
  * a bundle whose key list changed is downloaded again).
  */
 export async function localBundle(bundle: string, options: Pick<CaptionerOptions, 's3' | 'cacheDir' | 'log'> = {}): Promise<string> {
-  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(bundle);
+  const match = parseS3Uri(bundle);
   if (!match) {
     // A relative folder is looked up from the working directory, then from the project root
     // (where the demo bundles live: `models/demo/captioner`).
@@ -140,8 +141,8 @@ export async function localBundle(bundle: string, options: Pick<CaptionerOptions
     throw new BadInputError(candidates[0]!, 'no such captioner bundle folder');
   }
   if (!options.s3) throw new BadInputError(bundle, 'an s3:// captioner bundle needs S3 settings');
-  const prefix = match[2] ?? '';
-  const store = new ArtifactStore({ ...options.s3, bucket: match[1]!, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` });
+  const { prefix } = match;
+  const store = new ArtifactStore({ ...options.s3, bucket: match.bucket, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` });
   try {
     const keys = (await store.list('')).filter((k) => k !== '' && !k.endsWith('/'));
     if (keys.length === 0) throw new BadInputError(bundle, 'no captioner bundle under this prefix');

@@ -13,6 +13,7 @@ import { pipeline as streamPipeline } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ArtifactStore, type S3Settings } from '../artifacts/store';
 import { BadInputError } from '../errors';
+import { parseS3Uri } from '../artifacts/s3-uri';
 
 /** The files a bundle must have, relative to its root. */
 export const REQUIRED_FILES = [
@@ -118,13 +119,13 @@ export function defaultCacheRoot(): string {
 
 /** Opens and verifies a bundle: a folder, or an s3:// prefix synced into the cache first. */
 export async function openBundle(location: string, options: OpenBundleOptions = {}): Promise<SdBundle> {
-  const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);
+  const s3 = parseS3Uri(location);
   if (!s3) {
     const root = resolveModelLocation(location);
     return verifyBundle(root, location, (p) => join(root, p));
   }
-  const bucket = s3[1]!;
-  const prefix = (s3[2] ?? '').replace(/\/*$/, '');
+  const { bucket } = s3;
+  const prefix = s3.prefix.replace(/\/*$/, '');
   const uri = `s3://${bucket}/${prefix}`;
   const describe = (p: string) => `${uri.replace(/\/$/, '')}/${p}`;
   if (!options.s3) throw new BadInputError(location, 'an s3:// model bundle needs S3 settings');

@@ -17,19 +17,3 @@ export interface Engines {
   evaluate: StageEngine<EvaluateInput, EvaluateOutput>;
 }
 export type StageName = keyof Engines;
-
-export const STAGE_NAMES: readonly StageName[] = [
-  'prepareDataset', 'trainClassifier', 'scoreLosses', 'selectTopK', 'captionImage', 'filterCaptions', 'generateBatch', 'evaluate',
-];
-
-/** Which piece of work brings each engine, for the message a stage without one gives. */
-export const ENGINE_SOURCES: Readonly<Record<StageName, string>> = {
-  prepareDataset: 'the Colored MNIST builder and DisEnt readers (issue #3)',
-  trainClassifier: 'the tfjs classifier engine (issue #3)',
-  scoreLosses: 'the tfjs classifier engine (issue #3)',
-  selectTopK: 'the top-K selection (issue #3)',
-  captionImage: 'the transformers.js captioner (issue #5)',
-  filterCaptions: 'the caption text filter (issue #5)',
-  generateBatch: 'the ONNX text-to-image engine (issue #4)',
-  evaluate: 'the tfjs classifier engine (issue #3)',
-};

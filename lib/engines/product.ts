@@ -6,11 +6,8 @@ import type { Engines } from './index';
 import { prepareDatasetEngine } from './prepare-dataset';
 import { selectTopKEngine } from './select-top-k';
 
-/**
- * The engines this build ships. Stages whose engine has not landed are absent: their activity fails
- * non-retryably saying which stage is missing, rather than producing a fake result.
- */
-export function productEngines(): Partial<Engines> {
+/** The product's engine for every stage. */
+export function productEngines(): Engines {
   return {
     prepareDataset: prepareDatasetEngine,
     trainClassifier: trainClassifierEngine,

@@ -4,16 +4,17 @@
  * defaults (beam search, 3 captions per image); the FIRST caption must name the right digit word in
  * >= 90% of the images and the right color name in >= 90%.
  *
- *   npx tsx test/acceptance/captioner-cmnist.ts
+ *   npm run test:acceptance -- captioner
  *
  * Images: a seeded random 1,000 of `.diffubias/datasets/cmnist/test/` (`<idx>_<label>_<bias>.png`,
  * bias = color index) when that folder exists (DATASET_ROOT overrides `.diffubias/datasets`), else
  * built on the fly from the MNIST test IDX files with uniformly random colors and the builder's
  * color noise. Env: CAPTIONER (bundle, default models/demo/captioner), N (default 1000), SEED (default 0).
- * Exits 1 when a target is missed.
+ * Fails when a target is missed.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
 import { loadMnist } from '../../datasets/cmnist/idx';
@@ -89,7 +90,7 @@ function confusion(title: string, names: readonly string[], truth: number[], sai
   }
 }
 
-async function main() {
+async function measure(): Promise<{ digitAcc: number; colorAcc: number }> {
   const bundle = process.env.CAPTIONER ?? 'models/demo/captioner';
   const n = Number(process.env.N ?? 1000);
   const seed = Number(process.env.SEED ?? 0);
@@ -127,10 +128,13 @@ async function main() {
   console.log(`all 3 captions name both correctly: ${pct(anyOk / samples.length)}`);
   console.log(`throughput: ${(samples.length / seconds).toFixed(1)} images/s (${seconds.toFixed(1)} s, beam 3, 3 captions, CPU, batches of 8)`);
   await clearCaptioners();
-  if (digitAcc < 0.9 || colorAcc < 0.9) {
-    console.log('TARGET MISSED');
-    process.exit(1);
-  }
-  console.log('targets met');
+  return { digitAcc, colorAcc };
 }
-main().catch((e) => { console.error(e); process.exit(1); });
+
+describe('captioner acceptance: the demo captioner on Colored MNIST test images', () => {
+  it('the first caption names the right digit word and color name in >= 90% of the images', async () => {
+    const { digitAcc, colorAcc } = await measure();
+    expect(digitAcc).toBeGreaterThanOrEqual(0.9);
+    expect(colorAcc).toBeGreaterThanOrEqual(0.9);
+  }, 30 * 60_000);
+});
