@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { openDataSource } from '../datasets/disent/source';
 import { DATASETS } from '../datasets/specs';
 import type { ArtifactStore } from '../lib/artifacts/store';
-import type { Manifest } from '../lib/artifacts/manifest';
+import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../lib/engines/filter-captions';
+import { readGeneratedRows } from '../lib/engines/generated-rows';
 import type { ExperimentResult } from '../lib/pipeline';
 import { renderReport, type ReportData, type ReportImage } from '../lib/report/html';
 import type { Caption } from '../lib/text/caption-filter';
@@ -29,16 +30,12 @@ export async function collectReport(store: ArtifactStore, result: ExperimentResu
     const image: ReportImage = { src: await dataUri(() => source.read(row.file.slice(slash + 1))), caption: `class ${row.label}` };
     return { image, label: row.label, bias: row.bias, ce: row.ce, gce: row.gce };
   }));
-  const filterDir = a.keptKey.slice(0, a.keptKey.lastIndexOf('/'));
   const kept = (await store.getJson<Caption[]>(a.keptKey)) ?? [];
-  const dropped = (await store.getJson<(Caption & { reason: string })[]>(`${filterDir}/dropped.json`)) ?? [];
-  const top = (await store.getJson<{ f: number; topWords: { word: string; count: number }[] }>(`${filterDir}/top-words.json`)) ?? { f: 0, topWords: [] };
+  const dropped = (await store.getJson<DroppedCaption[]>(filterFileKey(a.keptKey, 'dropped'))) ?? [];
+  const top = (await store.getJson<Pick<TopWordsFile, 'f' | 'topWords'>>(filterFileKey(a.keptKey, 'topWords'))) ?? { f: 0, topWords: [] };
   const perClass = new Map<number, ReportImage[]>();
   for (const manifestKey of a.generatedManifests) {
-    const manifest = await store.getJson<Manifest>(manifestKey);
-    const rowsKey = manifest?.files.find((f) => f.key.endsWith('/rows.json'))?.key;
-    const rows = rowsKey ? ((await store.getJson<{ key: string; label: number; prompt: string }[]>(rowsKey)) ?? []) : [];
-    for (const row of rows) {
+    for (const row of await readGeneratedRows(store, manifestKey)) {
       const list = perClass.get(row.label) ?? [];
       if (list.length >= SHOW_PER_CLASS) continue;
       list.push({ src: await dataUri(() => store.get(row.key)), caption: row.prompt });

@@ -4,9 +4,10 @@
  */
 import type { ClassifierConfig, ExperimentConfig, TrainConfig } from './config/schema';
 import type { DatasetName } from '../datasets/specs';
+import type { LossName } from './classifier/losses';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
-export type LossName = 'gce' | 'ce';
+export type { LossName };
 
 export interface DatasetRef {
   name: DatasetName;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { StepOptimizer } from './train-step';
+import type { StepOptimizer } from './step-optimizer';
 
 /**
  * The inner loop, monomorphic over Float32Arrays. PyTorch's form of the update (bias corrections

@@ -30,6 +30,19 @@ export function perSampleLoss(loss: LossName, logits: tf.Tensor2D, labels: tf.Te
 }
 
 /**
+ * CE (-log p_y) and GCE ((1 - p_y^q) / q) of one row of logits [n, c], in float64: the per-sample
+ * loss table top-K ranks by (scoreLosses). Stable for large logits (log-sum-exp from the row's max).
+ */
+export function sampleLosses(logits: Float32Array, classes: number, row: number, label: number, q: number): { ce: number; gce: number } {
+  let max = -Infinity;
+  for (let j = 0; j < classes; j++) max = Math.max(max, logits[row * classes + j]!);
+  let sum = 0;
+  for (let j = 0; j < classes; j++) sum += Math.exp(logits[row * classes + j]! - max);
+  const logP = logits[row * classes + label]! - max - Math.log(sum);
+  return { ce: -logP, gce: (1 - Math.exp(q * logP)) / q };
+}
+
+/**
  * The mean loss's gradient with respect to the logits, computed on the host in float64 from
  * logits [n, c] read back: for CE it is (softmax - onehot) / n; GCE's is the same scaled per
  * sample by p_y^q (see perSampleGce). Returns it with the batch's summed loss. The same numbers

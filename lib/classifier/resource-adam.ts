@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { tensorflowResources, type ResourceVariable, type TensorflowResources } from './tensorflow-ops';
 import { checkAdamState, HostAdam } from './host-adam';
-import type { StepOptimizer } from './train-step';
+import type { StepOptimizer } from './step-optimizer';
 
 interface Slot {
   /** Index into the optimizer's variables. */

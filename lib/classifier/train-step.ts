@@ -4,16 +4,7 @@ import { denseStack, denseStackStep } from './dense-stack';
 import { perSampleLoss, type LossName } from './losses';
 import { nativeTrainingForward } from './native-training-forward';
 import { ResourceAdam } from './resource-adam';
-
-/** What a training step needs of an optimizer: gradients in variable order, state in tfjs's layout. */
-export interface StepOptimizer {
-  setLearningRate(lr: number): void;
-  applyGradients(gradients: readonly tf.Tensor[]): void;
-  /** New tensors; the caller disposes them. */
-  getWeights(): { name: string; tensor: tf.Tensor }[];
-  setWeights(weights: readonly { name: string; tensor: tf.Tensor }[]): void;
-  dispose(): void;
-}
+import type { StepOptimizer } from './step-optimizer';
 
 /** SGD whose learning rate can follow a step schedule. */
 class ScheduledSgd implements StepOptimizer {

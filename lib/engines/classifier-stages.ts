@@ -2,10 +2,10 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ImageItem } from '../../datasets/disent/reader';
 import { openDataSource } from '../../datasets/disent/source';
 import { DATASETS } from '../../datasets/specs';
-import type { Manifest } from '../artifacts/manifest';
 import type { ArtifactStore } from '../artifacts/store';
 import { initBackend } from '../classifier/backend';
 import { applyInitialWeights } from '../classifier/initial-weights';
+import { sampleLosses } from '../classifier/losses';
 import { decodeModel, encodeModel } from '../classifier/model-file';
 import { buildModel, type ModelSpec } from '../classifier/models';
 import { accuracyBreakdown, argmax, predictAll } from '../classifier/predict';
@@ -20,26 +20,16 @@ import { lossTableToCsv } from '../selection/loss-table';
 import type { LossRow } from '../selection/top-k';
 import type { StageContext, StageEngine } from '../stage';
 import { splitReader } from './dataset-access';
+import { readGeneratedRows } from './generated-rows';
 
 const ROLE_STREAM: Record<ClassifierRole, number> = { biased: 1, vanilla: 2, debiased: 3 };
 const INFERENCE_BATCH = 512;
-
-/** A row of the `rows.json` that generateBatch stores beside its images. */
-export interface GeneratedRow {
-  key: string;
-  label: number;
-}
 
 /** Generated images listed by generateBatch manifests, as training items. */
 export async function generatedItems(store: ArtifactStore, manifestKeys: readonly string[]): Promise<ImageItem[]> {
   const items: ImageItem[] = [];
   for (const manifestKey of manifestKeys) {
-    const manifest = await store.getJson<Manifest>(manifestKey);
-    if (!manifest) throw new BadInputError(store.uri(manifestKey), 'generated-image manifest missing');
-    const rowsFile = manifest.files.find((f) => f.key.endsWith('/rows.json'));
-    if (!rowsFile) throw new BadInputError(store.uri(manifestKey), 'lists no rows.json');
-    const rows = (await store.getJson<GeneratedRow[]>(rowsFile.key)) ?? [];
-    for (const row of rows) {
+    for (const row of await readGeneratedRows(store, manifestKey)) {
       items.push({
         id: store.uri(row.key), label: row.label, bias: -1,
         load: async () => {
@@ -136,16 +126,6 @@ async function loadModel(store: ArtifactStore, key: string): Promise<tf.LayersMo
   return decodeModel(bytes, store.uri(key)).model;
 }
 
-/** -log softmax and (1 - p^q)/q from a row of logits, in float64. */
-function losses(logits: Float32Array, classes: number, row: number, label: number, q: number): { ce: number; gce: number } {
-  let max = -Infinity;
-  for (let j = 0; j < classes; j++) max = Math.max(max, logits[row * classes + j]!);
-  let sum = 0;
-  for (let j = 0; j < classes; j++) sum += Math.exp(logits[row * classes + j]! - max);
-  const logP = logits[row * classes + label]! - max - Math.log(sum);
-  return { ce: -logP, gce: (1 - Math.exp(q * logP)) / q };
-}
-
 export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput> = async (input, ctx) => {
   const backend = await initBackend(ctx.log);
   const model = await loadModel(ctx.store, input.modelKey);
@@ -153,7 +133,7 @@ export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput>
   const p = await predictAll(model, train, INFERENCE_BATCH, (done, total) => ctx.progress({ done, total }));
   model.dispose();
   const rows: LossRow[] = train.items.map((item, i) => ({
-    file: item.id, label: item.label, bias: item.bias, predicted: argmax(p.logits, p.classes, i), ...losses(p.logits, p.classes, i, item.label, input.gceQ),
+    file: item.id, label: item.label, bias: item.bias, predicted: argmax(p.logits, p.classes, i), ...sampleLosses(p.logits, p.classes, i, item.label, input.gceQ),
   }));
   const tableKey = await ctx.put('losses.csv', lossTableToCsv(rows), 'text/csv');
   return { tableKey, rows: rows.length, backend };

@@ -2,7 +2,21 @@ import { DATASETS } from '../../datasets/specs';
 import { BadInputError } from '../errors';
 import type { CaptionFile, FilterCaptionsInput, FilterCaptionsOutput } from '../pipeline';
 import type { StageEngine } from '../stage';
-import { filterCaptions, nltkStopwords, type Caption } from '../text/caption-filter';
+import { filterCaptions, nltkStopwords, type Caption, type FilterResult } from '../text/caption-filter';
+
+/** The files a filterCaptions unit writes side by side; readers find them beside its `keptKey`. */
+export const FILTER_FILES = { kept: 'kept.json', dropped: 'dropped.json', topWords: 'top-words.json' } as const;
+export type DroppedCaption = FilterResult['dropped'][number];
+export interface TopWordsFile {
+  f: number;
+  match: FilterCaptionsInput['match'];
+  topWords: FilterResult['topWords'];
+}
+
+/** The key of one of a filterCaptions unit's files, from the unit's `keptKey`. */
+export function filterFileKey(keptKey: string, file: keyof typeof FILTER_FILES): string {
+  return `${keptKey.slice(0, keptKey.lastIndexOf('/'))}/${FILTER_FILES[file]}`;
+}
 
 /** Stage (d): the top-F filter over every caption of the run, with its audit (kept, dropped, top words). */
 export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptionsOutput> = async (input, ctx) => {
@@ -18,9 +32,9 @@ export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptio
     numClasses: input.numClasses, topF: input.topF, match: input.match, stopwords: nltkStopwords(),
     classWords: input.labelCheck ? DATASETS[input.labelCheck].classWords : undefined,
   });
-  const keptKey = await ctx.putJson('kept.json', result.kept);
-  await ctx.putJson('dropped.json', result.dropped);
-  await ctx.putJson('top-words.json', { f: result.f, match: input.match, topWords: result.topWords });
+  const keptKey = await ctx.putJson(FILTER_FILES.kept, result.kept satisfies Caption[]);
+  await ctx.putJson(FILTER_FILES.dropped, result.dropped satisfies DroppedCaption[]);
+  await ctx.putJson(FILTER_FILES.topWords, { f: result.f, match: input.match, topWords: result.topWords } satisfies TopWordsFile);
   ctx.log(`kept ${result.kept.length} of ${captions.length} captions; top-${result.f}: ${result.topWords.map((t) => t.word).join(', ')}`);
   return { keptKey, kept: result.kept.length, dropped: result.dropped.length, topWords: result.topWords };
 };

@@ -4,16 +4,7 @@ import { BadInputError } from '../errors';
 import type { GenerateBatchInput, GenerateBatchOutput } from '../pipeline';
 import type { StageContext, StageEngine } from '../stage';
 import type { Caption } from '../text/caption-filter';
-
-/** A row of the `rows.json` generateBatch writes (the classifier reads key and label). */
-export interface GenerateRow {
-  key: string;
-  label: number;
-  prompt: string;
-  seed: number;
-  /** The training image the caption describes. */
-  source: string;
-}
+import { GENERATED_ROWS_FILE, type GeneratedRow } from './generated-rows';
 
 export interface GenerateBatchOptions {
   device?: Device;
@@ -101,7 +92,7 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
     if (!Number.isInteger(input.baseSeed)) throw new BadInputError('baseSeed', `expected an integer, got ${input.baseSeed}`);
     const kept = await readKept(input, ctx);
     const total = input.count;
-    const rows: GenerateRow[] = [];
+    const rows: GeneratedRow[] = [];
     const resumeDone = ctx.resume?.done ?? 0;
     let done = 0;
     const load = () => loadText2Image(resolveModelLocation(input.model), {
@@ -141,7 +132,7 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
         });
       }
     }
-    await ctx.putJson('rows.json', rows);
+    await ctx.putJson(GENERATED_ROWS_FILE, rows);
     if (total > 0) ctx.log(`generated images ${input.first}-${input.first + total - 1} (${input.steps} steps, guidance ${input.guidance}) with ${input.model}`);
     return { images: rows.length };
   };

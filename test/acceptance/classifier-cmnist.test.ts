@@ -4,6 +4,8 @@
  * precision / recall of f_B's top-K selections, and checks what the method needs of them.
  * `npm run test:acceptance -- classifier` (needs the dataset the demo builds under .diffubias/datasets).
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmbeddedS3 } from '../../cli/stack/s3-server';
@@ -19,8 +21,9 @@ import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
 
 async function measure() {
   const started = Date.now();
-  // A fixed folder: a rerun reuses every stage already stored (the stage cache at work).
-  const s3 = await startEmbeddedS3({ directory: process.env.ACCEPTANCE_S3_DIR ?? join('.diffubias', 'acceptance-s3'), bucket: 'acceptance' });
+  // A fresh store each run, so the run measures the code as it is now (a stored stage would be
+  // reused); ACCEPTANCE_S3_DIR keeps one across runs when iterating on a later stage.
+  const s3 = await startEmbeddedS3({ directory: process.env.ACCEPTANCE_S3_DIR ?? mkdtempSync(join(tmpdir(), 'acceptance-s3-')), bucket: 'acceptance' });
   const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'acceptance', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
   const config = parseExperimentConfig({ dataset: 'cmnist', ratio: 1, seed: 0, train: { epochs: 5 }, datasetRoot: process.env.DATASET_ROOT ?? '.diffubias/datasets' });
   const experimentId = 'acceptance/cmnist/1/0';

@@ -6,6 +6,8 @@
 import sharp from 'sharp';
 import { DATASETS } from '../../datasets/specs';
 import type { Engines } from '../../lib/engines';
+import { FILTER_FILES } from '../../lib/engines/filter-captions';
+import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../lib/engines/generated-rows';
 import type { SelectedImage } from '../../lib/pipeline';
 import type { StageContext } from '../../lib/stage';
 import { BadInputError } from '../../lib/errors';
@@ -112,21 +114,21 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
       track('filterCaptions', 'filter', async () => {
         const all = await Promise.all(input.captionKeys.map((k) => readJson<{ label: number; captions: string[] }>(ctx, k)));
         const kept = all.flatMap((c) => c.captions.slice(0, 2).map((text) => ({ text, label: c.label })));
-        const keptKey = await ctx.putJson('kept.json', kept);
+        const keptKey = await ctx.putJson(FILTER_FILES.kept, kept);
         return { keptKey, kept: kept.length, dropped: all.length, topWords: [{ word: 'handwritten', count: kept.length }] };
       }),
     generateBatch: (input, ctx) =>
       track('generateBatch', String(input.batchIndex), async () => {
         const kept = await readJson<{ text: string; label: number }[]>(ctx, input.keptKey);
-        const rows: { key: string; label: number; prompt: string; seed: number }[] = [];
+        const rows: GeneratedRow[] = [];
         for (let i = input.first; i < input.first + input.count; i++) {
           const caption = kept[i % kept.length]!;
           // A real (if plain) image of the caption's class, so a real classifier can train on it.
           const key = await ctx.put(`images/${String(i).padStart(6, '0')}.png`, await plainImage(caption.label), 'image/png');
-          rows.push({ key, label: caption.label, prompt: caption.text, seed: input.baseSeed + i });
+          rows.push({ key, label: caption.label, prompt: caption.text, seed: input.baseSeed + i, source: `double/${i % kept.length}` });
           ctx.progress({ done: i - input.first + 1, total: input.count });
         }
-        await ctx.putJson('rows.json', rows);
+        await ctx.putJson(GENERATED_ROWS_FILE, rows);
         return { images: input.count };
       }),
     evaluate: (input, ctx) =>

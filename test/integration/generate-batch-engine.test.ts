@@ -10,7 +10,8 @@ import { runStageUnit, stageDir, type StageHooks } from '../../lib/artifacts/sta
 import { ArtifactStore } from '../../lib/artifacts/store';
 import { bundleCacheDir, openBundle } from '../../lib/diffusion/bundle';
 import { releaseText2Images } from '../../lib/diffusion/pipeline';
-import { makeGenerateBatchEngine, type GenerateRow } from '../../lib/engines/generate-batch';
+import { makeGenerateBatchEngine } from '../../lib/engines/generate-batch';
+import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../lib/engines/generated-rows';
 import { BadInputError } from '../../lib/errors';
 import type { GenerateBatchInput } from '../../lib/pipeline';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
@@ -70,7 +71,7 @@ describe('generateBatch engine', () => {
     expect(manifest.files.map((f) => f.key)).toEqual([
       `${dir}/images/000005.png`, `${dir}/images/000006.png`, `${dir}/images/000007.png`, `${dir}/images/000008.png`, `${dir}/rows.json`,
     ]);
-    const rows = (await store.getJson<GenerateRow[]>(`${dir}/rows.json`))!;
+    const rows = (await store.getJson<GeneratedRow[]>(`${dir}/${GENERATED_ROWS_FILE}`))!;
     expect(rows).toEqual([5, 6, 7, 8].map((i) => ({
       key: `${dir}/images/${String(i).padStart(6, '0')}.png`, label: kept[i % 3]!.label, prompt: kept[i % 3]!.text, seed: 1000 + i, source: kept[i % 3]!.image,
     })));

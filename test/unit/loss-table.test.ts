@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sampleLosses } from '../../lib/classifier/losses';
 import { lossTableFromCsv, lossTableToCsv } from '../../lib/selection/loss-table';
 import type { LossRow } from '../../lib/selection/top-k';
 
@@ -26,5 +27,31 @@ describe('per-sample loss table (the CSV top-K reads)', () => {
   it('names the line of a malformed row', () => {
     const csv = lossTableToCsv(rows).replace('"tiny.png",9,', '"tiny.png",nine,');
     expect(() => lossTableFromCsv(csv, 't.csv')).toThrow('t.csv: line 4 is malformed');
+  });
+});
+
+describe('per-sample losses behind the table (sampleLosses, float64)', () => {
+  it('CE is -log softmax and GCE (1 - p^q) / q of the label', () => {
+    const logits = Float32Array.from([0, 0, 1, 2, 3, 4]);
+    expect(sampleLosses(logits, 2, 0, 0, 0.7).ce).toBeCloseTo(Math.LN2, 12);
+    expect(sampleLosses(logits, 2, 0, 1, 0.7).gce).toBeCloseTo((1 - 0.5 ** 0.7) / 0.7, 12);
+    // Row 1 of a [3, 2] batch: logits (1, 2); p_0 = 1 / (1 + e).
+    const p0 = 1 / (1 + Math.E);
+    expect(sampleLosses(logits, 2, 1, 0, 0.7).ce).toBeCloseTo(-Math.log(p0), 12);
+    expect(sampleLosses(logits, 2, 1, 0, 0.5).gce).toBeCloseTo((1 - Math.sqrt(p0)) / 0.5, 12);
+  });
+
+  it('stays finite and exact for logits float32 exp would overflow', () => {
+    const { ce, gce } = sampleLosses(Float32Array.from([1000, 0]), 2, 0, 1, 0.7);
+    expect(ce).toBeCloseTo(1000, 9);
+    expect(gce).toBeCloseTo(1 / 0.7, 12);
+    expect(sampleLosses(Float32Array.from([1000, 0]), 2, 0, 0, 0.7).ce).toBeCloseTo(0, 12);
+  });
+
+  it('ranks as CE does: a lower p_y means a higher GCE', () => {
+    const logits = Float32Array.from([3, 0, 0, 0, 1, 0, 0, 0, -2, 0, 0, 0]);
+    const rows = [0, 1, 2].map((r) => sampleLosses(logits, 4, r, 0, 0.7));
+    expect(rows.map((r) => r.ce)).toEqual([...rows.map((r) => r.ce)].sort((a, b) => a - b));
+    expect(rows.map((r) => r.gce)).toEqual([...rows.map((r) => r.gce)].sort((a, b) => a - b));
   });
 });
