@@ -1,4 +1,4 @@
-import type { ArtifactStore } from '../lib/artifacts/store';
+import type { ArtifactStore } from '../core/store';
 import type { Engines } from '../lib/engines';
 
 /** What the activities of one worker process share: the artifact store and the engines. */

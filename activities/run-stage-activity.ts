@@ -3,7 +3,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runStageUnit, StageCancelledError } from '../lib/artifacts/stage-runner';
 import type { Engines, StageName } from '../lib/engines';
 import { NON_RETRYABLE } from '../lib/activity-table';
-import { BadInputError, ConfigError, EngineMissingError } from '../lib/errors';
+import { BadInputError, ConfigError, EngineMissingError } from '../core/errors';
 import type { StageProgress } from '../lib/stage';
 import type { ActivityDeps } from './deps';
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { hashOf } from '../lib/config/canonical-hash';
-import { ArtifactStore } from '../lib/artifacts/store';
+import { ArtifactStore } from '../core/store';
 import { EMBEDDED_S3_CREDENTIALS } from '../lib/settings';
 import { parseExperimentConfig } from '../lib/config/schema';
 import type { ModelSpec } from '../lib/classifier/models';

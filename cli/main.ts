@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { demoConfig } from '../lib/config/demo';
-import { ConfigError } from '../lib/errors';
+import { ConfigError } from '../core/errors';
 import { settingsFromEnv } from '../lib/settings';
 import { installWorkerLogging } from '../workers/logging';
 import { pauseSignal, resumeSignal } from '../workflows/definitions';
@@ -179,7 +179,7 @@ program
       if (opts.html) {
         if (type !== 'experiment') throw new ConfigError([`html: only experiments have an HTML report; ${workflowIdOf(id)} is a ${type}`]);
         const { writeReportFiles } = require('./report-files') as typeof import('./report-files');
-        const { ArtifactStore } = require('../lib/artifacts/store') as typeof import('../lib/artifacts/store');
+        const { ArtifactStore } = require('../core/store') as typeof import('../core/store');
         const store = new ArtifactStore(settingsFromEnv().s3);
         try {
           const files = await writeReportFiles(store, result as import('../lib/pipeline').ExperimentResult, opts.html);

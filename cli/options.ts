@@ -1,6 +1,6 @@
 import { readConfigFile } from '../lib/config/load';
 import { parseExperimentConfig, parseSweepConfig, type ExperimentConfig, type SweepConfig } from '../lib/config/schema';
-import { ConfigError } from '../lib/errors';
+import { ConfigError } from '../core/errors';
 import { QUEUE_NAMES, type QueueName } from '../lib/activity-table';
 
 /** A flag's text as a number when it is one; otherwise the text, so the schema names the field. */

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openDataSource } from '../datasets/disent/source';
 import { DATASETS } from '../datasets/specs';
-import type { ArtifactStore } from '../lib/artifacts/store';
+import type { ArtifactStore } from '../core/store';
 import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../lib/engines/filter-captions';
 import { readGeneratedRows } from '../lib/engines/generated-rows';
 import type { ExperimentResult } from '../lib/pipeline';

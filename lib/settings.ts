@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { S3Settings } from './artifacts/store';
-import { ConfigError } from './errors';
+import type { S3Settings } from '../core/store';
+import { ConfigError } from '../core/errors';
 import { describeIssues } from './config/schema';
 
 /** The embedded S3 server's default address (`diffubias dev` starts it there). */

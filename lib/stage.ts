@@ -1,4 +1,4 @@
-import type { ArtifactStore } from './artifacts/store';
+import type { ArtifactStore } from '../core/store';
 
 /** Progress an engine reports while it works; the activity layer turns it into heartbeats. */
 export interface StageProgress {

@@ -1,6 +1,6 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { ArtifactStore } from '../lib/artifacts/store';
+import { ArtifactStore } from '../core/store';
 import { productEngines } from '../lib/engines/product';
 import type { Settings } from '../lib/settings';
 import { createWorkers, runWorkers } from './create-workers';

@@ -8,11 +8,10 @@ import type {
   TrainClassifierInput,
 } from '../lib/pipeline';
 import { TASK_QUEUES } from '../lib/activity-table';
-import { callActivity as call } from './call-activity';
+import { callActivity as call, type ActivityInput, type ActivityOutput } from './call-activity';
 import { installControl, type Control } from './control';
 import { SEARCH_ATTRIBUTES } from './definitions';
 import type { FanOutInput, FanOutKind } from './fan-out';
-import type { ActivityInput, ActivityOutput } from './call-activity';
 
 export async function experiment(input: ExperimentInput): Promise<ExperimentResult> {
   const control = installControl();

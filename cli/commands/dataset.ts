@@ -1,7 +1,7 @@
-import { ArtifactStore } from '../../lib/artifacts/store';
-import { ConfigError } from '../../lib/errors';
+import { ArtifactStore } from '../../core/store';
+import { ConfigError } from '../../core/errors';
 import type { Settings } from '../../lib/settings';
-import { parseS3Uri } from '../../lib/artifacts/s3-uri';
+import { parseS3Uri } from '../../core/s3-uri';
 
 export interface DatasetBuildOptions {
   out: string;

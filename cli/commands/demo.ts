@@ -1,7 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { join } from 'node:path';
 import { stageTimeLines, stageTimes } from '../../lib/artifacts/stage-times';
-import { ArtifactStore } from '../../lib/artifacts/store';
+import { ArtifactStore } from '../../core/store';
 import { demoConfig } from '../../lib/config/demo';
 import type { Manifest } from '../../lib/artifacts/manifest';
 import type { Accuracy, ClassifierRole, ExperimentResult, TrainClassifierOutput } from '../../lib/pipeline';

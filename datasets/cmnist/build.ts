@@ -1,8 +1,8 @@
 import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import type { ArtifactStore } from '../../lib/artifacts/store';
-import { BadInputError } from '../../lib/errors';
+import type { ArtifactStore } from '../../core/store';
+import { BadInputError } from '../../core/errors';
 import { CMNIST_COLORS } from './colors';
 import { loadMnist, type MnistSplit } from './idx';
 import {
@@ -12,7 +12,7 @@ import {
   type PlannedImage,
   type SplitCounts,
 } from './plan';
-import { parseS3Uri } from '../../lib/artifacts/s3-uri';
+import { parseS3Uri } from '../../core/s3-uri';
 
 export interface BuildOptions {
   /** A local folder, or `s3://bucket/prefix` (then `store` is required and must be for that bucket). */

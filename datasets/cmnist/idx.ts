@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { BadInputError } from '../../lib/errors';
+import { BadInputError } from '../../core/errors';
 
 /** Images of an IDX3 file: `pixels` holds `count` row-major `rows`x`cols` grayscale images. */
 export interface IdxImages {

@@ -1,5 +1,5 @@
-import { BadInputError } from '../../lib/errors';
-import { deriveSeed, Rng } from '../../lib/random';
+import { BadInputError } from '../../core/errors';
+import { deriveSeed, Rng } from '../../core/random';
 import { CMNIST_COLORS } from './colors';
 import { loadMnistLabels, MNIST_SIZES } from './idx';
 

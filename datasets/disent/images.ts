@@ -1,7 +1,7 @@
 import { decode as decodePng } from 'fast-png';
 import sharp from 'sharp';
-import { BadInputError } from '../../lib/errors';
-import { Rng } from '../../lib/random';
+import { BadInputError } from '../../core/errors';
+import { Rng } from '../../core/random';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

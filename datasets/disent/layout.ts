@@ -1,4 +1,4 @@
-import { BadInputError } from '../../lib/errors';
+import { BadInputError } from '../../core/errors';
 import type { DataSource } from './source';
 
 export type Split = 'train' | 'valid' | 'test';

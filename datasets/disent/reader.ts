@@ -1,4 +1,4 @@
-import { deriveSeed, Rng } from '../../lib/random';
+import { deriveSeed, Rng } from '../../core/random';
 import { augment, decodeRgb } from './images';
 
 /** One image of a split, wherever it lives (dataset folder, S3, generated images). */

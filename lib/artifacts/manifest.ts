@@ -1,5 +1,5 @@
 import { sha256Hex } from '../config/canonical-hash';
-import type { ArtifactStore } from './store';
+import type { ArtifactStore } from '../../core/store';
 
 export interface ManifestFile {
   key: string;

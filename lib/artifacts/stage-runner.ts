@@ -1,7 +1,7 @@
 import { hashOf } from '../config/canonical-hash';
 import type { StageContext, StageProgress } from '../stage';
 import { checkManifest, describeFile, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest';
-import type { ArtifactStore } from './store';
+import type { ArtifactStore } from '../../core/store';
 
 export interface StageUnit {
   experimentId: string;

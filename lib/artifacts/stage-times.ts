@@ -1,5 +1,5 @@
 import { MANIFEST_NAME, type Manifest } from './manifest';
-import type { ArtifactStore } from './store';
+import type { ArtifactStore } from '../../core/store';
 
 export interface StageTime {
   stage: string;

@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { PreTrainedTokenizer, RawImage, Tensor } from '@huggingface/transformers';
-import { ArtifactStore, type S3Settings } from '../artifacts/store';
-import { BadInputError } from '../errors';
+import { ArtifactStore, type S3Settings } from '../../core/store';
+import { BadInputError } from '../../core/errors';
 import { argmax, BeamGroup, logSoftmaxRows, sampleToken } from './search';
-import { parseS3Uri } from '../artifacts/s3-uri';
+import { parseS3Uri } from '../../core/s3-uri';
 
 /**
  * Image captioning with transformers.js on local model bundles (ARCHITECTURE.md "Model bundles"):

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../core/errors';
 import type { DataSource } from '../../datasets/disent/source';
 
 interface ModelJson {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SplitReader } from '../../datasets/disent/reader';
-import { deriveSeed } from '../random';
+import { deriveSeed } from '../../core/random';
 import type { LossName } from './losses';
 import { buildModel, type ModelSpec } from './models';
 import { createTrainStep } from './train-step';

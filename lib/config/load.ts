@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import YAML from 'yaml';
-import { ConfigError } from '../errors';
+import { ConfigError } from '../../core/errors';
 
 /** Reads a YAML or JSON config file into a plain object; syntax errors name the file. */
 export async function readConfigFile(path: string): Promise<Record<string, unknown>> {

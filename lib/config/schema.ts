@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DATASET_NAMES, DATASETS, type DatasetName } from '../../datasets/specs';
-import { ConfigError } from '../errors';
+import { ConfigError } from '../../core/errors';
 
 const positiveInt = z.number().int().positive();
 

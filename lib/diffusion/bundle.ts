@@ -11,9 +11,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline as streamPipeline } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { ArtifactStore, type S3Settings } from '../artifacts/store';
-import { BadInputError } from '../errors';
-import { parseS3Uri } from '../artifacts/s3-uri';
+import { ArtifactStore, type S3Settings } from '../../core/store';
+import { BadInputError } from '../../core/errors';
+import { parseS3Uri } from '../../core/s3-uri';
 
 /** The files a bundle must have, relative to its root. */
 export const REQUIRED_FILES = [

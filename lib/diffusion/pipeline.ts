@@ -10,9 +10,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import type { S3Settings } from '../artifacts/store';
-import { BadInputError } from '../errors';
-import { Rng } from '../random';
+import type { S3Settings } from '../../core/store';
+import { BadInputError } from '../../core/errors';
+import { Rng } from '../../core/random';
 import { openBundle, type SdBundle } from './bundle';
 import { float16ToFloat32, float32ToFloat16 } from './float16';
 import { createScheduler, guidanceScaleEmbedding, kindOfClass, SCHEDULER_CLASSES, type SchedulerKind, type StepNoise } from './schedulers';

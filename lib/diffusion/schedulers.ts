@@ -8,7 +8,7 @@
  * caller-supplied {@link StepNoise} for each image's noise, so a run can replay a reference's noise or draw
  * each image's noise from that image's own seeded stream.
  */
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../core/errors';
 
 export type SchedulerKind = 'ddim' | 'euler_a' | 'euler' | 'lcm';
 export const SCHEDULER_KINDS: readonly SchedulerKind[] = ['ddim', 'euler_a', 'euler', 'lcm'];

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { AutoTokenizer, CLIPTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../core/errors';
 import type { JsonObject, TokenizerFiles } from './bundle';
 
 /** transformers' CLIPTokenizer reads at most this many merges (49152 - 256 - 2). */

@@ -1,7 +1,7 @@
 import { openDataSource } from '../../datasets/disent/source';
-import type { S3Settings } from '../artifacts/store';
+import type { S3Settings } from '../../core/store';
 import { loadCaptioner, type CaptionDevice } from '../captioner/captioner';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../core/errors';
 import type { CaptionFile, CaptionImageInput, CaptionImageOutput } from '../pipeline';
 import type { StageEngine } from '../stage';
 

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ImageItem } from '../../datasets/disent/reader';
 import { openDataSource } from '../../datasets/disent/source';
 import { DATASETS } from '../../datasets/specs';
-import type { ArtifactStore } from '../artifacts/store';
+import type { ArtifactStore } from '../../core/store';
 import { initBackend } from '../classifier/backend';
 import { applyInitialWeights } from '../classifier/initial-weights';
 import { sampleLosses } from '../classifier/losses';
@@ -11,11 +11,11 @@ import { buildModel, type ModelSpec } from '../classifier/models';
 import { accuracyBreakdown, argmax, predictAll } from '../classifier/predict';
 import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../classifier/train';
 import { decodeTensors, encodeTensors, modelWeights } from '../classifier/weights';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../core/errors';
 import type {
   ClassifierRole, EvaluateInput, EvaluateOutput, ScoreLossesInput, ScoreLossesOutput, TrainClassifierInput, TrainClassifierOutput,
 } from '../pipeline';
-import { deriveSeed } from '../random';
+import { deriveSeed } from '../../core/random';
 import { lossTableToCsv } from '../selection/loss-table';
 import type { LossRow } from '../selection/top-k';
 import type { StageContext, StageEngine } from '../stage';

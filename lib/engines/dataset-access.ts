@@ -2,7 +2,7 @@ import { listSplit, type Split } from '../../datasets/disent/layout';
 import { SplitReader, type ImageItem } from '../../datasets/disent/reader';
 import { openDataSource } from '../../datasets/disent/source';
 import { DATASETS } from '../../datasets/specs';
-import type { S3Settings } from '../artifacts/store';
+import type { S3Settings } from '../../core/store';
 import type { DatasetRef } from '../pipeline';
 
 const readers = new Map<string, Promise<SplitReader>>();

@@ -1,5 +1,5 @@
 import { DATASETS } from '../../datasets/specs';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../core/errors';
 import type { CaptionFile, FilterCaptionsInput, FilterCaptionsOutput } from '../pipeline';
 import type { StageEngine } from '../stage';
 import { filterCaptions, nltkStopwords, type Caption, type FilterResult } from '../text/caption-filter';

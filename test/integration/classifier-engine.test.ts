@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import { runStageUnit, type StageHooks } from '../../lib/artifacts/stage-runner';
-import { ArtifactStore } from '../../lib/artifacts/store';
+import { ArtifactStore } from '../../core/store';
 import { decodeTensors } from '../../lib/classifier/weights';
 import { parseExperimentConfig } from '../../lib/config/schema';
 import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from '../../lib/engines/classifier-stages';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { startDevStack, type DevStack } from '../../cli/stack/dev-stack';
-import { ArtifactStore } from '../../lib/artifacts/store';
+import { ArtifactStore } from '../../core/store';
 import type { Engines } from '../../lib/engines';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
 import { createWorkers, runWorkers, WORKFLOWS_PATH } from '../../workers/create-workers';

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import type { ImageItem } from '../../datasets/disent/reader';
-import { Rng } from '../../lib/random';
+import { Rng } from '../../core/random';
 
 /**
  * A tiny learnable dataset: class k is a bright square in quadrant k % 4 on a colored background

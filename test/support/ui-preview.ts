@@ -6,7 +6,7 @@
 import { createActivities } from '../../activities';
 import { startDevStack } from '../../cli/stack/dev-stack';
 import { experimentIdentity, submitExperiment } from '../../cli/submit';
-import { ArtifactStore } from '../../lib/artifacts/store';
+import { ArtifactStore } from '../../core/store';
 import { parseExperimentConfig } from '../../lib/config/schema';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
 import { createWorkers, runWorkers } from '../../workers/create-workers';

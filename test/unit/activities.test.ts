@@ -3,8 +3,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { ACTIVITY_NAMES, ACTIVITY_TABLE, activityOptions, QUEUE_NAMES, queueActivities, TASK_QUEUES } from '../../lib/activity-table';
-import { ArtifactStore } from '../../lib/artifacts/store';
-import { BadInputError } from '../../lib/errors';
+import { ArtifactStore } from '../../core/store';
+import { BadInputError } from '../../core/errors';
 import type { PrepareDatasetInput } from '../../lib/pipeline';
 
 // Never contacted: the activities below fail before any artifact is read or written.

@@ -4,11 +4,11 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import { runStageUnit } from '../../lib/artifacts/stage-runner';
-import { ArtifactStore } from '../../lib/artifacts/store';
+import { ArtifactStore } from '../../core/store';
 import { captionThroughput } from '../../lib/captioner/bench';
 import { Captioner, clearCaptioners, loadCaptioner, localBundle, type CaptionImage } from '../../lib/captioner/captioner';
 import { captionImageEngine } from '../../lib/engines/caption-image';
-import { BadInputError } from '../../lib/errors';
+import { BadInputError } from '../../core/errors';
 import type { CaptionFile, CaptionImageInput } from '../../lib/pipeline';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
 

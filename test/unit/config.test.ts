@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseExperimentConfig, parseSweepConfig } from '../../lib/config/schema';
-import { ConfigError } from '../../lib/errors';
+import { ConfigError } from '../../core/errors';
 import { experimentIdentity, planSweep } from '../../cli/submit';
 
 function problems(fn: () => unknown): string[] {

@@ -12,7 +12,7 @@ import { float16ToFloat32, float32ToFloat16 } from '../../lib/diffusion/float16'
 import { loadText2Image, releaseText2Images, Text2Image } from '../../lib/diffusion/pipeline';
 import { createScheduler, type SchedulerKind } from '../../lib/diffusion/schedulers';
 import { ClipTokenizer } from '../../lib/diffusion/tokenizer';
-import { BadInputError } from '../../lib/errors';
+import { BadInputError } from '../../core/errors';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
 const REF = join(FIXTURES, 'tiny-sd-reference');

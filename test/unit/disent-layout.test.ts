@@ -7,7 +7,7 @@ import { listSplit, parseSampleName } from '../../datasets/disent/layout';
 import { decodeRgb } from '../../datasets/disent/images';
 import { SplitReader } from '../../datasets/disent/reader';
 import { openDataSource } from '../../datasets/disent/source';
-import { BadInputError } from '../../lib/errors';
+import { BadInputError } from '../../core/errors';
 
 let root: string;
 let png: Buffer;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseS3Uri } from '../../lib/artifacts/s3-uri';
+import { parseS3Uri } from '../../core/s3-uri';
 
 describe('parseS3Uri (every s3:// location: datasets, bundles, dataset builds)', () => {
   it('splits bucket and prefix', () => {

@@ -1,4 +1,4 @@
-import { BadInputError } from '../errors';
+import { BadInputError } from './errors';
 
 export interface S3Location {
   bucket: string;
