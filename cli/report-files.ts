@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { openDataSource } from '../datasets/disent/source';
+import { readFileAt } from '../datasets/disent/source';
 import { DATASETS } from '../datasets/specs';
 import type { ArtifactStore } from '../core/store';
 import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../lib/engines/filter-captions';
@@ -25,9 +25,7 @@ export async function collectReport(store: ArtifactStore, result: ExperimentResu
   if (!a) throw new Error(`${result.experimentId}: this result has no artifact keys (run before reports existed)`);
   const selection = (await store.getJson<{ rows: LossRow[]; precision: number; recall: number; k: number }>(a.selectionKey))!;
   const topRows = await Promise.all(selection.rows.slice(0, SHOW_TOP_K).map(async (row) => {
-    const slash = row.file.lastIndexOf('/');
-    const source = openDataSource(row.file.slice(0, slash), store.settings);
-    const image: ReportImage = { src: await dataUri(() => source.read(row.file.slice(slash + 1))), caption: `class ${row.label}` };
+    const image: ReportImage = { src: await dataUri(() => readFileAt(row.file, store.settings)), caption: `class ${row.label}` };
     return { image, label: row.label, bias: row.bias, ce: row.ce, gce: row.gce };
   }));
   const kept = (await store.getJson<Caption[]>(a.keptKey)) ?? [];

@@ -14,6 +14,8 @@ export interface DataSource {
   read(path: string): Promise<Buffer>;
   /** The path as the user would find it (`/data/cmnist/...` or `s3://bucket/...`). */
   describe(path: string): string;
+  /** Releases its S3 client's sockets (nothing for a folder); the source is not read again after. */
+  close(): void;
 }
 
 class LocalSource implements DataSource {
@@ -48,6 +50,8 @@ class LocalSource implements DataSource {
   describe(path: string): string {
     return join(this.root, path);
   }
+
+  close(): void {}
 }
 
 class S3Source implements DataSource {
@@ -67,6 +71,10 @@ class S3Source implements DataSource {
   describe(path: string): string {
     return this.store.uri(path);
   }
+
+  close(): void {
+    this.store.destroy();
+  }
 }
 
 /**
@@ -78,4 +86,23 @@ export function openDataSource(root: string, s3?: S3Settings): DataSource {
   if (!match) return new LocalSource(root);
   if (!s3) throw new BadInputError(root, 'an s3:// dataset root needs S3 settings');
   return new S3Source(root, new ArtifactStore({ ...s3, bucket: match.bucket, prefix: match.prefix }));
+}
+
+/** Opens `root`, runs `use` on it and closes it, whatever `use` does. */
+export async function withDataSource<T>(root: string, s3: S3Settings | undefined, use: (source: DataSource) => Promise<T>): Promise<T> {
+  const source = openDataSource(root, s3);
+  try {
+    return await use(source);
+  } finally {
+    source.close();
+  }
+}
+
+/** The bytes of one file named by its full path or s3:// URI (a selected training image, say). */
+export async function readFileAt(location: string, s3: S3Settings | undefined): Promise<Buffer> {
+  const cut = location.lastIndexOf('/');
+  if (cut < 0) return withDataSource('.', s3, (source) => source.read(location));
+  const name = location.slice(cut + 1);
+  if (name === '') throw new BadInputError(location, 'names a folder, not a file');
+  return withDataSource(location.slice(0, cut + 1), s3, (source) => source.read(name));
 }

@@ -1,5 +1,4 @@
-import { openDataSource } from '../../datasets/disent/source';
-import type { S3Settings } from '../../core/store';
+import { readFileAt } from '../../datasets/disent/source';
 import { loadCaptioner, type CaptionDevice } from '../captioner/captioner';
 import { BadInputError } from '../../core/errors';
 import type { CaptionFile, CaptionImageInput, CaptionImageOutput } from '../pipeline';
@@ -12,16 +11,6 @@ export function captionDevice(env: NodeJS.ProcessEnv = process.env): CaptionDevi
   return device;
 }
 
-/** The bytes of a selected image: a full local path or an s3:// URI (read with the store's endpoint and credentials). */
-export async function readSelectedImage(image: string, s3: S3Settings): Promise<Buffer> {
-  const cut = image.lastIndexOf('/');
-  if (cut < 0) return openDataSource('.', s3).read(image);
-  const folder = image.slice(0, cut + 1);
-  const name = image.slice(cut + 1);
-  if (name === '') throw new BadInputError(image, 'not an image path');
-  return openDataSource(folder, s3).read(name);
-}
-
 /**
  * Stage (c): captions one selected image `perImage` times (beam search, or sampling seeded with
  * `seed`) with the captioner bundle `model`, and stores `captions.json` (CaptionFile). Beam search
@@ -31,7 +20,7 @@ export const captionImageEngine: StageEngine<CaptionImageInput, CaptionImageOutp
   if (!Number.isInteger(input.perImage) || input.perImage < 1) throw new BadInputError('perImage', `must be a positive integer, got ${input.perImage}`);
   if (input.strategy !== 'beam' && input.strategy !== 'sample') throw new BadInputError('strategy', `must be beam or sample, got ${String(input.strategy)}`);
   const s3 = ctx.store.settings;
-  const bytes = await readSelectedImage(input.item.image, s3);
+  const bytes = await readFileAt(input.item.image, s3);
   const captioner = await loadCaptioner(input.model, { s3, device: captionDevice(), log: ctx.log });
   const [result] = await captioner.caption([{ bytes, name: input.item.image }], {
     strategy: input.strategy,

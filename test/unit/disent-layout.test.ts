@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { listSplit, parseSampleName } from '../../datasets/disent/layout';
 import { decodeRgb } from '../../datasets/disent/images';
 import { SplitReader } from '../../datasets/disent/reader';
-import { openDataSource } from '../../datasets/disent/source';
+import { openDataSource, readFileAt, withDataSource } from '../../datasets/disent/source';
 import { BadInputError } from '../../core/errors';
 
 let root: string;
@@ -139,3 +139,17 @@ describe('decodeRgb', () => {
   });
 });
 
+
+describe('data sources opened for one read', () => {
+  it('readFileAt reads a file named by its full path, and refuses a folder by name', async () => {
+    put('single/7_7_2.png', png);
+    expect(await readFileAt(join(root, 'single/7_7_2.png'), undefined)).toEqual(png);
+    await expect(readFileAt(join(root, 'single/'), undefined)).rejects.toThrow(`${join(root, 'single/')}: names a folder, not a file`);
+    await expect(readFileAt(join(root, 'single/none.png'), undefined)).rejects.toThrow(/none\.png: cannot read \(ENOENT\)/);
+  });
+
+  it('withDataSource hands back what its body returns or throws', async () => {
+    expect(await withDataSource(root, undefined, async (s) => s.root)).toBe(root);
+    await expect(withDataSource(root, undefined, async () => { throw new BadInputError('x', 'y'); })).rejects.toThrow('x: y');
+  });
+});
