@@ -5,7 +5,7 @@ import { hashOf } from '../lib/config/canonical-hash';
 import { parseExperimentConfig, type ExperimentConfig, type SweepConfig } from '../lib/config/schema';
 import type { ExperimentInput } from '../lib/pipeline';
 import { TASK_QUEUES } from '../lib/activity-table';
-import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
+import { queuedExperimentAttributes, SEARCH_ATTRIBUTES } from '../workflows/definitions';
 import type { SweepInput } from '../workflows/sweep';
 
 /**
@@ -44,12 +44,7 @@ export async function submitExperiment(client: Client, config: ExperimentConfig)
       // Running: attach instead of duplicating. Finished: only a failed or cancelled run is redone.
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-      typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.dataset, value: config.dataset },
-        { key: SEARCH_ATTRIBUTES.biasRatio, value: config.ratio },
-        { key: SEARCH_ATTRIBUTES.seed, value: config.seed },
-        { key: SEARCH_ATTRIBUTES.stage, value: 'queued' },
-      ],
+      typedSearchAttributes: queuedExperimentAttributes(config),
       staticSummary: `DiffuBias ${config.dataset} ${config.ratio}% seed ${config.seed} (config ${identity.configHash})`,
     });
   } catch (err) {

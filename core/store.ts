@@ -104,7 +104,6 @@ export class ArtifactStore {
     }
   }
 
-  /** All keys under a prefix, sorted. */
   /**
    * Every key under `prefix`. ListObjects (v1) with the last key as the marker, not v2's
    * continuation tokens: the embedded server (s3rver) makes those with DES, which OpenSSL 3 (Node

@@ -1,5 +1,5 @@
 /** Signals, queries and search attributes of the workflows, shared with the client side. */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 export interface Progress {
@@ -27,3 +27,13 @@ export const SEARCH_ATTRIBUTES = {
 } as const;
 
 export const ALL_SEARCH_ATTRIBUTE_KEYS = Object.values(SEARCH_ATTRIBUTES);
+
+/** What an experiment workflow starts with, whoever starts it (the CLI or a sweep). */
+export function queuedExperimentAttributes(cell: { dataset: string; ratio: number; seed: number }): SearchAttributePair[] {
+  return [
+    { key: SEARCH_ATTRIBUTES.dataset, value: cell.dataset },
+    { key: SEARCH_ATTRIBUTES.biasRatio, value: cell.ratio },
+    { key: SEARCH_ATTRIBUTES.seed, value: cell.seed },
+    { key: SEARCH_ATTRIBUTES.stage, value: 'queued' },
+  ];
+}

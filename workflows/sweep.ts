@@ -8,7 +8,7 @@ import { aggregateSweep, type SweepRow } from '../lib/sweep-aggregate';
 import { TASK_QUEUES } from '../lib/activity-table';
 import { callActivity } from './call-activity';
 import { installControl } from './control';
-import { SEARCH_ATTRIBUTES } from './definitions';
+import { queuedExperimentAttributes, SEARCH_ATTRIBUTES } from './definitions';
 import { slidingWindow } from './sliding-window';
 
 export interface SweepCell {
@@ -46,12 +46,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
           taskQueue: TASK_QUEUES.workflow,
           // A failed cell may be re-run by re-running the sweep; a completed one is not redone.
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-          typedSearchAttributes: [
-            { key: SEARCH_ATTRIBUTES.dataset, value: config.dataset },
-            { key: SEARCH_ATTRIBUTES.biasRatio, value: config.ratio },
-            { key: SEARCH_ATTRIBUTES.seed, value: config.seed },
-            { key: SEARCH_ATTRIBUTES.stage, value: 'queued' },
-          ],
+          typedSearchAttributes: queuedExperimentAttributes(config),
           staticSummary: `${config.dataset} ${config.ratio}% seed ${config.seed} (sweep ${input.sweepId})`,
         },
         () => [cell.input],

@@ -141,8 +141,8 @@ export async function localBundle(bundle: string, options: Pick<CaptionerOptions
     throw new BadInputError(candidates[0]!, 'no such captioner bundle folder');
   }
   if (!options.s3) throw new BadInputError(bundle, 'an s3:// captioner bundle needs S3 settings');
-  const { prefix } = match;
-  const store = new ArtifactStore({ ...options.s3, bucket: match.bucket, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` });
+  // ArtifactStore ends a non-empty prefix with '/', so `s3://b/models/cap` lists only that folder.
+  const store = new ArtifactStore({ ...options.s3, bucket: match.bucket, prefix: match.prefix });
   try {
     const keys = (await store.list('')).filter((k) => k !== '' && !k.endsWith('/'));
     if (keys.length === 0) throw new BadInputError(bundle, 'no captioner bundle under this prefix');
