@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { hashOf } from '../lib/config/canonical-hash';
 import { ArtifactStore } from '../core/store';
-import { EMBEDDED_S3_CREDENTIALS } from '../lib/settings';
+import { EMBEDDED_S3_CREDENTIALS } from '../core/settings';
 import { parseExperimentConfig } from '../lib/config/schema';
 import type { ModelSpec } from '../lib/classifier/models';
 import { startEmbeddedS3 } from './stack/s3-server';

@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import type { Settings } from '../lib/settings';
+import type { Settings } from '../core/settings';
 
 /** A client for the configured Temporal; the error says where it looked and how to start one. */
 export async function connectClient(settings: Settings): Promise<{ client: Client; close(): Promise<void> }> {

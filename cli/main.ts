@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { demoConfig } from '../lib/config/demo';
 import { ConfigError } from '../core/errors';
-import { settingsFromEnv } from '../lib/settings';
+import { settingsFromEnv } from '../core/settings';
 import { installWorkerLogging } from '../workers/logging';
 import { pauseSignal, resumeSignal } from '../workflows/definitions';
 import { BENCHMARKS } from './bench';

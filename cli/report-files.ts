@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readFileAt } from '../datasets/disent/source';
+import { readFileAt } from '../core/data-source';
 import { DATASETS } from '../datasets/specs';
 import type { ArtifactStore } from '../core/store';
 import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../lib/engines/filter-captions';

@@ -25,6 +25,13 @@ export interface S3Settings {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+/** One listed object: its key (relative to the store's prefix), size in bytes and ETag. */
+export interface StoredObject {
+  key: string;
+  size: number;
+  etag: string;
+}
+
 /** The artifact store: S3 keys relative to a configured prefix. Knows nothing of stages or Temporal. */
 export class ArtifactStore {
   readonly client: S3Client;
@@ -105,22 +112,39 @@ export class ArtifactStore {
   }
 
   /**
-   * Every key under `prefix`. ListObjects (v1) with the last key as the marker, not v2's
-   * continuation tokens: the embedded server (s3rver) makes those with DES, which OpenSSL 3 (Node
-   * 17+) refuses, so any v2 listing past 1,000 keys fails there with InternalError. v1 paging is
-   * what every S3 implementation supports.
+   * Every object under `prefix`, sorted by key, with its size and ETag. ListObjects (v1) with the
+   * last key as the marker, not v2's continuation tokens: the embedded server (s3rver) makes those
+   * with DES, which OpenSSL 3 (Node 17+) refuses, so any v2 listing past 1,000 keys fails there with
+   * InternalError. v1 paging is what every S3 implementation supports.
    */
-  async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+  async listObjects(prefix: string): Promise<StoredObject[]> {
+    const objects: StoredObject[] = [];
     let marker: string | undefined;
     for (;;) {
       const res = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, Marker: marker }));
-      const page = (res.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : []));
-      for (const key of page) keys.push(key.slice(this.prefix.length));
+      const page = (res.Contents ?? []).filter((item) => item.Key);
+      for (const item of page) objects.push({ key: item.Key!.slice(this.prefix.length), size: item.Size ?? 0, etag: item.ETag ?? '' });
       if (!res.IsTruncated || page.length === 0) break;
-      marker = res.NextMarker ?? page[page.length - 1];
+      marker = res.NextMarker ?? page[page.length - 1]!.Key;
     }
-    return keys.sort();
+    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Every key under `prefix`, sorted. */
+  async list(prefix: string): Promise<string[]> {
+    return (await this.listObjects(prefix)).map((o) => o.key);
+  }
+
+  /** The object's body as a stream (large files: model weights), or null when there is no such key. */
+  async getStream(key: string): Promise<{ body: NodeJS.ReadableStream; size?: number } | null> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      if (!res.Body) throw new Error(`${this.uri(key)}: empty response body`);
+      return { body: res.Body as NodeJS.ReadableStream, size: res.ContentLength };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
   }
 
   destroy(): void {

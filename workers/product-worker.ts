@@ -2,7 +2,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ArtifactStore } from '../core/store';
 import { productEngines } from '../lib/engines/product';
-import type { Settings } from '../lib/settings';
+import type { Settings } from '../core/settings';
 import { createWorkers, runWorkers } from './create-workers';
 import type { QueueName } from '../lib/activity-table';
 

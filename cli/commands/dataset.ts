@@ -1,6 +1,6 @@
 import { ArtifactStore } from '../../core/store';
 import { ConfigError } from '../../core/errors';
-import type { Settings } from '../../lib/settings';
+import type { Settings } from '../../core/settings';
 import { parseS3Uri } from '../../core/s3-uri';
 
 export interface DatasetBuildOptions {

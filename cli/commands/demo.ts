@@ -5,7 +5,7 @@ import { ArtifactStore } from '../../core/store';
 import { demoConfig } from '../../lib/config/demo';
 import type { Manifest } from '../../lib/artifacts/manifest';
 import type { Accuracy, ClassifierRole, ExperimentResult, TrainClassifierOutput } from '../../lib/pipeline';
-import type { Settings } from '../../lib/settings';
+import type { Settings } from '../../core/settings';
 import { followProgress, rootCause } from '../progress';
 import { writeReportFiles } from '../report-files';
 import { submitExperiment } from '../submit';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Settings } from '../../lib/settings';
+import type { Settings } from '../../core/settings';
 import { startProductWorkers } from '../../workers/product-worker';
 import { QUEUE_NAMES } from '../../lib/activity-table';
 import { spawnActivityWorker } from '../stack/activity-worker-process';

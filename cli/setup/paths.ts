@@ -1,5 +1,6 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../core/project-root';
 
-export const PROJECT_ROOT = resolve(__dirname, '..', '..');
+export { PROJECT_ROOT };
 /** What `diffubias setup` installs beyond npm: the Temporal CLI, TensorFlow's libraries, Node's headers. */
 export const TOOLS_DIR = join(PROJECT_ROOT, '.diffubias', 'tools');

@@ -1,5 +1,5 @@
 import { BadInputError } from '../../core/errors';
-import type { DataSource } from './source';
+import type { DataSource } from '../../core/data-source';
 
 export type Split = 'train' | 'valid' | 'test';
 

@@ -1,11 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { PreTrainedTokenizer, RawImage, Tensor } from '@huggingface/transformers';
-import { ArtifactStore, type S3Settings } from '../../core/store';
+import { resolveBundle, type LocalBundle } from '../../core/bundle-store';
+import { locationKey } from '../../core/location';
+import { ProcessCache } from '../../core/process-cache';
+import type { S3Settings } from '../../core/store';
 import { BadInputError } from '../../core/errors';
 import { argmax, BeamGroup, logSoftmaxRows, sampleToken } from './search';
-import { parseS3Uri } from '../../core/s3-uri';
 
 /**
  * Image captioning with transformers.js on local model bundles (ARCHITECTURE.md "Model bundles"):
@@ -43,7 +44,7 @@ export interface CaptionerOptions {
   /** Endpoint and credentials for an s3:// bundle (its bucket and prefix come from the URI). */
   s3?: S3Settings;
   /** Where s3:// bundles are synced; default `$DIFFUBIAS_HOME/cache/bundles` (`.diffubias/cache/bundles`). */
-  cacheDir?: string;
+  cacheRoot?: string;
   log?: (message: string) => void;
 }
 
@@ -96,24 +97,9 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RawI
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bundles: local folders, or s3:// prefixes synced to a local cache.
+// Bundles: local folders, or s3:// prefixes synced by the bundle store.
 
 const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'];
-const SYNC_MARKER = '.diffubias-bundle.json';
-
-function defaultCacheDir(): string {
-  return resolve(process.env.DIFFUBIAS_HOME || '.diffubias', 'cache', 'bundles');
-}
-
-const PROJECT_ROOT = resolve(__dirname, '..', '..');
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -124,94 +110,32 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/**
- * The local folder of a bundle: the folder itself (made absolute), or for `s3://bucket/prefix` a
- * copy under `<cacheDir>/<sha256 of endpoint and URI>/`, downloaded once (a marker lists the synced keys;
- * a bundle whose key list changed is downloaded again).
- */
-export async function localBundle(bundle: string, options: Pick<CaptionerOptions, 's3' | 'cacheDir' | 'log'> = {}): Promise<string> {
-  const match = parseS3Uri(bundle);
-  if (!match) {
-    // A relative folder is looked up from the working directory, then from the project root
-    // (where the demo bundles live: `models/demo/captioner`).
-    const candidates = isAbsolute(bundle) ? [bundle] : [resolve(bundle), resolve(PROJECT_ROOT, bundle)];
-    for (const path of candidates) {
-      if (await isDirectory(path)) return path;
-    }
-    throw new BadInputError(candidates[0]!, 'no such captioner bundle folder');
-  }
-  if (!options.s3) throw new BadInputError(bundle, 'an s3:// captioner bundle needs S3 settings');
-  // ArtifactStore ends a non-empty prefix with '/', so `s3://b/models/cap` lists only that folder.
-  const store = new ArtifactStore({ ...options.s3, bucket: match.bucket, prefix: match.prefix });
-  try {
-    const keys = (await store.list('')).filter((k) => k !== '' && !k.endsWith('/'));
-    if (keys.length === 0) throw new BadInputError(bundle, 'no captioner bundle under this prefix');
-    for (const key of keys) {
-      if (key.split('/').some((part) => part === '..' || part === '.')) throw new BadInputError(store.uri(key), 'unsafe key in a captioner bundle');
-    }
-    const cacheDir = resolve(options.cacheDir ?? defaultCacheDir());
-    const dest = join(cacheDir, createHash('sha256').update(`${options.s3.endpoint ?? 'aws'} ${bundle}`).digest('hex').slice(0, 32));
-    const listing = JSON.stringify({ uri: bundle, keys });
-    const marker = join(dest, SYNC_MARKER);
-    if ((await exists(marker)) && (await readFile(marker, 'utf8')) === listing) return dest;
-
-    options.log?.(`syncing captioner bundle ${bundle} (${keys.length} files) to ${dest}`);
-    const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    try {
-      for (const key of keys) {
-        const body = await store.get(key);
-        if (body === null) throw new Error(`${store.uri(key)} disappeared while syncing`);
-        const target = join(tmp, ...key.split('/'));
-        await mkdir(dirname(target), { recursive: true });
-        await writeFile(target, body);
-      }
-      await writeFile(join(tmp, SYNC_MARKER), listing);
-      await rm(dest, { recursive: true, force: true });
-      await mkdir(cacheDir, { recursive: true });
-      try {
-        await rename(tmp, dest);
-      } catch (err) {
-        // Another process finished the same sync first: use its copy.
-        if (!((await exists(marker)) && (await readFile(marker, 'utf8')) === listing)) throw err;
-      }
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
-    return dest;
-  } finally {
-    store.destroy();
-  }
-}
-
 const DTYPE_SUFFIX: Record<CaptionDtype, string> = {
   fp32: '', fp16: '_fp16', q8: '_quantized', int8: '_int8', uint8: '_uint8', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4',
 };
 
 /** Checks the files every family needs, and the ONNX files of a vision-encoder-decoder. */
-async function checkBundle(path: string, modelType: string | undefined, dtype: CaptionDtype): Promise<void> {
-  for (const name of REQUIRED_FILES) {
-    if (!(await exists(join(path, name)))) throw new BadInputError(join(path, name), 'missing captioner bundle file');
-  }
+async function checkBundle(bundle: LocalBundle, modelType: string | undefined, dtype: CaptionDtype): Promise<void> {
+  const names = [...REQUIRED_FILES];
   if (modelType === 'vision-encoder-decoder') {
-    for (const name of ['encoder_model', 'decoder_model_merged']) {
-      const file = join(path, 'onnx', `${name}${DTYPE_SUFFIX[dtype]}.onnx`);
-      if (!(await exists(file))) throw new BadInputError(file, 'missing captioner bundle file');
-    }
+    for (const name of ['encoder_model', 'decoder_model_merged']) names.push(`onnx/${name}${DTYPE_SUFFIX[dtype]}.onnx`);
+  }
+  for (const name of names) {
+    if (!(await exists(join(bundle.root, name)))) throw new BadInputError(bundle.describe(name), 'missing captioner bundle file');
   }
 }
 
-async function readConfig(path: string): Promise<{ model_type?: string }> {
-  const file = join(path, 'config.json');
+async function readConfig(bundle: LocalBundle): Promise<{ model_type?: string }> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readFile(join(bundle.root, 'config.json'), 'utf8');
   } catch {
-    throw new BadInputError(file, 'missing captioner bundle file');
+    throw new BadInputError(bundle.describe('config.json'), 'missing captioner bundle file');
   }
   try {
     return JSON.parse(text) as { model_type?: string };
   } catch (err) {
-    throw new BadInputError(file, `not valid JSON (${(err as Error).message})`);
+    throw new BadInputError(bundle.describe('config.json'), `not valid JSON (${(err as Error).message})`);
   }
 }
 
@@ -351,10 +275,11 @@ export class Captioner {
 
   /** Loads a bundle (no cache: see loadCaptioner). */
   static async load(bundle: string, options: CaptionerOptions = {}): Promise<Captioner> {
-    const path = await localBundle(bundle, options);
-    const config = await readConfig(path);
+    const local = await resolveBundle(bundle, { what: 'captioner bundle' }, { s3: options.s3, cacheRoot: options.cacheRoot, log: options.log });
+    const path = local.root;
+    const config = await readConfig(local);
     const dtype = options.dtype ?? 'fp32';
-    await checkBundle(path, config.model_type, dtype);
+    await checkBundle(local, config.model_type, dtype);
     const t = transformers();
     const device = options.device ?? 'cpu';
     const modelOptions = { device, dtype, local_files_only: true } as const;
@@ -545,27 +470,18 @@ function logProbOf(logits: Float32Array, start: number, vocab: number, token: nu
   return logits[start + token]! - max - Math.log(sum);
 }
 
-const captioners = new Map<string, Promise<Captioner>>();
+const captioners = new ProcessCache<Captioner>({ capacity: 2, release: (captioner) => captioner.dispose() });
 
 /**
- * The captioner of a bundle, loaded once per process (per bundle, device and dtype) and shared by
- * every caption call the worker makes. A failed load is forgotten so that a retry loads again.
+ * The captioner of a bundle, loaded once per process (per bundle location, device and dtype) and
+ * shared by every caption call the worker makes; see ProcessCache for the policy.
  */
 export function loadCaptioner(bundle: string, options: CaptionerOptions = {}): Promise<Captioner> {
-  const isS3 = /^s3:\/\//.test(bundle);
-  const key = JSON.stringify([isS3 ? bundle : resolve(bundle), isS3 ? options.s3?.endpoint ?? null : null, options.device ?? 'cpu', options.dtype ?? 'fp32']);
-  let loading = captioners.get(key);
-  if (!loading) {
-    loading = Captioner.load(bundle, options);
-    loading.catch(() => captioners.delete(key));
-    captioners.set(key, loading);
-  }
-  return loading;
+  const key = JSON.stringify([locationKey(bundle, options.s3), options.device ?? 'cpu', options.dtype ?? 'fp32']);
+  return captioners.get(key, () => Captioner.load(bundle, options));
 }
 
 /** Drops (and disposes) every cached captioner. */
-export async function clearCaptioners(): Promise<void> {
-  const all = [...captioners.values()];
-  captioners.clear();
-  for (const c of all) await c.then((captioner) => captioner.dispose(), () => {});
+export function clearCaptioners(): Promise<void> {
+  return captioners.clear();
 }

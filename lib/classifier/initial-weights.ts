@@ -1,6 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { BadInputError } from '../../core/errors';
-import type { DataSource } from '../../datasets/disent/source';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isSafeBundleKey, type BundleKind, type LocalBundle } from '../../core/bundle-store';
+
+/** How the bundle store names (and syncs) a folder of initial weights. */
+export const INITIAL_WEIGHTS: BundleKind = { what: 'initial weights' };
+
+async function readBundleFile(bundle: LocalBundle, path: string): Promise<Buffer> {
+  if (!isSafeBundleKey(path)) throw new BadInputError(bundle.describe('model.json'), `weight path ${JSON.stringify(path)} leaves the folder`);
+  try {
+    return await readFile(join(bundle.root, ...path.split('/')));
+  } catch (err) {
+    throw new BadInputError(bundle.describe(path), `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
 
 interface ModelJson {
   modelTopology: unknown;
@@ -10,19 +24,20 @@ interface ModelJson {
 /**
  * Loads a tfjs layers model (model.json + weight shards, as tf.io / tensorflowjs_converter write
  * them) from a folder or S3 prefix and copies every weight whose layer name and shape match into
- * `model`: how ImageNet-pretrained ResNet-18 weights start the BAR and Dogs & Cats settings.
+ * `model`: how ImageNet-pretrained ResNet-18 weights start the BAR and Dogs & Cats settings. An
+ * s3:// prefix is synced once into the bundle cache (core/bundle-store.ts) and read from there.
  */
-export async function applyInitialWeights(model: tf.LayersModel, source: DataSource, log: (line: string) => void): Promise<number> {
+export async function applyInitialWeights(model: tf.LayersModel, source: LocalBundle, log: (line: string) => void): Promise<number> {
   let json: ModelJson;
   try {
-    json = JSON.parse((await source.read('model.json')).toString('utf8')) as ModelJson;
+    json = JSON.parse((await readBundleFile(source, 'model.json')).toString('utf8')) as ModelJson;
   } catch (err) {
     if (err instanceof BadInputError) throw err;
     throw new BadInputError(source.describe('model.json'), `not a tfjs model.json (${(err as Error).message})`);
   }
   if (!Array.isArray(json.weightsManifest)) throw new BadInputError(source.describe('model.json'), 'has no weightsManifest');
   const specs = json.weightsManifest.flatMap((g) => g.weights);
-  const shards = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => source.read(p)));
+  const shards = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => readBundleFile(source, p)));
   const buffer = Buffer.concat(shards);
   const named = tf.io.decodeWeights(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength), specs);
   let copied = 0;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DATASET_NAMES, DATASETS, type DatasetName } from '../../datasets/specs';
 import { ConfigError } from '../../core/errors';
+import { describeIssues } from '../../core/zod-issues';
 
 const positiveInt = z.number().int().positive();
 
@@ -117,20 +118,6 @@ export const sweepConfigSchema = z
   .strict();
 
 export type SweepConfig = z.infer<typeof sweepConfigSchema>;
-
-/** Zod issues as `field.path: message` lines, naming unknown keys one by one. */
-export function describeIssues(error: z.ZodError): string[] {
-  const lines: string[] = [];
-  for (const issue of error.issues) {
-    const at = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) lines.push(`${at ? `${at}.` : ''}${key}: unknown key`);
-    } else {
-      lines.push(`${at || '(root)'}: ${issue.message}`);
-    }
-  }
-  return lines;
-}
 
 export function parseExperimentConfig(raw: unknown, source?: string): ExperimentConfig {
   const result = experimentConfigSchema.safeParse(raw);

@@ -1,36 +1,21 @@
 /**
  * Text-to-image model bundles in HF Optimum's ONNX Stable Diffusion layout (ARCHITECTURE.md "Model
- * bundles"), from a local folder or an `s3://bucket/prefix` that is synced once into
- * `<cache>/bundles/<sha of uri>/` and verified complete. Every missing or malformed file fails with a
+ * bundles"), from a local folder or an `s3://bucket/prefix` (core/bundle-store.ts syncs it into the
+ * bundle cache), verified before any session opens. Every missing or malformed file fails with a
  * BadInputError naming that file where the user put it (the folder path or the s3:// key).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline as streamPipeline } from 'node:stream/promises';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { ArtifactStore, type S3Settings } from '../../core/store';
+import { existsSync, statSync } from 'node:fs';
+import { open, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolveBundle, type BundleStoreOptions, type LocalBundle } from '../../core/bundle-store';
 import { BadInputError } from '../../core/errors';
-import { parseS3Uri } from '../../core/s3-uri';
-
-/** The files a bundle must have, relative to its root. */
-export const REQUIRED_FILES = [
-  'model_index.json',
-  'scheduler/scheduler_config.json',
-  'text_encoder/model.onnx',
-  'unet/model.onnx',
-  'vae_decoder/model.onnx',
-] as const;
 
 /** Folders an S3 sync skips: the text-to-image engine never runs them. */
 const SKIPPED_PARTS = ['vae_encoder/', 'safety_checker/', 'feature_extractor/', 'image_encoder/'];
+const MODEL_BUNDLE = { what: 'model bundle', skip: (key: string) => SKIPPED_PARTS.some((p) => key.startsWith(p)) };
 
 /** The default VAE scaling factor (SD 1.x/2.x) when no config names one. */
 export const DEFAULT_SCALING_FACTOR = 0.18215;
-
-const COMPLETE_MARKER = '.bundle-complete.json';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -65,11 +50,7 @@ function parseCrop(value: unknown, where: string): CropBox | undefined {
 }
 
 /** A verified local bundle. */
-export interface SdBundle {
-  /** What the user gave (folder or s3:// prefix), for messages. */
-  source: string;
-  /** The local folder the files are read from (the folder itself, or the sync cache). */
-  root: string;
+export interface SdBundle extends LocalBundle {
   modelIndex: JsonObject;
   schedulerConfig: JsonObject;
   tokenizer: TokenizerFiles;
@@ -86,51 +67,11 @@ export interface SdBundle {
   vaeScaleFactor: number;
   /** From the optional `diffubias.json`: the part of each generated image that is content (e.g. a padded training set's). */
   outputCrop?: CropBox;
-  /** Where a bundle file is, as the user would find it (a path under their folder or an s3:// key). */
-  describe(path: string): string;
 }
 
-export interface OpenBundleOptions {
-  /** Needed for s3:// bundles: endpoint, region, credentials (bucket and prefix come from the uri). */
-  s3?: S3Settings;
-  /** Root of the sync cache; default `$DIFFUBIAS_HOME/cache/bundles` (`.diffubias/cache/bundles`). */
-  cacheRoot?: string;
-  log?: (message: string) => void;
-}
-
-/** The project root (two levels above lib/diffusion). */
-export const PROJECT_ROOT = resolve(__dirname, '..', '..');
-
-/**
- * Where a model path points: s3:// as is; an absolute path as is; a relative one against the working
- * directory when it exists there, else against the project root.
- */
-export function resolveModelLocation(model: string, cwd = process.cwd()): string {
-  if (/^s3:\/\//.test(model) || isAbsolute(model)) return model;
-  const fromCwd = resolve(cwd, model);
-  if (existsSync(fromCwd)) return fromCwd;
-  const fromRoot = resolve(PROJECT_ROOT, model);
-  return existsSync(fromRoot) ? fromRoot : fromCwd;
-}
-
-export function defaultCacheRoot(): string {
-  return join(process.env.DIFFUBIAS_HOME || '.diffubias', 'cache', 'bundles');
-}
-
-/** Opens and verifies a bundle: a folder, or an s3:// prefix synced into the cache first. */
-export async function openBundle(location: string, options: OpenBundleOptions = {}): Promise<SdBundle> {
-  const s3 = parseS3Uri(location);
-  if (!s3) {
-    const root = resolveModelLocation(location);
-    return verifyBundle(root, location, (p) => join(root, p));
-  }
-  const { bucket } = s3;
-  const prefix = s3.prefix.replace(/\/*$/, '');
-  const uri = `s3://${bucket}/${prefix}`;
-  const describe = (p: string) => `${uri.replace(/\/$/, '')}/${p}`;
-  if (!options.s3) throw new BadInputError(location, 'an s3:// model bundle needs S3 settings');
-  const root = await syncBundle(uri, bucket, prefix, options.s3, options.cacheRoot ?? defaultCacheRoot(), options.log ?? (() => {}));
-  return verifyBundle(root, location, describe);
+/** Opens and verifies a bundle: a folder, or an s3:// prefix synced into the bundle cache first. */
+export async function openBundle(location: string, options: BundleStoreOptions = {}): Promise<SdBundle> {
+  return verifyBundle(await resolveBundle(location, MODEL_BUNDLE, options));
 }
 
 // ------------------------------------------------------------------------------------------- verify
@@ -184,12 +125,8 @@ function fileExists(path: string): boolean {
   }
 }
 
-async function verifyBundle(root: string, source: string, describe: (p: string) => string): Promise<SdBundle> {
-  try {
-    if (!statSync(root).isDirectory()) throw new Error('not a folder');
-  } catch {
-    throw new BadInputError(source, `model bundle folder not found (looked at ${root})`);
-  }
+async function verifyBundle(local: LocalBundle): Promise<SdBundle> {
+  const { root, describe } = local;
   const modelIndex = await readJsonFile(join(root, 'model_index.json'), describe('model_index.json'), true);
   const schedulerConfig = await readJsonFile(join(root, 'scheduler/scheduler_config.json'), describe('scheduler/scheduler_config.json'), true);
   for (const part of ['text_encoder', 'unet', 'vae_decoder']) {
@@ -230,7 +167,7 @@ async function verifyBundle(root: string, source: string, describe: (p: string) 
   const outputCrop = parseCrop(extras.crop, describe('diffubias.json'));
 
   return {
-    source, root, modelIndex, schedulerConfig, tokenizer,
+    ...local, modelIndex, schedulerConfig, tokenizer,
     textEncoder: join(root, 'text_encoder/model.onnx'),
     unet: join(root, 'unet/model.onnx'),
     vaeDecoder: join(root, 'vae_decoder/model.onnx'),
@@ -239,82 +176,5 @@ async function verifyBundle(root: string, source: string, describe: (p: string) 
     vaeShiftFactor: shift ?? 0,
     vaeScaleFactor: 2 ** Math.max(0, blocks - 1),
     outputCrop,
-    describe,
   };
-}
-
-// --------------------------------------------------------------------------------------------- S3 sync
-interface CompleteMarker {
-  uri: string;
-  files: { path: string; size: number }[];
-  syncedAt: string;
-}
-
-async function cachedComplete(dir: string): Promise<boolean> {
-  try {
-    const marker = JSON.parse(await readFile(join(dir, COMPLETE_MARKER), 'utf8')) as CompleteMarker;
-    return marker.files.every((f) => {
-      try {
-        return statSync(join(dir, f.path)).size === f.size;
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
-}
-
-/** The cache folder of an s3:// bundle: `<cacheRoot>/<sha256(uri) prefix>`. */
-export function bundleCacheDir(uri: string, cacheRoot = defaultCacheRoot()): string {
-  return resolve(cacheRoot, createHash('sha256').update(uri).digest('hex').slice(0, 24));
-}
-
-async function syncBundle(uri: string, bucket: string, prefix: string, s3: S3Settings, cacheRoot: string, log: (m: string) => void): Promise<string> {
-  const dir = bundleCacheDir(uri, cacheRoot);
-  if (await cachedComplete(dir)) return dir;
-  const store = new ArtifactStore({ ...s3, bucket, prefix });
-  const keyPrefix = prefix ? `${prefix}/` : '';
-  try {
-    const keys = (await store.list('')).filter((k) => !k.endsWith('/') && !SKIPPED_PARTS.some((p) => k.startsWith(p)));
-    if (keys.length === 0) throw new BadInputError(uri, 'no objects under this prefix (expected a model bundle: model_index.json, unet/model.onnx, ...)');
-    for (const required of REQUIRED_FILES) {
-      if (!keys.includes(required)) throw new BadInputError(`${uri}/${required}`, 'missing from the model bundle');
-    }
-    const tmp = `${dir}.part-${process.pid}-${randomBytes(4).toString('hex')}`;
-    await mkdir(tmp, { recursive: true });
-    const files: CompleteMarker['files'] = [];
-    let bytes = 0;
-    try {
-      for (const key of keys) {
-        const target = join(tmp, key);
-        if (!target.startsWith(tmp + '/')) throw new BadInputError(`${uri}/${key}`, 'key escapes the bundle folder');
-        await mkdir(dirname(target), { recursive: true });
-        const res = await store.client.send(new GetObjectCommand({ Bucket: bucket, Key: keyPrefix + key }));
-        if (!res.Body) throw new Error(`${uri}/${key}: empty response body`);
-        await streamPipeline(res.Body as Readable, createWriteStream(target));
-        const size = statSync(target).size;
-        if (res.ContentLength !== undefined && size !== res.ContentLength) throw new Error(`${uri}/${key}: got ${size} of ${res.ContentLength} bytes`);
-        files.push({ path: key, size });
-        bytes += size;
-      }
-      const marker: CompleteMarker = { uri, files, syncedAt: new Date().toISOString() };
-      await writeFile(join(tmp, COMPLETE_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
-      await rm(dir, { recursive: true, force: true });
-      try {
-        await rename(tmp, dir);
-      } catch (err) {
-        // Another process finished the same sync first: use theirs.
-        if (!(await cachedComplete(dir))) throw err;
-        await rm(tmp, { recursive: true, force: true });
-      }
-    } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      throw err;
-    }
-    log(`synced ${files.length} files (${(bytes / 1e6).toFixed(1)} MB) of ${uri} into ${dir}`);
-    return dir;
-  } finally {
-    store.destroy();
-  }
 }

@@ -10,6 +10,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import { locationKey } from '../../core/location';
+import { ProcessCache } from '../../core/process-cache';
 import type { S3Settings } from '../../core/store';
 import { BadInputError } from '../../core/errors';
 import { Rng } from '../../core/random';
@@ -528,35 +530,19 @@ export async function toPng(pixels: Float32Array, width: number, height: number)
 }
 
 // ------------------------------------------------------------------------------- per-process cache
-const MAX_LOADED = 2;
-const loaded = new Map<string, Promise<Text2Image>>();
+const loaded = new ProcessCache<Text2Image>({ capacity: 2, release: (t) => t.dispose() });
 
 /**
- * The Text2Image of a bundle, loaded once per process (keyed by location, device and threads) and reused
- * across batches. At most two stay loaded; the oldest is released when a third is asked for.
+ * The Text2Image of a bundle, loaded once per process (keyed by location, device and threads) and
+ * reused across batches; see ProcessCache for the policy (two stay loaded: their sessions hold the
+ * weights in memory).
  */
 export function loadText2Image(location: string, options: Text2ImageOptions = {}): Promise<Text2Image> {
-  const key = JSON.stringify([location, options.device ?? 'cpu', options.intraOpThreads ?? 0, options.cacheRoot ?? '']);
-  let entry = loaded.get(key);
-  if (entry) {
-    loaded.delete(key);
-    loaded.set(key, entry);
-    return entry;
-  }
-  entry = Text2Image.create(location, options);
-  entry.catch(() => loaded.delete(key));
-  loaded.set(key, entry);
-  while (loaded.size > MAX_LOADED) {
-    const [oldKey, old] = loaded.entries().next().value!;
-    loaded.delete(oldKey);
-    void old.then((t) => t.dispose()).catch(() => {});
-  }
-  return entry;
+  const key = JSON.stringify([locationKey(location, options.s3), options.device ?? 'cpu', options.intraOpThreads ?? 0, options.cacheRoot ?? '']);
+  return loaded.get(key, () => Text2Image.create(location, options));
 }
 
 /** Releases every cached Text2Image (tests, shutdown). */
-export async function releaseText2Images(): Promise<void> {
-  const all = [...loaded.values()];
-  loaded.clear();
-  await Promise.all(all.map((p) => p.then((t) => t.dispose()).catch(() => {})));
+export function releaseText2Images(): Promise<void> {
+  return loaded.clear();
 }

@@ -1,4 +1,4 @@
-import { readFileAt } from '../../datasets/disent/source';
+import { readFileAt } from '../../core/data-source';
 import { loadCaptioner, type CaptionDevice } from '../captioner/captioner';
 import { BadInputError } from '../../core/errors';
 import type { CaptionFile, CaptionImageInput, CaptionImageOutput } from '../pipeline';

@@ -1,10 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageItem } from '../../datasets/disent/reader';
-import { withDataSource } from '../../datasets/disent/source';
+import { resolveBundle } from '../../core/bundle-store';
 import { DATASETS } from '../../datasets/specs';
 import type { ArtifactStore } from '../../core/store';
 import { initBackend } from '../classifier/backend';
-import { applyInitialWeights } from '../classifier/initial-weights';
+import { applyInitialWeights, INITIAL_WEIGHTS } from '../classifier/initial-weights';
 import { sampleLosses } from '../classifier/losses';
 import { decodeModel, encodeModel } from '../classifier/model-file';
 import { buildModel, type ModelSpec } from '../classifier/models';
@@ -81,7 +81,8 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   let initialWeights: TrainSettings['initialWeights'];
   if (input.classifier?.initialWeights) {
     const start = buildModel(spec);
-    await withDataSource(input.classifier.initialWeights, ctx.store.settings, (source) => applyInitialWeights(start, source, ctx.log));
+    const weights = await resolveBundle(input.classifier.initialWeights, INITIAL_WEIGHTS, { s3: ctx.store.settings, log: ctx.log });
+    await applyInitialWeights(start, weights, ctx.log);
     initialWeights = await modelWeights(start);
     start.dispose();
   }

@@ -1,4 +1,3 @@
-import { resolveModelLocation } from '../diffusion/bundle';
 import { loadText2Image, toPng, type Device, type GeneratedImage, type Text2Image } from '../diffusion/pipeline';
 import { BadInputError } from '../../core/errors';
 import type { GenerateBatchInput, GenerateBatchOutput } from '../pipeline';
@@ -95,7 +94,7 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
     const rows: GeneratedRow[] = [];
     const resumeDone = ctx.resume?.done ?? 0;
     let done = 0;
-    const load = () => loadText2Image(resolveModelLocation(input.model), {
+    const load = () => loadText2Image(input.model, {
       device: opts.device, intraOpThreads: opts.intraOpThreads, s3: ctx.store.settings, cacheRoot: opts.cacheRoot, log: ctx.log,
     });
     // Loaded first unless a previous attempt stored every image: the micro-batch depends on it.

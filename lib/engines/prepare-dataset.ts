@@ -1,6 +1,6 @@
 import { buildColoredMnist } from '../../datasets/cmnist/build';
 import { listSplit, type Split } from '../../datasets/disent/layout';
-import { withDataSource } from '../../datasets/disent/source';
+import { withDataSource } from '../../core/data-source';
 import { DATASETS } from '../../datasets/specs';
 import { ArtifactStore } from '../../core/store';
 import { BadInputError } from '../../core/errors';

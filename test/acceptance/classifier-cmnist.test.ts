@@ -17,7 +17,7 @@ import { prepareDatasetEngine } from '../../lib/engines/prepare-dataset';
 import { selectTopKEngine } from '../../lib/engines/select-top-k';
 import type { DatasetRef } from '../../lib/pipeline';
 import type { StageEngine } from '../../lib/stage';
-import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 
 async function measure() {
   const started = Date.now();

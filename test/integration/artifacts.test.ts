@@ -7,7 +7,7 @@ import { checkManifest, type Manifest } from '../../lib/artifacts/manifest';
 import { runStageUnit, stageDir } from '../../lib/artifacts/stage-runner';
 import { stageTimeLines, stageTimes } from '../../lib/artifacts/stage-times';
 import { ArtifactStore } from '../../core/store';
-import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 
 let s3: EmbeddedS3;
 let store: ArtifactStore;

@@ -11,7 +11,7 @@ import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from '../../
 import { prepareDatasetEngine } from '../../lib/engines/prepare-dataset';
 import { selectTopKEngine } from '../../lib/engines/select-top-k';
 import type { DatasetRef, TrainClassifierInput } from '../../lib/pipeline';
-import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import type { StageEngine, StageProgress } from '../../lib/stage';
 import { writeSyntheticCmnist } from '../support/synthetic-dataset';
 

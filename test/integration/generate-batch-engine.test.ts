@@ -8,13 +8,14 @@ import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import type { Manifest } from '../../lib/artifacts/manifest';
 import { runStageUnit, stageDir, type StageHooks } from '../../lib/artifacts/stage-runner';
 import { ArtifactStore } from '../../core/store';
-import { bundleCacheDir, openBundle } from '../../lib/diffusion/bundle';
+import { bundleCacheDir } from '../../core/bundle-store';
+import { openBundle } from '../../lib/diffusion/bundle';
 import { releaseText2Images } from '../../lib/diffusion/pipeline';
 import { makeGenerateBatchEngine } from '../../lib/engines/generate-batch';
 import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../lib/engines/generated-rows';
 import { BadInputError } from '../../core/errors';
 import type { GenerateBatchInput } from '../../lib/pipeline';
-import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import type { StageProgress } from '../../lib/stage';
 import type { Caption } from '../../lib/text/caption-filter';
 
@@ -139,8 +140,8 @@ describe('generateBatch engine', () => {
     const local = await run(input({ batchIndex: 3, first: 0, count: 2 }));
     const remote = await run(input({ batchIndex: 3, first: 0, count: 2, model: uri }), { log: (m) => logs.push(m) });
     expect([...(await imagesOf(remote.manifestKey)).values()]).toEqual([...(await imagesOf(local.manifestKey)).values()]);
-    const cache = bundleCacheDir(uri, join(root, 'cache'));
-    expect(existsSync(join(cache, '.bundle-complete.json'))).toBe(true);
+    const cache = bundleCacheDir(uri, store.settings, join(root, 'cache'));
+    expect(existsSync(join(cache, '.diffubias-bundle.json'))).toBe(true);
     expect(existsSync(join(cache, 'unet/model.onnx'))).toBe(true);
     expect(logs.filter((l) => l.startsWith('synced '))).toHaveLength(1);
     // Opened again (another worker process): the verified cache is used as is.

@@ -5,7 +5,7 @@ import { createActivities } from '../../activities';
 import { startDevStack, type DevStack } from '../../cli/stack/dev-stack';
 import { ArtifactStore } from '../../core/store';
 import type { Engines } from '../../lib/engines';
-import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { createWorkers, runWorkers, WORKFLOWS_PATH } from '../../workers/create-workers';
 import { QUEUE_NAMES, type QueueName } from '../../lib/activity-table';
 

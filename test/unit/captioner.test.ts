@@ -6,11 +6,12 @@ import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import { runStageUnit } from '../../lib/artifacts/stage-runner';
 import { ArtifactStore } from '../../core/store';
 import { captionThroughput } from '../../lib/captioner/bench';
-import { Captioner, clearCaptioners, loadCaptioner, localBundle, type CaptionImage } from '../../lib/captioner/captioner';
+import { Captioner, clearCaptioners, loadCaptioner, type CaptionImage } from '../../lib/captioner/captioner';
+import { resolveBundle } from '../../core/bundle-store';
 import { captionImageEngine } from '../../lib/engines/caption-image';
 import { BadInputError } from '../../core/errors';
 import type { CaptionFile, CaptionImageInput } from '../../lib/pipeline';
-import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 
 /** Written by tools/make_tiny_captioner.py together with the bundle. */
 interface Reference {
@@ -147,7 +148,9 @@ describe('captionImage engine with an embedded S3', () => {
     // The tiny model's defaults (max_length 11 = 10 new tokens, 3 beams) are those of the reference.
     expect(file).toEqual({ image: 's3://engines/data/cmnist/digit.png', label: 0, captions: reference.images[3]!.beam.map((b) => b.text) });
     // The bundle was synced once under $DIFFUBIAS_HOME/cache/bundles.
-    const cached = await localBundle('s3://engines/models/tiny-captioner', { s3: store.settings });
+    const logs: string[] = [];
+    const cached = (await resolveBundle('s3://engines/models/tiny-captioner', { what: 'captioner bundle' }, { s3: store.settings, log: (l) => logs.push(l) })).root;
+    expect(logs).toEqual([]);
     expect(cached.startsWith(join(tmp, 'home', 'cache', 'bundles'))).toBe(true);
     expect(readFileSync(join(cached, 'onnx', 'encoder_model.onnx'))).toEqual(readFileSync(join(BUNDLE, 'onnx', 'encoder_model.onnx')));
     expect((await run(input('c1'))).cached).toBe(true);

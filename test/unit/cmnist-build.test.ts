@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../../core/store';
 import { BadInputError } from '../../core/errors';
-import { EMBEDDED_S3_CREDENTIALS } from '../../lib/settings';
+import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { startEmbeddedS3 } from '../../cli/stack/s3-server';
 import { buildColoredMnist, type BuildSummary } from '../../datasets/cmnist/build';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';

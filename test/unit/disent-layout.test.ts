@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { listSplit, parseSampleName } from '../../datasets/disent/layout';
 import { decodeRgb } from '../../datasets/disent/images';
 import { SplitReader } from '../../datasets/disent/reader';
-import { openDataSource, readFileAt, withDataSource } from '../../datasets/disent/source';
+import { openDataSource, readFileAt, withDataSource } from '../../core/data-source';
 import { BadInputError } from '../../core/errors';
 
 let root: string;

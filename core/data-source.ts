@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { ArtifactStore, type S3Settings } from '../../core/store';
-import { BadInputError } from '../../core/errors';
-import { parseS3Uri } from '../../core/s3-uri';
+import { ArtifactStore, type S3Settings } from './store';
+import { BadInputError } from './errors';
+import { parseS3Uri } from './s3-uri';
 
 /** A dataset root: a local folder or an s3:// prefix, read the same way. Paths are `/`-separated. */
 export interface DataSource {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { S3Settings } from '../core/store';
-import { ConfigError } from '../core/errors';
-import { describeIssues } from './config/schema';
+import type { S3Settings } from './store';
+import { ConfigError } from './errors';
+import { describeIssues } from './zod-issues';
 
 /** The embedded S3 server's default address (`diffubias dev` starts it there). */
 export const EMBEDDED_S3_ENDPOINT = 'http://127.0.0.1:4568';
