@@ -1,4 +1,4 @@
-import type { CaptionImageInput } from '../lib/pipeline';
+import type { CaptionImageInput } from '../stages/contracts';
 import type { ActivityDeps } from './deps';
 import { runStageActivity } from './run-stage-activity';
 

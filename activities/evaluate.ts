@@ -1,4 +1,4 @@
-import type { EvaluateInput } from '../lib/pipeline';
+import type { EvaluateInput } from '../stages/contracts';
 import type { ActivityDeps } from './deps';
 import { runStageActivity } from './run-stage-activity';
 

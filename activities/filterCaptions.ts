@@ -1,4 +1,4 @@
-import type { FilterCaptionsInput } from '../lib/pipeline';
+import type { FilterCaptionsInput } from '../stages/contracts';
 import type { ActivityDeps } from './deps';
 import { runStageActivity } from './run-stage-activity';
 

@@ -1,4 +1,4 @@
-import type { GenerateBatchInput } from '../lib/pipeline';
+import type { GenerateBatchInput } from '../stages/contracts';
 import type { ActivityDeps } from './deps';
 import { runStageActivity } from './run-stage-activity';
 

@@ -1,4 +1,4 @@
-import type { ActivityName } from '../lib/activity-table';
+import type { ActivityName } from '../stages/activity-table';
 import { captionImageActivity } from './captionImage';
 import type { ActivityDeps } from './deps';
 import { evaluateActivity } from './evaluate';

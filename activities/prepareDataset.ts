@@ -1,4 +1,4 @@
-import type { PrepareDatasetInput } from '../lib/pipeline';
+import type { PrepareDatasetInput } from '../stages/contracts';
 import type { ActivityDeps } from './deps';
 import { runStageActivity } from './run-stage-activity';
 

@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { runStageUnit, StageCancelledError } from '../lib/artifacts/stage-runner';
-import type { Engines, StageName } from '../lib/engines';
-import { NON_RETRYABLE } from '../lib/activity-table';
+import { runStageUnit, StageCancelledError, type WithManifest } from '../stages/runner/stage-runner';
+import type { Engines, StageName } from '../stages/stage-engines';
+import { NON_RETRYABLE } from '../stages/activity-table';
 import { BadInputError, ConfigError, EngineMissingError } from '../core/errors';
-import type { StageProgress } from '../lib/stage';
+import type { StageProgress } from '../stages/context';
 import type { ActivityDeps } from './deps';
 
 type EngineInput<S extends StageName> = Parameters<Engines[S]>[0];
@@ -19,7 +19,7 @@ export async function runStageActivity<S extends StageName>(
   stage: S,
   unit: string,
   input: EngineInput<S> & { experimentId: string },
-): Promise<EngineOutput<S> & { manifestKey: string }> {
+): Promise<WithManifest<EngineOutput<S>>> {
   const engine = deps.engines[stage] as ((i: EngineInput<S>, c: unknown) => Promise<EngineOutput<S>>) | undefined;
   if (!engine) {
     const err = new EngineMissingError(stage);

@@ -1,4 +1,4 @@
-import type { ScoreLossesInput } from '../lib/pipeline';
+import type { ScoreLossesInput } from '../stages/contracts';
 import type { ActivityDeps } from './deps';
 import { runStageActivity } from './run-stage-activity';
 

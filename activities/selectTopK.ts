@@ -1,4 +1,4 @@
-import type { SelectTopKInput } from '../lib/pipeline';
+import type { SelectTopKInput } from '../stages/contracts';
 import type { ActivityDeps } from './deps';
 import { runStageActivity } from './run-stage-activity';
 

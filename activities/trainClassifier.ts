@@ -1,4 +1,4 @@
-import type { TrainClassifierInput } from '../lib/pipeline';
+import type { TrainClassifierInput } from '../stages/contracts';
 import type { ActivityDeps } from './deps';
 import { runStageActivity } from './run-stage-activity';
 

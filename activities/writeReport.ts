@@ -1,4 +1,4 @@
-import type { WriteReportInput, WriteReportOutput } from '../lib/pipeline';
+import type { WriteReportInput, WriteReportOutput } from '../stages/contracts';
 import type { ActivityDeps } from './deps';
 
 /** Stores a results JSON (an experiment's or a sweep's) where `diffubias report` finds it. */

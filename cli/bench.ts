@@ -1,13 +1,13 @@
 import { join } from 'node:path';
-import { hashOf } from '../lib/config/canonical-hash';
+import { hashOf } from '../stages/config/canonical-hash';
 import { ArtifactStore } from '../core/store';
 import { EMBEDDED_S3_CREDENTIALS } from '../core/settings';
-import { parseExperimentConfig } from '../lib/config/schema';
-import type { ModelSpec } from '../lib/classifier/models';
+import { parseExperimentConfig } from '../stages/config/schema';
+import type { ModelSpec } from '../engines/classifier/models';
 import { startEmbeddedS3 } from './stack/s3-server';
 
 // Loaded on use: tfjs takes a second to load, which the other CLI commands should not pay.
-const loadClassifierBench = () => require('../lib/classifier/bench') as typeof import('../lib/classifier/bench');
+const loadClassifierBench = () => require('../engines/classifier/bench') as typeof import('../engines/classifier/bench');
 
 /** Shapes shared with tools/bench_reference.py, which runs PyTorch on the same ones. */
 export const CLASSIFIER_BENCH_SHAPES = {
@@ -48,21 +48,21 @@ export const BENCHMARKS: Benchmark[] = [
   {
     name: 'generate.sd.tiny',
     async run() {
-      const { generateThroughput } = require('../lib/diffusion/bench') as typeof import('../lib/diffusion/bench');
+      const { generateThroughput } = require('../engines/diffusion/bench') as typeof import('../engines/diffusion/bench');
       return { ...(await generateThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-sd'))) };
     },
   },
   {
     name: 'caption.tiny',
     async run() {
-      const { captionThroughput } = require('../lib/captioner/bench') as typeof import('../lib/captioner/bench');
+      const { captionThroughput } = require('../engines/captioner/bench') as typeof import('../engines/captioner/bench');
       return { ...(await captionThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-captioner'))) };
     },
   },
   {
     name: 'generate.demo',
     async run() {
-      const { generateThroughput } = require('../lib/diffusion/bench') as typeof import('../lib/diffusion/bench');
+      const { generateThroughput } = require('../engines/diffusion/bench') as typeof import('../engines/diffusion/bench');
       const { bundle, ...options } = ENGINE_BENCH.generate;
       return { ...(await generateThroughput(join(__dirname, '..', bundle), options)) };
     },
@@ -70,7 +70,7 @@ export const BENCHMARKS: Benchmark[] = [
   {
     name: 'caption.demo',
     async run() {
-      const { captionThroughput } = require('../lib/captioner/bench') as typeof import('../lib/captioner/bench');
+      const { captionThroughput } = require('../engines/captioner/bench') as typeof import('../engines/captioner/bench');
       const { bundle, ...options } = ENGINE_BENCH.caption;
       return { ...(await captionThroughput(join(__dirname, '..', bundle), { ...options, strategy: 'beam' })) };
     },

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { demoConfig } from '../lib/config/demo';
+import { demoConfig } from '../stages/config/demo';
 import { ConfigError } from '../core/errors';
 import { settingsFromEnv } from '../core/settings';
 import { installWorkerLogging } from '../workers/logging';
@@ -182,7 +182,7 @@ program
         const { ArtifactStore } = require('../core/store') as typeof import('../core/store');
         const store = new ArtifactStore(settingsFromEnv().s3);
         try {
-          const files = await writeReportFiles(store, result as import('../lib/pipeline').ExperimentResult, opts.html);
+          const files = await writeReportFiles(store, result as import('../stages/contracts').ExperimentResult, opts.html);
           err(`report: ${files.html}`);
         } finally {
           store.destroy();

@@ -1,7 +1,7 @@
-import { readConfigFile } from '../lib/config/load';
-import { parseExperimentConfig, parseSweepConfig, type ExperimentConfig, type SweepConfig } from '../lib/config/schema';
+import { readConfigFile } from '../stages/config/load';
+import { parseExperimentConfig, parseSweepConfig, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
 import { ConfigError } from '../core/errors';
-import { QUEUE_NAMES, type QueueName } from '../lib/activity-table';
+import { QUEUE_NAMES, type QueueName } from '../stages/activity-table';
 
 /** A flag's text as a number when it is one; otherwise the text, so the schema names the field. */
 function numeric(text: string | undefined): number | string | undefined {

@@ -3,12 +3,12 @@ import { join, resolve } from 'node:path';
 import { readFileAt } from '../core/data-source';
 import { DATASETS } from '../datasets/specs';
 import type { ArtifactStore } from '../core/store';
-import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../lib/engines/filter-captions';
-import { readGeneratedRows } from '../lib/engines/generated-rows';
-import type { ExperimentResult } from '../lib/pipeline';
-import { renderReport, type ReportData, type ReportImage } from '../lib/report/html';
-import type { Caption } from '../lib/text/caption-filter';
-import type { LossRow } from '../lib/selection/top-k';
+import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../stages/filter-captions';
+import { readGeneratedRows } from '../stages/generated-rows';
+import type { ExperimentResult } from '../stages/contracts';
+import { renderReport, type ReportData, type ReportImage } from '../stages/report/html';
+import type { Caption } from '../engines/text/caption-filter';
+import type { LossRow } from '../engines/selection/top-k';
 
 const SHOW_TOP_K = 40;
 const SHOW_CAPTIONS = 60;

@@ -1,10 +1,10 @@
 import {
   WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client,
 } from '@temporalio/client';
-import { hashOf } from '../lib/config/canonical-hash';
-import { parseExperimentConfig, type ExperimentConfig, type SweepConfig } from '../lib/config/schema';
-import type { ExperimentInput } from '../lib/pipeline';
-import { TASK_QUEUES } from '../lib/activity-table';
+import { hashOf } from '../stages/config/canonical-hash';
+import { parseExperimentConfig, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
+import type { ExperimentInput } from '../stages/contracts';
+import { TASK_QUEUES } from '../stages/activity-table';
 import { queuedExperimentAttributes, SEARCH_ATTRIBUTES } from '../workflows/definitions';
 import type { SweepInput } from '../workflows/sweep';
 

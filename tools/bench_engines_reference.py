@@ -89,7 +89,7 @@ def generate_throughput(pipe, shape):
     # VAE's is 4. Asking for 8 x the latent size gives the latents ours uses (8x8 for 32 px
     # images), so the unet does the same work; the VAE then decodes them to ours' 32 px.
     latent_h, latent_w = shape["height"] // vae_factor(), shape["width"] // vae_factor()
-    prompts = [f"a photo of the digit {i} in red" for i in range(batch)]  # as lib/diffusion/bench.ts
+    prompts = [f"a photo of the digit {i} in red" for i in range(batch)]  # as engines/diffusion/bench.ts
 
     def call(b):
         out = pipe(prompts, height=latent_h * 8, width=latent_w * 8, num_inference_steps=shape["steps"],

@@ -3,7 +3,7 @@
 
 A small vit-gpt2-style VisionEncoderDecoderModel trained from scratch with teacher forcing on
 Colored MNIST captions, exported with optimum-onnx (task image-to-text-with-past, merged decoder)
-into the transformers.js layout that lib/captioner/captioner.ts loads:
+into the transformers.js layout that engines/captioner/captioner.ts loads:
 
     config.json generation_config.json preprocessor_config.json
     tokenizer.json tokenizer_config.json special_tokens_map.json

@@ -1,7 +1,7 @@
 """Trains the demo text-to-image generator for Colored MNIST and exports it as an HF Optimum SD ONNX bundle.
 
 What it makes: models/demo/generator/ (about 8.7 MB, float32), the Stable Diffusion ONNX layout that optimum-onnx
-exports and lib/diffusion/ (loadText2Image) reads:
+exports and engines/diffusion/ (loadText2Image) reads:
     model_index.json, scheduler/scheduler_config.json (DDIMScheduler, scaled_linear, 1000 steps, epsilon),
     tokenizer/ (CLIP BPE vocab.json + merges.txt built offline here), text_encoder/model.onnx,
     unet/model.onnx, vae_decoder/model.onnx + config.json (scaling_factor measured on the training latents).

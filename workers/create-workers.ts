@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../activities';
-import { DEFAULT_CONCURRENCY, queueActivities, TASK_QUEUES, type QueueName } from '../lib/activity-table';
+import { DEFAULT_CONCURRENCY, queueActivities, TASK_QUEUES, type QueueName } from '../stages/activity-table';
 
 export interface WorkerSetOptions {
   connection: NativeConnection;

@@ -1,10 +1,10 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ArtifactStore } from '../core/store';
-import { productEngines } from '../lib/engines/product';
+import { productEngines } from '../stages/product-engines';
 import type { Settings } from '../core/settings';
 import { createWorkers, runWorkers } from './create-workers';
-import type { QueueName } from '../lib/activity-table';
+import type { QueueName } from '../stages/activity-table';
 
 export interface ProductWorkerOptions {
   settings: Settings;

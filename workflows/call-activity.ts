@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { ACTIVITY_NAMES, activityOptions, type ActivityName } from '../lib/activity-table';
+import { ACTIVITY_NAMES, activityOptions, type ActivityName } from '../stages/activity-table';
 
 export type ActivityInput<N extends ActivityName> = Parameters<Activities[N]>[0];
 export type ActivityOutput<N extends ActivityName> = Awaited<ReturnType<Activities[N]>>;

@@ -6,8 +6,8 @@ import { isCancellation, upsertSearchAttributes, workflowInfo } from '@temporali
 import type {
   Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
   TrainClassifierInput,
-} from '../lib/pipeline';
-import { TASK_QUEUES } from '../lib/activity-table';
+} from '../stages/contracts';
+import { TASK_QUEUES } from '../stages/activity-table';
 import { callActivity as call, type ActivityInput, type ActivityOutput } from './call-activity';
 import { installControl, type Control } from './control';
 import { SEARCH_ATTRIBUTES } from './definitions';

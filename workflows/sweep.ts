@@ -3,9 +3,9 @@
  * time, then mean ± std per (dataset, ratio) beside the paper's numbers.
  */
 import { ApplicationFailure, isCancellation, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
-import type { ExperimentInput, ExperimentResult } from '../lib/pipeline';
-import { aggregateSweep, type SweepRow } from '../lib/sweep-aggregate';
-import { TASK_QUEUES } from '../lib/activity-table';
+import type { ExperimentInput, ExperimentResult } from '../stages/contracts';
+import { aggregateSweep, type SweepRow } from '../stages/report/sweep-aggregate';
+import { TASK_QUEUES } from '../stages/activity-table';
 import { callActivity } from './call-activity';
 import { installControl } from './control';
 import { queuedExperimentAttributes, SEARCH_ATTRIBUTES } from './definitions';

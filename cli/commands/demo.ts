@@ -1,10 +1,10 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { join } from 'node:path';
-import { stageTimeLines, stageTimes } from '../../lib/artifacts/stage-times';
+import { stageTimeLines, stageTimes } from '../../stages/runner/stage-times';
 import { ArtifactStore } from '../../core/store';
-import { demoConfig } from '../../lib/config/demo';
-import type { Manifest } from '../../lib/artifacts/manifest';
-import type { Accuracy, ClassifierRole, ExperimentResult, TrainClassifierOutput } from '../../lib/pipeline';
+import { demoConfig } from '../../stages/config/demo';
+import type { Manifest } from '../../stages/runner/manifest';
+import type { Accuracy, ClassifierRole, ExperimentResult, TrainClassifierOutput } from '../../stages/contracts';
 import type { Settings } from '../../core/settings';
 import { followProgress, rootCause } from '../progress';
 import { writeReportFiles } from '../report-files';

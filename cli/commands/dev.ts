@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Settings } from '../../core/settings';
 import { startProductWorkers } from '../../workers/product-worker';
-import { QUEUE_NAMES } from '../../lib/activity-table';
+import { QUEUE_NAMES } from '../../stages/activity-table';
 import { spawnActivityWorker } from '../stack/activity-worker-process';
 import { startDevStack, type DevStack } from '../stack/dev-stack';
 

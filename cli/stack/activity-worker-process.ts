@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { QueueName } from '../../lib/activity-table';
+import type { QueueName } from '../../stages/activity-table';
 
 export interface ActivityWorkerProcess {
   pid: number | undefined;

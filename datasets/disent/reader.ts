@@ -3,8 +3,11 @@ import { augment, decodeRgb } from './images';
 
 /** One image of a split, wherever it lives (dataset folder, S3, generated images). */
 export interface ImageItem {
-  /** Shown in tables and errors: the file's path or key. */
-  id: string;
+  /**
+   * Where the image is: its full path or s3:// URI, the address scoreLosses writes into the loss
+   * table and that later stages read the image from (core/data-source.ts's readFileAt). Errors name it.
+   */
+  location: string;
   label: number;
   bias: number;
   load(): Promise<Buffer>;
@@ -65,7 +68,7 @@ export class SplitReader {
     const cached = this.cache?.[i];
     if (cached) return cached;
     const item = this.items[i]!;
-    const rgb = await decodeRgb(await item.load(), this.options.imageSize, item.id);
+    const rgb = await decodeRgb(await item.load(), this.options.imageSize, item.location);
     if (this.cache) this.cache[i] = rgb;
     return rgb;
   }

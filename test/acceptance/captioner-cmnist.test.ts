@@ -19,7 +19,7 @@ import sharp from 'sharp';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
 import { loadMnist } from '../../datasets/cmnist/idx';
 import { COLOR_NOISE_SIGMA } from '../../datasets/cmnist/plan';
-import { clearCaptioners, loadCaptioner, type CaptionImage } from '../../lib/captioner/captioner';
+import { clearCaptioners, loadCaptioner, type CaptionImage } from '../../engines/captioner/captioner';
 import { Rng } from '../../core/random';
 import templates from '../../data/caption-templates.json';
 

@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmbeddedS3 } from '../../cli/stack/s3-server';
-import { runStageUnit } from '../../lib/artifacts/stage-runner';
+import { runStageUnit } from '../../stages/runner/stage-runner';
 import { ArtifactStore } from '../../core/store';
-import { parseExperimentConfig } from '../../lib/config/schema';
-import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from '../../lib/engines/classifier-stages';
-import { prepareDatasetEngine } from '../../lib/engines/prepare-dataset';
-import { selectTopKEngine } from '../../lib/engines/select-top-k';
-import type { DatasetRef } from '../../lib/pipeline';
-import type { StageEngine } from '../../lib/stage';
+import { parseExperimentConfig } from '../../stages/config/schema';
+import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from '../../stages/classifier-stages';
+import { prepareDatasetEngine } from '../../stages/prepare-dataset';
+import { selectTopKEngine } from '../../stages/select-top-k';
+import type { DatasetRef } from '../../stages/contracts';
+import type { StageEngine } from '../../stages/context';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 
 async function measure() {

@@ -26,9 +26,9 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
 import { loadMnist } from '../../datasets/cmnist/idx';
-import { initBackend } from '../../lib/classifier/backend';
-import { buildModel } from '../../lib/classifier/models';
-import { loadText2Image, releaseText2Images } from '../../lib/diffusion/pipeline';
+import { initBackend } from '../../engines/classifier/backend';
+import { buildModel } from '../../engines/classifier/models';
+import { loadText2Image, releaseText2Images } from '../../engines/diffusion/pipeline';
 import templates from '../../data/caption-templates.json';
 
 const DIGITS: string[] = templates.digits;

@@ -5,11 +5,15 @@
  */
 import sharp from 'sharp';
 import { DATASETS } from '../../datasets/specs';
-import type { Engines } from '../../lib/engines';
-import { FILTER_FILES } from '../../lib/engines/filter-captions';
-import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../lib/engines/generated-rows';
-import type { SelectedImage } from '../../lib/pipeline';
-import type { StageContext } from '../../lib/stage';
+import type { Engines } from '../../stages/stage-engines';
+import { CAPTIONS_FILE } from '../../stages/caption-image';
+import { CLASSIFIER_FILES } from '../../stages/classifier-stages';
+import { FILTER_FILES } from '../../stages/filter-captions';
+import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../stages/generated-rows';
+import type { SelectedImage } from '../../stages/contracts';
+import { SELECTION_FILE } from '../../stages/select-top-k';
+import { lossTableFromCsv, lossTableToCsv } from '../../engines/selection/loss-table';
+import type { StageContext } from '../../stages/context';
 import { BadInputError } from '../../core/errors';
 
 export interface DoubleLog {
@@ -83,18 +87,19 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
     scoreLosses: (input, ctx) =>
       track('scoreLosses', 'biased', async () => {
         await readJson(ctx, input.modelKey);
-        const rows = Array.from({ length: 50 }, (_, i) => ({ file: `train/${i}.png`, label: i % 10, bias: (i * 7) % 10, ce: i / 10, gce: i / 20 }));
-        const tableKey = await ctx.putJson('losses.json', rows);
+        const rows = Array.from({ length: 50 }, (_, i) => ({ file: `train/${i}.png`, label: i % 10, bias: (i * 7) % 10, predicted: 0, ce: i / 10, gce: i / 20 }));
+        const tableKey = await ctx.put(CLASSIFIER_FILES.losses, lossTableToCsv(rows), 'text/csv');
         return { tableKey, rows: rows.length, backend: 'double' };
       }),
     selectTopK: (input, ctx) =>
       track('selectTopK', 'topk', async () => {
-        const rows = await readJson<{ file: string; label: number; ce: number }[]>(ctx, input.tableKey);
+        const table = await ctx.store.get(input.tableKey);
+        const rows = lossTableFromCsv(table!.toString('utf8'), input.tableKey);
         const items: SelectedImage[] = [...rows]
           .sort((a, b) => b.ce - a.ce)
           .slice(0, input.k)
           .map((r, index) => ({ index, image: r.file, label: r.label }));
-        const selectionKey = await ctx.putJson('selection.json', items);
+        const selectionKey = await ctx.putJson(SELECTION_FILE, items);
         return { selectionKey, items, precision: 0.9, recall: 0.8 };
       }),
     captionImage: (input, ctx) =>
@@ -107,7 +112,7 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
           }
         }
         const captions = Array.from({ length: input.perImage }, (_, i) => `a handwritten ${input.item.label} variant ${i}`);
-        const captionsKey = await ctx.putJson('captions.json', { image: input.item.image, label: input.item.label, captions });
+        const captionsKey = await ctx.putJson(CAPTIONS_FILE, { image: input.item.image, label: input.item.label, captions });
         return { captionsKey, captions: captions.length };
       }),
     filterCaptions: (input, ctx) =>

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReportFiles } from '../../cli/report-files';
 import { submitExperiment } from '../../cli/submit';
-import { demoConfig } from '../../lib/config/demo';
-import { productEngines } from '../../lib/engines/product';
-import type { ExperimentResult } from '../../lib/pipeline';
+import { demoConfig } from '../../stages/config/demo';
+import { productEngines } from '../../stages/product-engines';
+import type { ExperimentResult } from '../../stages/contracts';
 import { startHarness, type Harness } from '../support/harness';
 
 let h: Harness;

@@ -3,7 +3,7 @@ import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnActivityWorker } from '../../cli/stack/activity-worker-process';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
-import { TASK_QUEUES } from '../../lib/activity-table';
+import { TASK_QUEUES } from '../../stages/activity-table';
 import { startHarness, type Harness } from '../support/harness';
 
 let h: Harness;

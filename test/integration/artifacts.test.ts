@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
-import { checkManifest, type Manifest } from '../../lib/artifacts/manifest';
-import { runStageUnit, stageDir } from '../../lib/artifacts/stage-runner';
-import { stageTimeLines, stageTimes } from '../../lib/artifacts/stage-times';
+import { checkManifest, type Manifest } from '../../stages/runner/manifest';
+import { runStageUnit, stageDir } from '../../stages/runner/stage-runner';
+import { stageTimeLines, stageTimes } from '../../stages/runner/stage-times';
 import { ArtifactStore } from '../../core/store';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 

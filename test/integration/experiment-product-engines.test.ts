@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReportFiles } from '../../cli/report-files';
 import { submitExperiment } from '../../cli/submit';
-import { parseExperimentConfig } from '../../lib/config/schema';
-import { productEngines } from '../../lib/engines/product';
-import type { Manifest } from '../../lib/artifacts/manifest';
-import type { ExperimentResult, TrainClassifierOutput } from '../../lib/pipeline';
-import { lossTableFromCsv } from '../../lib/selection/loss-table';
-import { isConflicting, type TopKSelection } from '../../lib/selection/top-k';
+import { parseExperimentConfig } from '../../stages/config/schema';
+import { productEngines } from '../../stages/product-engines';
+import type { Manifest } from '../../stages/runner/manifest';
+import type { ExperimentResult, TrainClassifierOutput } from '../../stages/contracts';
+import { lossTableFromCsv } from '../../engines/selection/loss-table';
+import { isConflicting, type TopKSelection } from '../../engines/selection/top-k';
 import { startHarness, type Harness } from '../support/harness';
 import { writeSyntheticCmnist } from '../support/synthetic-dataset';
 

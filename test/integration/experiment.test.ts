@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentIdentity, submitExperiment } from '../../cli/submit';
-import { checkManifest, type Manifest } from '../../lib/artifacts/manifest';
-import { parseExperimentConfig } from '../../lib/config/schema';
-import type { ExperimentResult } from '../../lib/pipeline';
+import { checkManifest, type Manifest } from '../../stages/runner/manifest';
+import { parseExperimentConfig } from '../../stages/config/schema';
+import type { ExperimentResult } from '../../stages/contracts';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { doubleEngines } from '../doubles/engines';
 import { startHarness, type Harness } from '../support/harness';

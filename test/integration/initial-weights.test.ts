@@ -8,9 +8,9 @@ import { resolveBundle } from '../../core/bundle-store';
 import { BadInputError } from '../../core/errors';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { ArtifactStore } from '../../core/store';
-import { initBackend } from '../../lib/classifier/backend';
-import { applyInitialWeights, INITIAL_WEIGHTS } from '../../lib/classifier/initial-weights';
-import { buildModel, type ModelSpec } from '../../lib/classifier/models';
+import { initBackend } from '../../engines/classifier/backend';
+import { applyInitialWeights, INITIAL_WEIGHTS } from '../../engines/classifier/initial-weights';
+import { buildModel, type ModelSpec } from '../../engines/classifier/models';
 
 const tmp = mkdtempSync(join(tmpdir(), 'initial-weights-'));
 const spec = (seed: number): ModelSpec => ({ arch: 'mlp', numClasses: 10, inputShape: [28, 28, 3], seed });

@@ -9,7 +9,7 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { planSweep, submitExperiment, submitSweep } from '../../cli/submit';
-import { parseExperimentConfig, parseSweepConfig } from '../../lib/config/schema';
+import { parseExperimentConfig, parseSweepConfig } from '../../stages/config/schema';
 import { doubleEngines } from '../doubles/engines';
 import { startHarness, workflowBundle } from '../support/harness';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planSweep, submitSweep } from '../../cli/submit';
-import { parseSweepConfig } from '../../lib/config/schema';
+import { parseSweepConfig } from '../../stages/config/schema';
 import type { SweepResult } from '../../workflows/sweep';
 import { doubleEngines } from '../doubles/engines';
 import { startHarness, type Harness } from '../support/harness';

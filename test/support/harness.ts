@@ -4,10 +4,10 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker, type WorkflowB
 import { createActivities } from '../../activities';
 import { startDevStack, type DevStack } from '../../cli/stack/dev-stack';
 import { ArtifactStore } from '../../core/store';
-import type { Engines } from '../../lib/engines';
+import type { Engines } from '../../stages/stage-engines';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { createWorkers, runWorkers, WORKFLOWS_PATH } from '../../workers/create-workers';
-import { QUEUE_NAMES, type QueueName } from '../../lib/activity-table';
+import { QUEUE_NAMES, type QueueName } from '../../stages/activity-table';
 
 export interface Harness {
   stack: DevStack;

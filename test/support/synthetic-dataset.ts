@@ -13,7 +13,7 @@ export async function writeSyntheticCmnist(root: string): Promise<void> {
       const group = item.label === item.bias ? 'align' : 'conflict';
       const dir = join(root, 'cmnist', split, group, String(item.label));
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, item.id.slice(item.id.lastIndexOf('/') + 1)), await item.load());
+      writeFileSync(join(dir, item.location.slice(item.location.lastIndexOf('/') + 1)), await item.load());
     }
   }
 }

@@ -25,7 +25,7 @@ export async function syntheticItems(n: number, options: { classes: number; size
       }
     }
     const png = await sharp(raw, { raw: { width: s, height: s, channels: 3 } }).png().toBuffer();
-    items.push({ id: `synthetic/${i}_${label}_${bias}.png`, label, bias, load: async () => png });
+    items.push({ location: `synthetic/${i}_${label}_${bias}.png`, label, bias, load: async () => png });
   }
   return items;
 }

@@ -7,10 +7,10 @@ import { createActivities } from '../../activities';
 import { startDevStack } from '../../cli/stack/dev-stack';
 import { experimentIdentity, submitExperiment } from '../../cli/submit';
 import { ArtifactStore } from '../../core/store';
-import { parseExperimentConfig } from '../../lib/config/schema';
+import { parseExperimentConfig } from '../../stages/config/schema';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { createWorkers, runWorkers } from '../../workers/create-workers';
-import { QUEUE_NAMES } from '../../lib/activity-table';
+import { QUEUE_NAMES } from '../../stages/activity-table';
 import { doubleEngines } from '../doubles/engines';
 
 async function main() {

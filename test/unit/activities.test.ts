@@ -2,10 +2,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
-import { ACTIVITY_NAMES, ACTIVITY_TABLE, activityOptions, QUEUE_NAMES, queueActivities, TASK_QUEUES } from '../../lib/activity-table';
+import { ACTIVITY_NAMES, ACTIVITY_TABLE, activityOptions, QUEUE_NAMES, queueActivities, TASK_QUEUES } from '../../stages/activity-table';
 import { ArtifactStore } from '../../core/store';
 import { BadInputError } from '../../core/errors';
-import type { PrepareDatasetInput } from '../../lib/pipeline';
+import type { PrepareDatasetInput } from '../../stages/contracts';
 
 // Never contacted: the activities below fail before any artifact is read or written.
 const store = new ArtifactStore({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', bucket: 'none', prefix: '' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DATASETS } from '../../datasets/specs';
-import { contentWords, filterCaptions, namedClasses, nltkStopwords, type Caption } from '../../lib/text/caption-filter';
+import { contentWords, filterCaptions, namedClasses, nltkStopwords, type Caption } from '../../engines/text/caption-filter';
 
 const stopwords = nltkStopwords();
 const cap = (text: string, label = 0): Caption => ({ text, label, image: `img-${text.length}` });

@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
-import { runStageUnit } from '../../lib/artifacts/stage-runner';
+import { runStageUnit } from '../../stages/runner/stage-runner';
 import { ArtifactStore } from '../../core/store';
-import { captionThroughput } from '../../lib/captioner/bench';
-import { Captioner, clearCaptioners, loadCaptioner, type CaptionImage } from '../../lib/captioner/captioner';
+import { captionThroughput } from '../../engines/captioner/bench';
+import { Captioner, clearCaptioners, loadCaptioner, type CaptionImage } from '../../engines/captioner/captioner';
 import { resolveBundle } from '../../core/bundle-store';
-import { captionImageEngine } from '../../lib/engines/caption-image';
+import { captionImageEngine } from '../../stages/caption-image';
 import { BadInputError } from '../../core/errors';
-import type { CaptionFile, CaptionImageInput } from '../../lib/pipeline';
+import type { CaptionFile } from '../../stages/caption-image';
+import type { CaptionImageInput } from '../../stages/contracts';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 
 /** Written by tools/make_tiny_captioner.py together with the bundle. */

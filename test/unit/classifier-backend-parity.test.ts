@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../lib/classifier/backend';
-import { HostAdam } from '../../lib/classifier/host-adam';
-import { lossGradient, perSampleCrossEntropy, perSampleGce } from '../../lib/classifier/losses';
-import { buildModel, type ModelSpec } from '../../lib/classifier/models';
-import { batchForward } from '../../lib/classifier/predict';
-import { ResourceAdam } from '../../lib/classifier/resource-adam';
-import { createTrainStep } from '../../lib/classifier/train-step';
-import { modelWeights, setModelWeights, type NamedArray } from '../../lib/classifier/weights';
+import { initBackend } from '../../engines/classifier/backend';
+import { HostAdam } from '../../engines/classifier/host-adam';
+import { lossGradient, perSampleCrossEntropy, perSampleGce } from '../../engines/classifier/losses';
+import { buildModel, type ModelSpec } from '../../engines/classifier/models';
+import { batchForward } from '../../engines/classifier/predict';
+import { ResourceAdam } from '../../engines/classifier/resource-adam';
+import { createTrainStep } from '../../engines/classifier/train-step';
+import { modelWeights, setModelWeights, type NamedArray } from '../../engines/classifier/weights';
 
 /**
  * The native TensorFlow backend against tfjs's pure-JS cpu backend (the reference: plain float32

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SplitReader } from '../../datasets/disent/reader';
-import { initBackend } from '../../lib/classifier/backend';
-import { accuracyBreakdown, predictAll } from '../../lib/classifier/predict';
-import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../../lib/classifier/train';
-import { decodeTensors, encodeTensors, modelWeights } from '../../lib/classifier/weights';
+import { initBackend } from '../../engines/classifier/backend';
+import { accuracyBreakdown, predictAll } from '../../engines/classifier/predict';
+import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../../engines/classifier/train';
+import { decodeTensors, encodeTensors, modelWeights } from '../../engines/classifier/weights';
 import { syntheticItems } from '../support/synthetic-images';
 
 let train: SplitReader;

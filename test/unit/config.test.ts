@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseExperimentConfig, parseSweepConfig } from '../../lib/config/schema';
+import { parseExperimentConfig, parseSweepConfig } from '../../stages/config/schema';
 import { ConfigError } from '../../core/errors';
 import { experimentIdentity, planSweep } from '../../cli/submit';
 

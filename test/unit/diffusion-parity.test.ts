@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openBundle } from '../../lib/diffusion/bundle';
-import { float16ToFloat32, float32ToFloat16 } from '../../lib/diffusion/float16';
-import { loadText2Image, releaseText2Images, Text2Image } from '../../lib/diffusion/pipeline';
-import { createScheduler, type SchedulerKind } from '../../lib/diffusion/schedulers';
-import { ClipTokenizer } from '../../lib/diffusion/tokenizer';
+import { openBundle } from '../../engines/diffusion/bundle';
+import { float16ToFloat32, float32ToFloat16 } from '../../engines/diffusion/float16';
+import { loadText2Image, releaseText2Images, Text2Image } from '../../engines/diffusion/pipeline';
+import { createScheduler, type SchedulerKind } from '../../engines/diffusion/schedulers';
+import { ClipTokenizer } from '../../engines/diffusion/tokenizer';
 import { BadInputError } from '../../core/errors';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');

@@ -73,7 +73,7 @@ describe('DisEnt layout', () => {
   it('a corrupt image fails naming the file when it is read', async () => {
     const source = openDataSource(root);
     const { samples } = await listSplit(source, 'bad', 1, 'valid', 2);
-    const reader = new SplitReader(samples.map((s) => ({ id: source.describe(s.path), label: s.label, bias: s.bias, load: () => source.read(s.path) })), { imageSize: 4 });
+    const reader = new SplitReader(samples.map((s) => ({ location: source.describe(s.path), label: s.label, bias: s.bias, load: () => source.read(s.path) })), { imageSize: 4 });
     const err = await failure(reader.batches({ batchSize: 4 }).next());
     expect(err.message).toMatch(new RegExp(`^${join(root, 'bad/valid/1/0_1_1.png')}: not a readable image`));
   });
@@ -81,7 +81,7 @@ describe('DisEnt layout', () => {
   it('decodes, resizes and batches in order, scaled to [0, 1]', async () => {
     const source = openDataSource(root);
     const { samples } = await listSplit(source, 'cmnist', 1, 'train', 10);
-    const reader = new SplitReader(samples.map((s) => ({ id: s.path, label: s.label, bias: s.bias, load: () => source.read(s.path) })), { imageSize: 2 });
+    const reader = new SplitReader(samples.map((s) => ({ location: s.path, label: s.label, bias: s.bias, load: () => source.read(s.path) })), { imageSize: 2 });
     const batch = (await reader.batches({ batchSize: 8 }).next()).value!;
     expect(batch.size).toBe(2);
     expect(Array.from(batch.labels)).toEqual([3, 3]);
@@ -92,11 +92,11 @@ describe('DisEnt layout', () => {
     const source = openDataSource(root);
     const { samples } = await listSplit(source, 'cmnist', 1, 'train', 10);
     let loads = 0;
-    const items = samples.map((s) => ({ id: s.path, label: s.label, bias: s.bias, load: () => { loads++; return source.read(s.path); } }));
+    const items = samples.map((s) => ({ location: s.path, label: s.label, bias: s.bias, load: () => { loads++; return source.read(s.path); } }));
     const reader = new SplitReader(items, { imageSize: 4 });
     for await (const _ of reader.batches({ batchSize: 8 })) { /* decode once */ }
     expect(loads).toBe(2);
-    const extra = { id: 'generated.png', label: 5, bias: 5, load: async () => png };
+    const extra = { location: 'generated.png', label: 5, bias: 5, load: async () => png };
     const extended = reader.extend([extra]);
     const batch = (await extended.batches({ batchSize: 8 }).next()).value!;
     expect(Array.from(batch.labels)).toEqual([3, 3, 5]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { sampleLosses } from '../../lib/classifier/losses';
-import { lossTableFromCsv, lossTableToCsv } from '../../lib/selection/loss-table';
-import type { LossRow } from '../../lib/selection/top-k';
+import { sampleLosses } from '../../engines/classifier/losses';
+import { lossTableFromCsv, lossTableToCsv } from '../../engines/selection/loss-table';
+import type { LossRow } from '../../engines/selection/top-k';
 
 const rows: LossRow[] = [
   { file: '/data/cmnist/1pct/align/3/12_3_3.png', label: 3, bias: 3, predicted: 3, ce: 0.1 + 0.2, gce: 1e-17 },

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { perSampleCrossEntropy, perSampleGce } from '../../lib/classifier/losses';
+import { perSampleCrossEntropy, perSampleGce } from '../../engines/classifier/losses';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

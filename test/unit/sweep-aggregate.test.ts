@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ExperimentResult } from '../../lib/pipeline';
-import { aggregateSweep } from '../../lib/sweep-aggregate';
-import { meanStd } from '../../lib/stats';
+import type { ExperimentResult } from '../../stages/contracts';
+import { aggregateSweep } from '../../stages/report/sweep-aggregate';
+import { meanStd } from '../../stages/report/stats';
 
 const result = (dataset: 'cmnist' | 'bffhq', ratio: number, seed: number, debiased: number): ExperimentResult => ({
   experimentId: `${dataset}/${ratio}/${seed}/x`, dataset, ratio, seed, configHash: 'x',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { selectTopK, type LossRow } from '../../lib/selection/top-k';
+import { selectTopK, type LossRow } from '../../engines/selection/top-k';
 
 // Hand-made table: 3 classes; conflicting rows (bias != label) are marked with a *.
 const row = (file: string, label: number, bias: number, ce: number, gce = ce / 2): LossRow => ({ file, label, bias, predicted: bias, ce, gce });

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { registerWasmTrainingKernels, setWasmFilterGradGroupBudget } from '../../lib/classifier/wasm-kernels';
+import { registerWasmTrainingKernels, setWasmFilterGradGroupBudget } from '../../engines/classifier/wasm-kernels';
 
 // Every comparison runs the same computation on 'cpu' (the reference: its kernels are plain JS
 // loops) and on 'wasm', from identical input data generated here rather than by tf.random*, so

@@ -1,11 +1,11 @@
-import { listSplit, type Split } from '../../datasets/disent/layout';
-import { SplitReader, type ImageItem } from '../../datasets/disent/reader';
-import { openDataSource } from '../../core/data-source';
-import { DATASETS } from '../../datasets/specs';
-import { locationKey } from '../../core/location';
-import { ProcessCache } from '../../core/process-cache';
-import type { S3Settings } from '../../core/store';
-import type { DatasetRef } from '../pipeline';
+import { listSplit, type Split } from '../datasets/disent/layout';
+import { SplitReader, type ImageItem } from '../datasets/disent/reader';
+import { openDataSource } from '../core/data-source';
+import { DATASETS } from '../datasets/specs';
+import { locationKey } from '../core/location';
+import { ProcessCache } from '../core/process-cache';
+import type { S3Settings } from '../core/store';
+import type { DatasetRef } from './contracts';
 
 const readers = new ProcessCache<SplitReader>({ capacity: 6 });
 
@@ -20,7 +20,7 @@ export function splitReader(ref: DatasetRef, split: Split, s3: S3Settings): Prom
     const spec = DATASETS[ref.name];
     const { samples } = await listSplit(source, ref.name, ref.ratio, split, spec.classNames.length);
     const items: ImageItem[] = samples.map((s) => ({
-      id: source.describe(s.path), label: s.label, bias: s.bias, load: () => source.read(s.path),
+      location: source.describe(s.path), label: s.label, bias: s.bias, load: () => source.read(s.path),
     }));
     return new SplitReader(items, { imageSize: spec.imageSize });
   });

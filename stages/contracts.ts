@@ -4,7 +4,7 @@
  */
 import type { ClassifierConfig, ExperimentConfig, TrainConfig } from './config/schema';
 import type { DatasetName } from '../datasets/specs';
-import type { LossName } from './classifier/losses';
+import type { LossName } from '../engines/classifier/losses';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
 export type { LossName };
@@ -100,13 +100,6 @@ export interface CaptionImageInput {
   strategy: 'beam' | 'sample';
   seed: number;
 }
-/** What captionImage stores per image (`captions.json`), and filterCaptions reads. */
-export interface CaptionFile {
-  image: string;
-  label: number;
-  captions: string[];
-}
-
 export interface CaptionImageOutput {
   captionsKey: string;
   captions: number;
@@ -140,8 +133,8 @@ export interface GenerateBatchInput {
   steps: number;
   guidance: number;
 }
+/** The batch's images are listed in its manifest's rows.json (stages/generated-rows.ts); the activity returns the manifest's key. */
 export interface GenerateBatchOutput {
-  manifestKey?: string;
   images: number;
 }
 

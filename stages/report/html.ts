@@ -1,4 +1,4 @@
-import type { Accuracy, ClassifierRole, ExperimentResult } from '../pipeline';
+import type { Accuracy, ClassifierRole, ExperimentResult } from '../contracts';
 
 export interface ReportImage {
   /** data: URI of a PNG. */

@@ -2,7 +2,7 @@ import { captionImageEngine } from './caption-image';
 import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from './classifier-stages';
 import { filterCaptionsEngine } from './filter-captions';
 import { generateBatchEngine } from './generate-batch';
-import type { Engines } from './index';
+import type { Engines } from './stage-engines';
 import { prepareDatasetEngine } from './prepare-dataset';
 import { selectTopKEngine } from './select-top-k';
 

@@ -1,8 +1,17 @@
-import { readFileAt } from '../../core/data-source';
-import { loadCaptioner, type CaptionDevice } from '../captioner/captioner';
-import { BadInputError } from '../../core/errors';
-import type { CaptionFile, CaptionImageInput, CaptionImageOutput } from '../pipeline';
-import type { StageEngine } from '../stage';
+import { readFileAt } from '../core/data-source';
+import { loadCaptioner, type CaptionDevice } from '../engines/captioner/captioner';
+import { BadInputError } from '../core/errors';
+import type { CaptionImageInput, CaptionImageOutput } from './contracts';
+import type { StageEngine } from './context';
+
+/** What captionImage stores per image, and filterCaptions reads. */
+export const CAPTIONS_FILE = 'captions.json';
+export interface CaptionFile {
+  /** The image's location (path or s3:// URI). */
+  image: string;
+  label: number;
+  captions: string[];
+}
 
 /** `DIFFUBIAS_CAPTION_DEVICE=cuda` runs the captioner on onnxruntime-node's CUDA provider; default cpu. */
 export function captionDevice(env: NodeJS.ProcessEnv = process.env): CaptionDevice {
@@ -30,7 +39,7 @@ export const captionImageEngine: StageEngine<CaptionImageInput, CaptionImageOutp
   });
   if (!result) throw new Error(`no captions for ${input.item.image}`);
   const file: CaptionFile = { image: input.item.image, label: input.item.label, captions: result.captions };
-  const captionsKey = await ctx.putJson('captions.json', file);
+  const captionsKey = await ctx.putJson(CAPTIONS_FILE, file);
   ctx.progress({ done: 1, total: 1 });
   ctx.log(`captioned ${input.item.image}: ${result.captions.map((c) => JSON.stringify(c)).join(', ')}`);
   return { captionsKey, captions: file.captions.length };

@@ -2,8 +2,8 @@ import type {
   CaptionImageInput, CaptionImageOutput, EvaluateInput, EvaluateOutput, FilterCaptionsInput, FilterCaptionsOutput,
   GenerateBatchInput, GenerateBatchOutput, PrepareDatasetInput, PrepareDatasetOutput, ScoreLossesInput,
   ScoreLossesOutput, SelectTopKInput, SelectTopKOutput, TrainClassifierInput, TrainClassifierOutput,
-} from '../pipeline';
-import type { StageEngine } from '../stage';
+} from './contracts';
+import type { StageEngine } from './context';
 
 /** One engine per pipeline stage; each is a plain async function over a StageContext. */
 export interface Engines {

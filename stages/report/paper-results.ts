@@ -1,4 +1,4 @@
-import paper from '../data/paper-results.json';
+import paper from '../../data/paper-results.json';
 
 /**
  * The paper's Table 3 (unbiased test accuracy, %, mean of three trials) for one dataset and ratio:

@@ -1,6 +1,6 @@
-import type { Manifest } from '../artifacts/manifest';
-import type { ArtifactStore } from '../../core/store';
-import { BadInputError } from '../../core/errors';
+import type { Manifest } from './runner/manifest';
+import type { ArtifactStore } from '../core/store';
+import { BadInputError } from '../core/errors';
 
 /**
  * The file a generateBatch unit writes beside its images, one row per image, and the one way to

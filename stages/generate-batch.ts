@@ -1,8 +1,8 @@
-import { loadText2Image, toPng, type Device, type GeneratedImage, type Text2Image } from '../diffusion/pipeline';
-import { BadInputError } from '../../core/errors';
-import type { GenerateBatchInput, GenerateBatchOutput } from '../pipeline';
-import type { StageContext, StageEngine } from '../stage';
-import type { Caption } from '../text/caption-filter';
+import { loadText2Image, toPng, type Device, type GeneratedImage, type Text2Image } from '../engines/diffusion/pipeline';
+import { BadInputError } from '../core/errors';
+import type { GenerateBatchInput, GenerateBatchOutput } from './contracts';
+import type { StageContext, StageEngine } from './context';
+import type { Caption } from '../engines/text/caption-filter';
 import { GENERATED_ROWS_FILE, type GeneratedRow } from './generated-rows';
 
 export interface GenerateBatchOptions {

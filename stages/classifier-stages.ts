@@ -1,26 +1,40 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { ImageItem } from '../../datasets/disent/reader';
-import { resolveBundle } from '../../core/bundle-store';
-import { DATASETS } from '../../datasets/specs';
-import type { ArtifactStore } from '../../core/store';
-import { initBackend } from '../classifier/backend';
-import { applyInitialWeights, INITIAL_WEIGHTS } from '../classifier/initial-weights';
-import { sampleLosses } from '../classifier/losses';
-import { decodeModel, encodeModel } from '../classifier/model-file';
-import { buildModel, type ModelSpec } from '../classifier/models';
-import { accuracyBreakdown, argmax, predictAll } from '../classifier/predict';
-import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../classifier/train';
-import { decodeTensors, encodeTensors, modelWeights } from '../classifier/weights';
-import { BadInputError } from '../../core/errors';
+import type { ImageItem } from '../datasets/disent/reader';
+import { resolveBundle } from '../core/bundle-store';
+import { DATASETS } from '../datasets/specs';
+import type { ArtifactStore } from '../core/store';
+import { initBackend } from '../engines/classifier/backend';
+import { applyInitialWeights, INITIAL_WEIGHTS } from '../engines/classifier/initial-weights';
+import { sampleLosses } from '../engines/classifier/losses';
+import { decodeModel, encodeModel } from '../engines/classifier/model-file';
+import { buildModel, type ModelSpec } from '../engines/classifier/models';
+import { accuracyBreakdown, argmax, predictAll } from '../engines/classifier/predict';
+import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../engines/classifier/train';
+import { decodeTensors, encodeTensors, modelWeights } from '../engines/classifier/weights';
+import { BadInputError } from '../core/errors';
 import type {
   ClassifierRole, EvaluateInput, EvaluateOutput, ScoreLossesInput, ScoreLossesOutput, TrainClassifierInput, TrainClassifierOutput,
-} from '../pipeline';
-import { deriveSeed } from '../../core/random';
-import { lossTableToCsv } from '../selection/loss-table';
-import type { LossRow } from '../selection/top-k';
-import type { StageContext, StageEngine } from '../stage';
+} from './contracts';
+import { deriveSeed } from '../core/random';
+import { lossTableToCsv } from '../engines/selection/loss-table';
+import type { LossRow } from '../engines/selection/top-k';
+import type { StageContext, StageEngine } from './context';
 import { splitReader } from './dataset-access';
 import { readGeneratedRows } from './generated-rows';
+
+/** The files the classifier stages write, in each unit's folder. */
+export const CLASSIFIER_FILES = {
+  /** trainClassifier: the best epoch's model (engines/classifier/model-file.ts). */
+  model: 'model.bin',
+  /** trainClassifier: EpochRecord[]. */
+  history: 'history.json',
+  /** trainClassifier, scratch: the last epoch's weights and optimizer state, overwritten each epoch. */
+  checkpoint: 'checkpoint.bin',
+  /** scoreLosses: the per-sample loss table (engines/selection/loss-table.ts). */
+  losses: 'losses.csv',
+  /** evaluate: the accuracy breakdown. */
+  accuracy: 'accuracy.json',
+} as const;
 
 const ROLE_STREAM: Record<ClassifierRole, number> = { biased: 1, vanilla: 2, debiased: 3 };
 const INFERENCE_BATCH = 512;
@@ -31,7 +45,7 @@ export async function generatedItems(store: ArtifactStore, manifestKeys: readonl
   for (const manifestKey of manifestKeys) {
     for (const row of await readGeneratedRows(store, manifestKey)) {
       items.push({
-        id: store.uri(row.key), label: row.label, bias: -1,
+        location: store.uri(row.key), label: row.label, bias: -1,
         load: async () => {
           const bytes = await store.get(row.key);
           if (!bytes) throw new BadInputError(store.uri(row.key), 'generated image missing');
@@ -102,15 +116,15 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
         { weights: c.weights, optimizer: c.optimizer, best: c.best.weights },
       );
       // One key, overwritten: S3 replaces an object whole, so a crash leaves the previous epoch's.
-      checkpointKey = await ctx.putScratch('checkpoint.bin', bytes);
+      checkpointKey = await ctx.putScratch(CLASSIFIER_FILES.checkpoint, bytes);
       ctx.progress({ epoch: c.epoch, checkpointKey });
       ctx.log(`${input.role} epoch ${record.epoch}/${settings.epochs}: loss ${record.trainLoss.toFixed(4)}, valid ${record.validAccuracy.toFixed(2)}%, ${record.imagesPerSecond.toFixed(0)} img/s`);
     },
   });
-  const modelKey = await ctx.put('model.bin', await encodeModel(result.model, {
+  const modelKey = await ctx.put(CLASSIFIER_FILES.model, await encodeModel(result.model, {
     spec, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy, history: result.history, backend,
   }));
-  await ctx.putJson('history.json', result.history);
+  await ctx.putJson(CLASSIFIER_FILES.history, result.history);
   result.model.dispose();
   const ran = result.history.filter((h) => h.backend === backend);
   // Mean over this attempt's backend only: epochs resumed from another machine say nothing of this one.
@@ -134,9 +148,9 @@ export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput>
   const p = await predictAll(model, train, INFERENCE_BATCH, (done, total) => ctx.progress({ done, total }));
   model.dispose();
   const rows: LossRow[] = train.items.map((item, i) => ({
-    file: item.id, label: item.label, bias: item.bias, predicted: argmax(p.logits, p.classes, i), ...sampleLosses(p.logits, p.classes, i, item.label, input.gceQ),
+    file: item.location, label: item.label, bias: item.bias, predicted: argmax(p.logits, p.classes, i), ...sampleLosses(p.logits, p.classes, i, item.label, input.gceQ),
   }));
-  const tableKey = await ctx.put('losses.csv', lossTableToCsv(rows), 'text/csv');
+  const tableKey = await ctx.put(CLASSIFIER_FILES.losses, lossTableToCsv(rows), 'text/csv');
   return { tableKey, rows: rows.length, backend };
 };
 
@@ -146,7 +160,7 @@ export const evaluateEngine: StageEngine<EvaluateInput, EvaluateOutput> = async 
   const test = await splitReader(input.dataset, 'test', ctx.store.settings);
   const breakdown = accuracyBreakdown(await predictAll(model, test, INFERENCE_BATCH, (done, total) => ctx.progress({ done, total })));
   model.dispose();
-  await ctx.putJson('accuracy.json', breakdown);
+  await ctx.putJson(CLASSIFIER_FILES.accuracy, breakdown);
   const { unbiased, aligned, conflicting } = breakdown;
   return { role: input.role, accuracy: { unbiased, aligned, conflicting }, backend };
 };

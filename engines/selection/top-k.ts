@@ -1,5 +1,6 @@
 /** One training image's losses under f_B (a row of scoreLosses' table). */
 export interface LossRow {
+  /** The image's location (full path or s3:// URI), as its split listed it: the selected images are read from here. */
   file: string;
   label: number;
   bias: number;

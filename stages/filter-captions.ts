@@ -1,8 +1,9 @@
-import { DATASETS } from '../../datasets/specs';
-import { BadInputError } from '../../core/errors';
-import type { CaptionFile, FilterCaptionsInput, FilterCaptionsOutput } from '../pipeline';
-import type { StageEngine } from '../stage';
-import { filterCaptions, nltkStopwords, type Caption, type FilterResult } from '../text/caption-filter';
+import { DATASETS } from '../datasets/specs';
+import { BadInputError } from '../core/errors';
+import type { CaptionFile } from './caption-image';
+import type { FilterCaptionsInput, FilterCaptionsOutput } from './contracts';
+import type { StageEngine } from './context';
+import { filterCaptions, nltkStopwords, type Caption, type FilterResult } from '../engines/text/caption-filter';
 
 /** The files a filterCaptions unit writes side by side; readers find them beside its `keptKey`. */
 export const FILTER_FILES = { kept: 'kept.json', dropped: 'dropped.json', topWords: 'top-words.json' } as const;

@@ -1,4 +1,4 @@
-import type { Accuracy, ClassifierRole, ExperimentResult } from './pipeline';
+import type { Accuracy, ClassifierRole, ExperimentResult } from '../contracts';
 import { paperTable3 } from './paper-results';
 import { meanStd, type Stat } from './stats';
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { SplitReader } from '../../datasets/disent/reader';
+import type { BatchSource } from './batch-source';
 import { deriveSeed } from '../../core/random';
 import type { LossName } from './losses';
 import { buildModel, type ModelSpec } from './models';
@@ -69,7 +69,7 @@ function learningRate(s: TrainSettings, epoch: number): number {
  * on the validation split. Shuffling and augmentation are drawn per epoch from the seed, so a run
  * resumed from a checkpoint continues exactly as an uninterrupted one (on a deterministic backend).
  */
-export async function trainClassifier(settings: TrainSettings, data: { train: SplitReader; valid: SplitReader }, hooks: TrainHooks): Promise<TrainResult> {
+export async function trainClassifier(settings: TrainSettings, data: { train: BatchSource; valid: BatchSource }, hooks: TrainHooks): Promise<TrainResult> {
   const model = buildModel(settings.model);
   if (settings.initialWeights) setModelWeights(model, settings.initialWeights, 'initial weights');
   const trainStep = createTrainStep(model, settings, settings.backend ?? tf.getBackend());

@@ -1,5 +1,5 @@
 import { hashOf } from '../config/canonical-hash';
-import type { StageContext, StageProgress } from '../stage';
+import type { StageContext, StageProgress } from '../context';
 import { checkManifest, describeFile, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest';
 import type { ArtifactStore } from '../../core/store';
 
@@ -18,6 +18,12 @@ export interface StageHooks {
   signal?: AbortSignal;
   log?(message: string): void;
 }
+
+/**
+ * What a stage activity returns: the engine's outputs and the key of the unit's manifest, which
+ * readers of the unit's files (the next stage, the report) start from.
+ */
+export type WithManifest<O> = O & { manifestKey: string };
 
 export interface StageResult<O> {
   outputs: O;

