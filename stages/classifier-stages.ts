@@ -19,7 +19,7 @@ import { deriveSeed } from '../core/random';
 import { lossTableToCsv } from '../engines/selection/loss-table';
 import type { LossRow } from '../engines/selection/top-k';
 import type { StageContext, StageEngine } from './context';
-import { splitReader } from './dataset-access';
+import { splitReader, validationView } from './dataset-access';
 import { readGeneratedRows } from './generated-rows';
 
 /** The files the classifier stages write, in each unit's folder. */
@@ -64,6 +64,7 @@ function modelSpec(input: TrainClassifierInput): ModelSpec {
     numClasses: spec.classNames.length,
     inputShape: [spec.imageSize, spec.imageSize, 3],
     seed: deriveSeed(input.seed, ROLE_STREAM[input.role]),
+    init: input.classifier?.init ?? 'torch',
   };
 }
 
@@ -84,7 +85,9 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   const backend = await initBackend(ctx.log);
   const spec = modelSpec(input);
   const train = await splitReader(input.dataset, 'train', ctx.store.settings);
-  const valid = await splitReader(input.dataset, 'valid', ctx.store.settings);
+  const validation = await validationView(input.dataset, input.valid, input.seed, ctx.store.settings);
+  const valid = validation.reader;
+  ctx.log(`${input.role}: keeping the ${input.selection === 'last' ? 'last epoch' : 'best epoch on validation'}; validation ${input.valid.bias}, ${validation.images} images (${validation.conflicting} bias-conflicting)`);
   const extra = input.extraManifests?.length ? await generatedItems(ctx.store, input.extraManifests) : [];
   const repeat = input.extraRepeat ?? 1;
   if (!Number.isInteger(repeat) || repeat < 1) throw new BadInputError('extraRepeat', `expected a positive integer, got ${repeat}`);
@@ -103,7 +106,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   const settings: TrainSettings = {
     model: spec, loss: input.loss, gceQ: input.train.gceQ, epochs: input.train.epochs, batchSize: input.train.batchSize,
     lr: input.train.lr, optimizer: input.train.optimizer, lrDecay: input.train.lrDecay,
-    augment: DATASETS[input.dataset.name].augment, seed: spec.seed, initialWeights, backend,
+    augment: DATASETS[input.dataset.name].augment, seed: spec.seed, initialWeights, backend, selection: input.selection,
   };
   let checkpointKey: string | undefined = ctx.resume?.checkpointKey;
   const result = await trainClassifier(settings, { train: trainData, valid }, {
@@ -130,8 +133,13 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   // Mean over this attempt's backend only: epochs resumed from another machine say nothing of this one.
   const imagesPerSecond = ran.length ? ran.reduce((a, h) => a + h.imagesPerSecond, 0) / ran.length : 0;
   return {
-    role: input.role, modelKey, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy, trainImages: trainData.size,
-    backend, imagesPerSecond: Math.round(imagesPerSecond),
+    role: input.role, modelKey, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy,
+    protocol: {
+      selection: input.selection, valid: { bias: input.valid.bias, images: validation.images, conflicting: validation.conflicting },
+      init: spec.init ?? 'glorot', epochs: settings.epochs,
+    },
+    validCurve: result.history.map((h) => h.validAccuracy),
+    trainImages: trainData.size, backend, imagesPerSecond: Math.round(imagesPerSecond),
   };
 };
 

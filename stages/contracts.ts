@@ -2,7 +2,7 @@
  * The data that flows between stages (ARCHITECTURE.md "The pipeline"). Only ids, keys, configs and
  * metrics: images and weights stay in S3. Workflows import these as types only.
  */
-import type { ClassifierConfig, ExperimentConfig, TrainConfig } from './config/schema';
+import type { ClassifierConfig, ExperimentConfig, SelectionRule, TrainConfig, ValidationConfig } from './config/schema';
 import type { DatasetName } from '../datasets/specs';
 import type { LossName } from '../engines/classifier/losses';
 
@@ -35,6 +35,10 @@ export interface TrainClassifierInput {
   train: TrainConfig;
   classifier?: ClassifierConfig;
   seed: number;
+  /** Which epoch is kept (docs/protocol.md). */
+  selection: SelectionRule;
+  /** The validation split the epochs are measured on. */
+  valid: ValidationConfig;
   /** Manifests of generated images added to the training set (the debiased role). */
   extraManifests?: string[];
   /** Times each generated image appears per epoch (default 1). */
@@ -43,14 +47,26 @@ export interface TrainClassifierInput {
 export interface TrainClassifierOutput {
   role: ClassifierRole;
   modelKey: string;
+  /** The epoch whose weights were kept, and its validation accuracy. */
   bestEpoch: number;
   validAccuracy: number;
+  /** How it was kept and measured: the rule, the validation split (its bias and size), the initialisation. */
+  protocol: TrainingProtocol;
+  /** Unbiased validation accuracy after each epoch, 1..epochs. */
+  validCurve: number[];
   /** Images per epoch: the training split plus generated images times their repeat. */
   trainImages: number;
   /** The tfjs backend that computed it (tensorflow-gpu, tensorflow, wasm or cpu). */
   backend: string;
   /** Mean training throughput over the epochs this attempt ran, images/s. */
   imagesPerSecond: number;
+}
+
+export interface TrainingProtocol {
+  selection: SelectionRule;
+  valid: { bias: ValidationConfig['bias']; images: number; conflicting: number };
+  init: NonNullable<ClassifierConfig['init']>;
+  epochs: number;
 }
 
 export interface ScoreLossesInput {
@@ -111,6 +127,8 @@ export interface FilterCaptionsInput {
   numClasses: number;
   topF?: number;
   match: 'word' | 'substring';
+  /** false = no top-word filter: every non-empty caption is kept (Table 4's ablation). */
+  enabled: boolean;
   /** Present = also drop captions that name a class of this dataset other than their image's label. */
   labelCheck?: DatasetName;
 }
@@ -179,6 +197,8 @@ export interface ExperimentResult {
   seed: number;
   configHash: string;
   accuracy: Partial<Record<ClassifierRole, Accuracy>>;
+  /** Per classifier: how its epoch was chosen, which epoch, and its validation curve. */
+  training?: Partial<Record<ClassifierRole, { protocol: TrainingProtocol; bestEpoch: number; validAccuracy: number; validCurve: number[] }>>;
   topK: { k: number; mode: string; selected: number; precision: number; recall: number };
   captions: { images: number; kept: number; dropped: number; topWords: { word: string; count: number }[] };
   generated: number;

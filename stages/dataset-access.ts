@@ -6,6 +6,8 @@ import { locationKey } from '../core/location';
 import { ProcessCache } from '../core/process-cache';
 import type { S3Settings } from '../core/store';
 import type { DatasetRef } from './contracts';
+import type { ValidationConfig } from './config/schema';
+import { deriveSeed, Rng } from '../core/random';
 
 const readers = new ProcessCache<SplitReader>({ capacity: 6 });
 
@@ -24,4 +26,59 @@ export function splitReader(ref: DatasetRef, split: Split, s3: S3Settings): Prom
     }));
     return new SplitReader(items, { imageSize: spec.imageSize });
   });
+}
+
+/** The validation split a training stage measures its epochs on, and what it holds. */
+export interface ValidationView {
+  reader: SplitReader;
+  images: number;
+  conflicting: number;
+}
+
+/**
+ * The validation split as the protocol asks (docs/protocol.md): as built (`unbiased`), or a view
+ * of it at the training ratio (`biased`: every bias-aligned image it can keep, and bias-conflicting
+ * ones to make up `ratio` percent), capped at `size` images. The subsets are class-stratified and
+ * drawn from `seed`, so a sweep over seeds also varies the view.
+ */
+export async function validationView(ref: DatasetRef, valid: ValidationConfig, seed: number, s3: S3Settings): Promise<ValidationView> {
+  const full = await splitReader(ref, 'valid', s3);
+  const isConflicting = (item: ImageItem) => item.bias !== item.label;
+  const count = (items: readonly ImageItem[]) => items.filter(isConflicting).length;
+  if (valid.bias === 'unbiased' && (valid.size === undefined || valid.size >= full.size)) {
+    return { reader: full, images: full.size, conflicting: count(full.items) };
+  }
+  const rng = new Rng(deriveSeed(seed, 0x7a11d));
+  const indexed = full.items.map((item, index) => ({ item, index }));
+  const aligned = shuffled(indexed.filter((e) => !isConflicting(e.item)), rng);
+  const conflicting = shuffled(indexed.filter((e) => isConflicting(e.item)), rng);
+  const share = valid.bias === 'biased' ? ref.ratio / 100 : conflicting.length / full.size;
+  // The biased view is limited by its aligned images: 521 of them at 1% make a view of 526.
+  const feasible = valid.bias === 'biased' ? Math.min(full.size, Math.floor(aligned.length / (1 - share)), conflicting.length / share) : full.size;
+  const total = Math.max(1, Math.min(valid.size ?? Infinity, Math.floor(feasible)));
+  const nConflicting = Math.min(conflicting.length, Math.round(total * share));
+  const chosen = [...stratified(aligned, total - nConflicting), ...stratified(conflicting, nConflicting)].sort((a, b) => a.index - b.index);
+  const items = chosen.map((e) => e.item);
+  return { reader: new SplitReader(items, { imageSize: DATASETS[ref.name].imageSize }), images: items.length, conflicting: count(items) };
+}
+
+function shuffled<T>(items: T[], rng: Rng): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** `k` entries taken round-robin over labels, in each label's (shuffled) order. */
+function stratified<T extends { item: ImageItem }>(entries: readonly T[], k: number): T[] {
+  const byLabel = new Map<number, T[]>();
+  for (const e of entries) byLabel.set(e.item.label, [...(byLabel.get(e.item.label) ?? []), e]);
+  const queues = [...byLabel.entries()].sort((a, b) => a[0] - b[0]).map(([, list]) => list);
+  const out: T[] = [];
+  for (let round = 0; out.length < k && queues.some((q) => q.length > round); round++) {
+    for (const q of queues) if (round < q.length && out.length < k) out.push(q[round]!);
+  }
+  return out;
 }

@@ -30,12 +30,12 @@ export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptio
     ctx.progress({ done: i + 1, total: input.captionKeys.length });
   }
   const result = filterCaptions(captions, {
-    numClasses: input.numClasses, topF: input.topF, match: input.match, stopwords: nltkStopwords(),
+    numClasses: input.numClasses, topF: input.topF, match: input.match, topWordFilter: input.enabled, stopwords: nltkStopwords(),
     classWords: input.labelCheck ? DATASETS[input.labelCheck].classWords : undefined,
   });
   const keptKey = await ctx.putJson(FILTER_FILES.kept, result.kept satisfies Caption[]);
   await ctx.putJson(FILTER_FILES.dropped, result.dropped satisfies DroppedCaption[]);
   await ctx.putJson(FILTER_FILES.topWords, { f: result.f, match: input.match, topWords: result.topWords } satisfies TopWordsFile);
-  ctx.log(`kept ${result.kept.length} of ${captions.length} captions; top-${result.f}: ${result.topWords.map((t) => t.word).join(', ')}`);
+  ctx.log(`kept ${result.kept.length} of ${captions.length} captions; top-${result.f}: ${result.topWords.map((t) => t.word).join(', ')}${input.enabled ? '' : ' (top-word filter off)'}`);
   return { keptKey, kept: result.kept.length, dropped: result.dropped.length, topWords: result.topWords };
 };

@@ -8,10 +8,13 @@ import type {
   TrainClassifierInput,
 } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
+import type { SelectionConfig } from '../stages/config/schema';
 import { callActivity as call, type ActivityInput, type ActivityOutput } from './call-activity';
 import { installControl, type Control } from './control';
 import { SEARCH_ATTRIBUTES } from './definitions';
 import type { FanOutInput, FanOutKind } from './fan-out';
+
+const LEGACY_SELECTION: SelectionConfig = { classifiers: 'valid', biased: 'valid', valid: { bias: 'unbiased' } };
 
 export async function experiment(input: ExperimentInput): Promise<ExperimentResult> {
   const control = installControl();
@@ -40,8 +43,13 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     });
 
     await enter('trainClassifier');
+    // An experiment started before `selection` and `classifier.init` existed keeps the protocol it
+    // started with (best validation epoch, Keras init) for the stages it has left.
+    const selection = config.selection ?? LEGACY_SELECTION;
+    const classifier = { ...config.classifier, init: config.classifier?.init ?? 'glorot' };
     const trainInput = (role: ClassifierRole, loss: 'gce' | 'ce'): TrainClassifierInput => ({
-      experimentId, role, loss, dataset, train: config.train, classifier: config.classifier, seed: config.seed,
+      experimentId, role, loss, dataset, train: config.train, classifier, seed: config.seed,
+      selection: role === 'biased' ? selection.biased : selection.classifiers, valid: selection.valid,
     });
     const describeTrain = (role: string, loss: string) =>
       `train ${role} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${config.train.epochs} epochs`;
@@ -72,14 +80,15 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     await enter('filterCaptions');
     const filtered = await call('filterCaptions', `filter ${captions.length * config.caption.perImage} captions by top-F words`, {
       experimentId, captionKeys: captions.map((c) => c.captionsKey), numClasses: prepared.classNames.length,
-      topF: config.filter.topF, match: config.filter.match, labelCheck: config.filter.labelCheck ? config.dataset : undefined,
+      topF: config.filter.topF, match: config.filter.match, enabled: config.filter.enabled ?? true, labelCheck: config.filter.labelCheck ? config.dataset : undefined,
     });
 
     await enter('generateBatch');
     let generatedManifests: string[] = [];
     let generated = 0;
     if (filtered.kept > 0) {
-      const batches = planBatches(config.generate.images, config.generate.batchSize).map(
+      const images = config.generate.images === 'aligned' ? prepared.counts.train - prepared.counts.conflicting : config.generate.images;
+      const batches = planBatches(images, config.generate.batchSize).map(
         ({ first, count }, batchIndex): GenerateBatchInput => ({
           experimentId, keptKey: filtered.keptKey, batchIndex, first, count, baseSeed: config.seed * 1_000_000,
           model: config.generate.model, steps: config.generate.steps, guidance: config.generate.guidance,
@@ -109,6 +118,9 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     const result: ExperimentResult = {
       experimentId, dataset: config.dataset, ratio: config.ratio, seed: config.seed, configHash: input.configHash,
       accuracy,
+      training: Object.fromEntries(models.map((m) => [m.role, {
+        protocol: m.protocol, bestEpoch: m.bestEpoch, validAccuracy: m.validAccuracy, validCurve: m.validCurve,
+      }])),
       topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
       captions: { images: captions.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
       generated,

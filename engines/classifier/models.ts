@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 export type Architecture = 'mlp' | 'resnet18';
+/** `torch`: what the peers' PyTorch models start from; `glorot`: Keras' defaults. */
+export type InitScheme = 'torch' | 'glorot';
 
 export interface ModelSpec {
   arch: Architecture;
@@ -8,35 +10,57 @@ export interface ModelSpec {
   /** [height, width, channels] */
   inputShape: [number, number, number];
   seed: number;
+  /** Absent = `glorot` (model files written before the choice existed). */
+  init?: InitScheme;
 }
 
-/** Seeded initializers, one distinct seed per layer, so the same seed builds the same network. */
+type Initializer = ReturnType<typeof tf.initializers.zeros>;
+
+/**
+ * Seeded initializers, one distinct seed per tensor, so the same seed builds the same network.
+ * `torch` follows PyTorch: nn.Linear draws weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+ * (kaiming_uniform with a = sqrt(5)); torchvision's ResNet draws convolutions from
+ * N(0, 2 / fan_out) (kaiming_normal, mode fan_out) with batch norm at 1 and 0. `glorot` is Keras':
+ * Glorot-uniform dense kernels, truncated He-normal convolutions, zero biases.
+ */
 class SeededInit {
   private n = 0;
-  constructor(private readonly seed: number) {}
-  he() {
-    return tf.initializers.heNormal({ seed: this.seed * 1000 + this.n++ });
+  constructor(private readonly seed: number, private readonly scheme: InitScheme) {}
+  private next(): number {
+    return this.seed * 1000 + this.n++;
   }
-  glorot() {
-    return tf.initializers.glorotUniform({ seed: this.seed * 1000 + this.n++ });
+  conv(filters: number, kernel: number): Initializer {
+    if (this.scheme === 'glorot') return tf.initializers.heNormal({ seed: this.next() });
+    return tf.initializers.randomNormal({ mean: 0, stddev: Math.sqrt(2 / (filters * kernel * kernel)), seed: this.next() });
+  }
+  /** Kernel and bias initializers of a dense layer with `fanIn` inputs. */
+  dense(fanIn: number): { kernelInitializer: Initializer; biasInitializer: Initializer } {
+    if (this.scheme === 'glorot') return { kernelInitializer: tf.initializers.glorotUniform({ seed: this.next() }), biasInitializer: tf.initializers.zeros() };
+    const bound = 1 / Math.sqrt(fanIn);
+    return {
+      kernelInitializer: tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed: this.next() }),
+      biasInitializer: tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed: this.next() }),
+    };
   }
 }
 
 /** The 3 x 100 MLP of LfF for Colored MNIST. */
 function mlp(spec: ModelSpec): tf.LayersModel {
-  const init = new SeededInit(spec.seed);
+  const init = new SeededInit(spec.seed, spec.init ?? 'glorot');
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
   let x = tf.layers.flatten({ name: 'flatten' }).apply(input) as tf.SymbolicTensor;
+  let fanIn = spec.inputShape[0] * spec.inputShape[1] * spec.inputShape[2];
   for (let i = 1; i <= 3; i++) {
-    x = tf.layers.dense({ units: 100, activation: 'relu', kernelInitializer: init.glorot(), name: `fc${i}` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: 100, activation: 'relu', ...init.dense(fanIn), name: `fc${i}` }).apply(x) as tf.SymbolicTensor;
+    fanIn = 100;
   }
-  const logits = tf.layers.dense({ units: spec.numClasses, kernelInitializer: init.glorot(), name: 'classifier' }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: spec.numClasses, ...init.dense(fanIn), name: 'classifier' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'mlp' });
 }
 
 function convBn(x: tf.SymbolicTensor, init: SeededInit, filters: number, kernel: number, stride: number, name: string): tf.SymbolicTensor {
   const conv = tf.layers.conv2d({
-    filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false, kernelInitializer: init.he(), name: `${name}_conv`,
+    filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false, kernelInitializer: init.conv(filters, kernel), name: `${name}_conv`,
   }).apply(x) as tf.SymbolicTensor;
   return tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5, name: `${name}_bn` }).apply(conv) as tf.SymbolicTensor;
 }
@@ -56,7 +80,7 @@ function basicBlock(x: tf.SymbolicTensor, init: SeededInit, filters: number, str
  * large ones (224/256 px) the ImageNet stem (7x7 stride 2, 3x3 max-pool stride 2).
  */
 function resnet18(spec: ModelSpec): tf.LayersModel {
-  const init = new SeededInit(spec.seed);
+  const init = new SeededInit(spec.seed, spec.init ?? 'glorot');
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
   const small = spec.inputShape[0] <= 64;
   let x = convBn(input, init, 64, small ? 3 : 7, small ? 1 : 2, 'stem');
@@ -68,7 +92,7 @@ function resnet18(spec: ModelSpec): tf.LayersModel {
     x = basicBlock(x, init, filters, 1, `layer${s + 1}_1`);
   });
   x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: spec.numClasses, kernelInitializer: init.glorot(), name: 'classifier' }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: spec.numClasses, ...init.dense(512), name: 'classifier' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'resnet18' });
 }
 

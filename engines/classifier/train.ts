@@ -23,6 +23,8 @@ export interface TrainSettings {
   initialWeights?: NamedArray[];
   /** The backend's name as initBackend reports it, recorded per epoch; tfjs's own name otherwise. */
   backend?: string;
+  /** Which epoch's weights are kept: `valid` = best validation accuracy (default), `last` = as trained. */
+  selection?: 'valid' | 'last';
 }
 
 export interface EpochRecord {
@@ -54,7 +56,7 @@ export interface TrainHooks {
 }
 
 export interface TrainResult {
-  /** Holds the best weights on validation (never test). */
+  /** Holds the kept epoch's weights (the last, or the best on validation; never chosen on test). */
   model: tf.LayersModel;
   best: TrainCheckpoint['best'];
   history: EpochRecord[];
@@ -65,8 +67,9 @@ function learningRate(s: TrainSettings, epoch: number): number {
 }
 
 /**
- * Trains a classifier with CE or GCE, one checkpoint per epoch, keeping the weights that do best
- * on the validation split. Shuffling and augmentation are drawn per epoch from the seed, so a run
+ * Trains a classifier with CE or GCE, one checkpoint per epoch, keeping the last epoch's weights or
+ * those that do best on the validation split (`settings.selection`); validation accuracy is
+ * measured and recorded every epoch either way. Shuffling and augmentation are drawn per epoch from the seed, so a run
  * resumed from a checkpoint continues exactly as an uninterrupted one (on a deterministic backend).
  */
 export async function trainClassifier(settings: TrainSettings, data: { train: BatchSource; valid: BatchSource }, hooks: TrainHooks): Promise<TrainResult> {
@@ -119,7 +122,7 @@ export async function trainClassifier(settings: TrainSettings, data: { train: Ba
     };
     history.push(record);
     const weights = await modelWeights(model);
-    if (validAccuracy > best.validAccuracy) best = { epoch, validAccuracy, weights };
+    if (settings.selection === 'last' || validAccuracy > best.validAccuracy) best = { epoch, validAccuracy, weights };
     const state = optimizer.getWeights();
     const optimizerState = await toArrays(state);
     tf.dispose(state.map((s) => s.tensor));

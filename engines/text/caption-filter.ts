@@ -15,6 +15,8 @@ export interface FilterOptions {
   topF?: number;
   /** word: a top word must appear as a whole word (the paper); substring: anywhere (the official code). */
   match: 'word' | 'substring';
+  /** false = keep captions without a top word too (the paper's Table 4, "w/o text filter"); default true. */
+  topWordFilter?: boolean;
   stopwords: ReadonlySet<string>;
   /**
    * Per class, the words or phrases that name it. When given, a caption that names a class other
@@ -81,11 +83,11 @@ export function filterCaptions(captions: readonly Caption[], options: FilterOpti
   const dropped: FilterResult['dropped'] = [];
   for (const c of captions) {
     const lower = c.text.toLowerCase();
-    const hit = options.match === 'word'
+    const hit = options.topWordFilter === false || (options.match === 'word'
       ? tokenize(c.text).some((t) => top.has(t))
-      : topWords.some((t) => lower.includes(t.word));
+      : topWords.some((t) => lower.includes(t.word)));
     const others = options.classWords ? namedClasses(c.text, options.classWords).filter((k) => k !== c.label) : [];
-    if (!hit) dropped.push({ ...c, reason: c.text.trim() === '' ? 'empty caption' : `contains none of the top-${f} words` });
+    if (!hit || (options.topWordFilter === false && c.text.trim() === '')) dropped.push({ ...c, reason: c.text.trim() === '' ? 'empty caption' : `contains none of the top-${f} words` });
     else if (others.length > 0) {
       const name = (k: number) => `"${options.classWords![k]![0]}"`;
       dropped.push({ ...c, reason: `names ${others.map(name).join(', ')} but its image is labeled ${name(c.label)}` });

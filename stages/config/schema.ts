@@ -43,15 +43,18 @@ const filterSchema = z
     topF: positiveInt.optional(),
     /** word = the paper (whole words); substring = the official code. */
     match: z.enum(['word', 'substring']).default('word'),
-    /** Also drop a caption that names a class other than its image's label (not in the paper; README, "Captions and the text filter"). */
-    labelCheck: z.boolean().default(true),
+    /** false = keep every caption (the paper's Table 4 ablation, "w/o text filter"). */
+    enabled: z.boolean().default(true),
+    /** Also drop a caption that names a class other than its image's label (not in the paper, so off by default; README, "Captions and the text filter"). */
+    labelCheck: z.boolean().default(false),
   })
   .strict();
 
 const generateSchema = z
   .object({
     model: z.string().min(1).default('models/demo/generator'),
-    images: positiveInt.default(1000),
+    /** How many images to generate: a number, or `aligned` = as many as the bias-aligned training images (the paper's choice). */
+    images: z.union([positiveInt, z.literal('aligned')]).default('aligned'),
     batchSize: positiveInt.default(8),
     steps: positiveInt.max(1000).default(25),
     guidance: z.number().min(0).default(7.5),
@@ -70,6 +73,30 @@ const classifierSchema = z
     arch: z.enum(['mlp', 'resnet18']).optional(),
     /** A tfjs layers model (folder or s3:// prefix with model.json) to start from, e.g. ImageNet-pretrained. */
     initialWeights: z.string().min(1).optional(),
+    /**
+     * Initial weights: `torch` = what the peers' PyTorch models start from (nn.Linear's default for
+     * the MLP and the classifier head, torchvision's ResNet init for convolutions), so baselines are
+     * comparable with the literature's; `glorot` = Keras' defaults (this project before 2026-12).
+     */
+    init: z.enum(['torch', 'glorot']).default('torch'),
+  })
+  .strict();
+
+const selectionSchema = z
+  .object({
+    /** Which epoch of vanilla and f_D is kept: `last` (as trained) or `valid` (best validation accuracy). docs/protocol.md. */
+    classifiers: z.enum(['last', 'valid']).default('last'),
+    /** Which epoch of f_B is kept. f_B exists to be biased: taking it at its best unbiased validation accuracy would keep its least biased epoch. */
+    biased: z.enum(['last', 'valid']).default('last'),
+    valid: z
+      .object({
+        /** `unbiased` = the split as built (Colored MNIST: colours drawn uniformly); `biased` = a view of it at the training ratio, as DisEnt's releases. */
+        bias: z.enum(['unbiased', 'biased']).default('unbiased'),
+        /** At most this many validation images (a seeded, class-stratified subset); absent = all. */
+        size: positiveInt.optional(),
+      })
+      .strict()
+      .default(() => ({ bias: 'unbiased' as const })),
   })
   .strict();
 
@@ -88,6 +115,8 @@ export const experimentConfigSchema = z
     datasetRoot: z.string().min(1).default('.diffubias/datasets'),
     train: trainSchema.default(() => trainSchema.parse({})),
     classifier: classifierSchema.default(() => classifierSchema.parse({})),
+    /** Model selection (docs/protocol.md): which epoch each classifier keeps, and on what validation split. */
+    selection: selectionSchema.default(() => selectionSchema.parse({})),
     /** The paper trains f_B with GCE; CE reproduces an ERM-biased model. */
     biasedLoss: z.enum(['gce', 'ce']).default('gce'),
     /** Also train the vanilla (CE) baseline for comparison. */
@@ -104,6 +133,9 @@ export const experimentConfigSchema = z
 export type ExperimentConfig = z.infer<typeof experimentConfigSchema>;
 export type TrainConfig = z.infer<typeof trainSchema>;
 export type ClassifierConfig = z.infer<typeof classifierSchema>;
+export type SelectionConfig = z.infer<typeof selectionSchema>;
+export type SelectionRule = SelectionConfig['classifiers'];
+export type ValidationConfig = SelectionConfig['valid'];
 
 export const sweepConfigSchema = z
   .object({

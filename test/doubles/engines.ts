@@ -82,7 +82,12 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
           if (epoch === options.crashAfterEpoch && ctx.resume === undefined) throw new Error('worker lost (test double)');
         }
         const modelKey = await ctx.putJson('model.json', { role: input.role, loss: input.loss, extra: input.extraManifests ?? [] });
-        return { role: input.role, modelKey, bestEpoch: input.train.epochs, validAccuracy: 50, trainImages: 1000, backend: 'double', imagesPerSecond: 0 };
+        const epochs = input.train.epochs;
+        return {
+          role: input.role, modelKey, bestEpoch: epochs, validAccuracy: 50, trainImages: 1000, backend: 'double', imagesPerSecond: 0,
+          protocol: { selection: input.selection, valid: { bias: input.valid.bias, images: 100, conflicting: 90 }, init: input.classifier?.init ?? 'torch', epochs },
+          validCurve: Array.from({ length: epochs }, () => 50),
+        };
       }),
     scoreLosses: (input, ctx) =>
       track('scoreLosses', 'biased', async () => {

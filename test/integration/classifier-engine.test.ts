@@ -10,6 +10,7 @@ import { parseExperimentConfig } from '../../stages/config/schema';
 import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from '../../stages/classifier-stages';
 import { prepareDatasetEngine } from '../../stages/prepare-dataset';
 import { selectTopKEngine } from '../../stages/select-top-k';
+import { validationView } from '../../stages/dataset-access';
 import type { DatasetRef, TrainClassifierInput } from '../../stages/contracts';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import type { StageEngine, StageProgress } from '../../stages/context';
@@ -36,7 +37,9 @@ function run<I extends object, O>(experimentId: string, stage: string, unit: str
 }
 
 const train = parseExperimentConfig({ dataset: 'cmnist', ratio: 1, train: { epochs: 4, batchSize: 16, lr: 0.005 } }).train;
-const trainInput = (experimentId: string): TrainClassifierInput => ({ experimentId, role: 'biased', loss: 'gce', dataset, train, seed: 0 });
+const trainInput = (experimentId: string): TrainClassifierInput => ({
+  experimentId, role: 'biased', loss: 'gce', dataset, train, seed: 0, selection: 'valid', valid: { bias: 'unbiased' },
+});
 
 async function weightsOf(modelKey: string): Promise<number[][]> {
   const { groups } = decodeTensors(await store.get(modelKey) as Buffer, modelKey);
@@ -93,5 +96,30 @@ describe('classifier stage engines', () => {
     expect(logs.some((l) => l.startsWith('resuming after epoch 2'))).toBe(true);
     expect(resumedEpochs).toEqual([3, 4]);
     expect(await weightsOf(resumed.outputs.modelKey)).toEqual(await weightsOf(uninterrupted.outputs.modelKey));
+  });
+});
+
+describe('validation views (selection.valid)', () => {
+  // The synthetic valid split: 30 images, 15 bias-aligned and 15 bias-conflicting.
+  const s3Settings = () => store.settings;
+
+  it('unbiased is the split as built; a size cap keeps its share of conflicting images, stratified by class', async () => {
+    const whole = await validationView(dataset, { bias: 'unbiased' }, 0, s3Settings());
+    expect([whole.images, whole.conflicting]).toEqual([30, 15]);
+    const capped = await validationView(dataset, { bias: 'unbiased', size: 10 }, 0, s3Settings());
+    expect([capped.images, capped.conflicting]).toEqual([10, 5]);
+    expect(new Set(capped.reader.items.map((i) => i.label)).size).toBeGreaterThanOrEqual(5);
+  });
+
+  it('biased keeps the aligned images and adds conflicting ones at the training ratio; the seed draws which', async () => {
+    const at20 = { ...dataset, ratio: 20 };
+    const a = await validationView(at20, { bias: 'biased' }, 0, s3Settings());
+    // 15 aligned images allow a view of 18 at 20% (14 or 15 aligned after rounding).
+    expect(a.images).toBe(18);
+    expect(a.conflicting / a.images).toBeCloseTo(0.2, 1);
+    const again = await validationView(at20, { bias: 'biased' }, 0, s3Settings());
+    expect(again.reader.items.map((i) => i.location)).toEqual(a.reader.items.map((i) => i.location));
+    const other = await validationView(at20, { bias: 'biased' }, 1, s3Settings());
+    expect(other.reader.items.map((i) => i.location)).not.toEqual(a.reader.items.map((i) => i.location));
   });
 });

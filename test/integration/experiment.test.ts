@@ -67,12 +67,31 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(generated).toHaveLength(10);
     expect(await h.store.getJson(result.reportKey)).toMatchObject({ experimentId, generated: 10 });
 
+    // The protocol each classifier was trained under is in the result: f_B and the others as trained (the defaults).
+    expect(result.training?.biased?.protocol).toMatchObject({ selection: 'last', init: 'torch', epochs: 3, valid: { bias: 'unbiased' } });
+    expect(result.training?.debiased?.protocol.selection).toBe('last');
+    expect(result.training?.vanilla?.validCurve).toHaveLength(3);
+
     // The Web UI's search attributes.
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.dataset)).toBe('cmnist');
     expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.biasRatio)).toBe(1);
     expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.seed)).toBe(0);
     expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.stage)).toBe('done');
+  });
+
+  it('generate.images: aligned generates as many images as bias-aligned training images; selection reaches each role', async () => {
+    const aligned = parseExperimentConfig({
+      ...config, seed: 7, generate: { images: 'aligned', batchSize: 500 },
+      selection: { classifiers: 'valid', biased: 'last', valid: { bias: 'biased', size: 50 } },
+    });
+    const submitted = await submitExperiment(h.stack.client, aligned);
+    const result = (await h.stack.client.workflow.getHandle(submitted.workflowId).result()) as ExperimentResult;
+    // The doubles' dataset: 1,000 training images of which 10 are bias-conflicting.
+    expect(result.generated).toBe(990);
+    expect(result.training?.biased?.protocol.selection).toBe('last');
+    expect(result.training?.vanilla?.protocol).toMatchObject({ selection: 'valid', valid: { bias: 'biased' } });
+    expect(result.training?.debiased?.protocol.selection).toBe('valid');
   });
 
   it('is one execution when submitted twice, and reuses stored stages when re-run', async () => {

@@ -26,6 +26,15 @@ describe('caption filter (§3.4.2)', () => {
     expect(result.kept).toHaveLength(5);
   });
 
+  it('filter off (Table 4, "w/o text filter"): every non-empty caption is kept; the top words are still counted', () => {
+    const captions = [cap('young boy'), cap('old lady'), cap('person in pink sweater'), cap('  ')];
+    const off = filterCaptions(captions, { numClasses: 1, topF: 1, match: 'word', stopwords, topWordFilter: false });
+    expect(off.kept.map((c) => c.text)).toEqual(['young boy', 'old lady', 'person in pink sweater']);
+    expect(off.dropped.map((c) => c.reason)).toEqual(['empty caption']);
+    expect(off.topWords).toHaveLength(1);
+    expect(filterCaptions(captions, { numClasses: 1, topF: 1, match: 'word', stopwords }).kept).toHaveLength(1);
+  });
+
   it("whole words vs the official code's substring matching", () => {
     const captions = [cap('a bold font'), cap('old man'), cap('old'), cap('cold day')];
     const word = filterCaptions(captions, { numClasses: 1, topF: 1, match: 'word', stopwords });

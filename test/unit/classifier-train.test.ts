@@ -50,6 +50,16 @@ describe('classifier training', () => {
     expect(acc.unbiased).toBeGreaterThan(60);
   });
 
+  it('selection last keeps the last epoch, whatever validation says', async () => {
+    const last = await trainClassifier({ ...settings, selection: 'last' }, { train, valid }, { onEpoch: async () => {} });
+    expect(last.best.epoch).toBe(4);
+    expect(last.best.validAccuracy).toBe(last.history[3]!.validAccuracy);
+    const acc = accuracyBreakdown(await predictAll(last.model, valid, 32));
+    expect(acc.unbiased).toBe(last.history[3]!.validAccuracy);
+    // Validation is still measured every epoch: the curve is the report's.
+    expect(last.history.map((h) => h.validAccuracy).every((a) => a >= 0)).toBe(true);
+  });
+
   it('a run interrupted after epoch 2 and resumed ends with the same weights, without redoing epochs 1-2', async () => {
     const full = await trainClassifier(settings, { train, valid }, { onEpoch: async () => {} });
     let saved: TrainCheckpoint | undefined;
