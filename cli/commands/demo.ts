@@ -24,6 +24,18 @@ export function accuracyLines(accuracy: Partial<Record<ClassifierRole, Accuracy>
   ];
 }
 
+/** One line saying how each classifier's epoch was chosen and what it was measured on (docs/protocol.md). */
+export function protocolLine(training: ExperimentResult['training']): string | undefined {
+  const roles = ROWS.filter(([role]) => training?.[role]?.protocol);
+  if (roles.length === 0) return undefined;
+  const kept = roles.map(([role, name]) => {
+    const t = training![role]!;
+    return `${name} epoch ${t.bestEpoch}/${t.protocol.epochs} (${t.protocol.selection === 'last' ? 'last' : 'best on validation'})`;
+  });
+  const { valid, init } = training![roles[0]![0]]!.protocol;
+  return `protocol: ${kept.join(', ')}; validation ${valid.bias}, ${valid.images} images (${valid.conflicting} bias-conflicting); init ${init}`;
+}
+
 /**
  * `npm run demo`: the local stack plus one Colored MNIST experiment with the demo bundles, followed
  * to the end; prints the three models' accuracies and writes results.json and report.html.
@@ -65,6 +77,8 @@ export async function runDemo(
       return 3;
     }
     for (const line of accuracyLines(result.accuracy)) log(line);
+    const protocol = protocolLine(result.training);
+    if (protocol) log(protocol);
     const gain = (result.accuracy.debiased?.unbiased ?? NaN) - (result.accuracy.vanilla?.unbiased ?? NaN);
     log(`DiffuBias vs vanilla on the unbiased test set: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points`);
     log(`one experiment, seed ${options.seed}: the gain moves by a few points with the seed and the generated set; a sweep over seeds gives error bars`);

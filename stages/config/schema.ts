@@ -151,8 +151,22 @@ export const sweepConfigSchema = z
 
 export type SweepConfig = z.infer<typeof sweepConfigSchema>;
 
+/**
+ * Lays the dataset's Table 6 training defaults (batch size, lr schedule) under what the config
+ * sets: a config that names `train.batchSize` or `train.lrDecay` keeps its own.
+ */
+function withPaperTraining(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const config = raw as Record<string, unknown>;
+  const spec = DATASETS[config.dataset as DatasetName];
+  if (!spec) return raw;
+  const train = config.train;
+  if (train !== undefined && (typeof train !== 'object' || train === null || Array.isArray(train))) return raw;
+  return { ...config, train: { ...spec.paperTraining, ...(train as Record<string, unknown> | undefined) } };
+}
+
 export function parseExperimentConfig(raw: unknown, source?: string): ExperimentConfig {
-  const result = experimentConfigSchema.safeParse(raw);
+  const result = experimentConfigSchema.safeParse(withPaperTraining(raw));
   if (!result.success) throw new ConfigError(describeIssues(result.error), source);
   return result.data;
 }
@@ -163,7 +177,7 @@ export function parseSweepConfig(raw: unknown, source?: string): SweepConfig {
   // Each cell must be a valid experiment: check them all before anything starts.
   const problems: string[] = [];
   for (const dataset of result.data.datasets) {
-    const cell = experimentConfigSchema.safeParse({ ...result.data.base, dataset, ratio: result.data.ratios[0], seed: 0 });
+    const cell = experimentConfigSchema.safeParse(withPaperTraining({ ...result.data.base, dataset, ratio: result.data.ratios[0], seed: 0 }));
     if (!cell.success) problems.push(...describeIssues(cell.error).map((line) => `base.${line}`));
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)], source);

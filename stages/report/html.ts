@@ -18,6 +18,19 @@ export interface ReportData {
 
 const ROLE_NAMES: Record<ClassifierRole, string> = { vanilla: 'Vanilla (CE)', biased: 'f_B (GCE, biased on purpose)', debiased: 'DiffuBias (f_D)' };
 
+/** How each classifier's epoch was chosen, and its validation curve (docs/protocol.md). */
+function trainingTable(training: ExperimentResult['training']): string {
+  const roles = (Object.keys(ROLE_NAMES) as ClassifierRole[]).filter((role) => training?.[role]?.protocol);
+  if (roles.length === 0) return '';
+  const rows = roles.map((role) => {
+    const t = training![role]!;
+    const p = t.protocol;
+    return `<tr><td>${esc(ROLE_NAMES[role])}</td><td>${p.selection === 'last' ? 'last epoch' : 'best on validation'}</td><td>${t.bestEpoch} of ${p.epochs}</td>`
+      + `<td>${esc(p.valid.bias)}, ${p.valid.images} (${p.valid.conflicting} conflicting)</td><td>${esc(p.init)}</td><td>${t.validCurve.map((v) => v.toFixed(1)).join(' · ')}</td></tr>`;
+  });
+  return `<h2>Training protocol</h2><table><tr><th>model</th><th>epoch kept</th><th>epoch</th><th>validation split</th><th>init</th><th>validation accuracy per epoch (%)</th></tr>${rows.join('')}</table>`;
+}
+
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
@@ -56,7 +69,7 @@ figure{margin:0;width:6.5rem;font-size:.7rem;text-align:center}img{width:56px;he
 </style></head><body>
 <h1>DiffuBias: ${esc(r.dataset)} at ${r.ratio}% bias-conflicting, seed ${r.seed}</h1>
 <p>Experiment <code>${esc(r.experimentId)}</code> (config ${esc(r.configHash)})${d.uiLink ? ` · <a href="${esc(d.uiLink)}">Temporal Web UI</a>` : ''}</p>
-<h2>Test accuracy (%)</h2>${accuracyTable(r.accuracy)}
+<h2>Test accuracy (%)</h2>${accuracyTable(r.accuracy)}${trainingTable(r.training)}
 <h2>Top-${d.topK.k} highest-loss training images (${esc(d.topK.mode)})</h2>
 <p>${r.topK.selected} selected; precision ${(100 * d.topK.precision).toFixed(1)}% are bias-conflicting; they hold ${(100 * d.topK.recall).toFixed(1)}% of all bias-conflicting training images.
 Showing ${d.topK.rows.length}.</p><div class="grid">${topK}</div>

@@ -19,6 +19,16 @@ describe('experiment config', () => {
     expect(c).toMatchObject({ seed: 0, biasedLoss: 'gce', vanilla: true, train: { gceQ: 0.7 }, topK: { k: 100, mode: 'global', score: 'ce' }, caption: { perImage: 3 }, filter: { match: 'word' } });
   });
 
+  it("takes Table 6's batch size and lr schedule per dataset unless the config sets them", () => {
+    expect(parseExperimentConfig({ dataset: 'bffhq', ratio: 1 }).train).toMatchObject({ batchSize: 64, lrDecay: { every: 20, factor: 0.1 } });
+    expect(parseExperimentConfig({ dataset: 'cifar10c', ratio: 1 }).train).toMatchObject({ batchSize: 256, lrDecay: { every: 20, factor: 0.5 } });
+    expect(parseExperimentConfig({ dataset: 'cmnist', ratio: 1 }).train.lrDecay).toBeUndefined();
+    expect(parseExperimentConfig({ dataset: 'bar', ratio: 1, train: { batchSize: 32 } }).train).toMatchObject({ batchSize: 32, lrDecay: { every: 20, factor: 0.1 } });
+    const protocol = parseExperimentConfig({ dataset: 'cmnist', ratio: 1 });
+    expect(protocol.selection).toEqual({ classifiers: 'last', biased: 'last', valid: { bias: 'unbiased' } });
+    expect([protocol.classifier.init, protocol.generate.images, protocol.filter.enabled, protocol.filter.labelCheck]).toEqual(['torch', 'aligned', true, false]);
+  });
+
   it('names the field of every problem', () => {
     expect(problems(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 150 }))).toEqual([
       'ratio: must be below 100 (percent of bias-conflicting samples, e.g. 1 for 1%)',
