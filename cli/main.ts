@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { demoConfig } from '../stages/config/demo';
+import { DATASETS, type DatasetName } from '../datasets/specs';
 import { ConfigError } from '../core/errors';
 import { settingsFromEnv } from '../core/settings';
 import { installWorkerLogging } from '../workers/logging';
@@ -12,6 +13,8 @@ import { connectClient } from './connect';
 import { experimentConfigFrom, parseConcurrency, parseQueues, sweepConfigFrom, workflowIdOf } from './options';
 import { followProgress, formatSnapshot, snapshot } from './progress';
 import { planSweep, submitExperiment, submitSweep } from './submit';
+import { sweepMarkdown } from '../stages/report/sweep-table';
+import type { SweepResult } from '../workflows/sweep';
 
 // Loaded on use: the worker side pulls in tfjs, sharp and onnxruntime, which commands that only
 // talk to Temporal should not wait for.
@@ -111,7 +114,7 @@ program
   .description('submit a sweep over datasets x ratios x seeds; prints its workflow id')
   .option('--config <file>', 'YAML or JSON sweep config ({datasets, ratios, seeds, parallelism, base})')
   .option('--datasets <list>', 'comma list of datasets')
-  .option('--ratios <list>', 'comma list of percents, e.g. 0.5,1,2,5')
+  .option('--ratios <list>', "comma list of percents, e.g. 0.5,1,2,5, or 'paper': each dataset's ratios from the paper (the default)")
   .option('--seeds <list>', 'comma list of seeds, e.g. 0,1,2')
   .option('--parallelism <n>', 'experiments at once (default 2)')
   .option('--follow', 'show progress until it ends')
@@ -121,7 +124,10 @@ program
       const { workflowId, state } = await submitSweep(client, plan);
       out(workflowId);
       err(`${plan.cells.length} experiments, ${plan.parallelism} at a time (${state})`);
-      if (opts.follow) await followProgress(client, workflowId, err);
+      if (opts.follow) {
+        const status = await followProgress(client, workflowId, err);
+        if (status === 'COMPLETED') out(sweepMarkdown(await client.workflow.getHandle(workflowId).result() as SweepResult));
+      }
     });
   });
 
@@ -168,16 +174,28 @@ program
 program
   .command('report <id>')
   .description('results JSON of a finished experiment or sweep')
-  .option('--html <dir>', 'also write results.json and a self-contained report.html (experiments) into <dir>')
-  .action(async (id: string, opts: { html?: string }) => {
+  .option('--html <dir>', 'also write results.json and report.html (an experiment) or table.md and table.html (a sweep) into <dir>')
+  .option('--md', 'a sweep: print its Markdown table instead of the JSON')
+  .action(async (id: string, opts: { html?: string; md?: boolean }) => {
     await withClient(async (client) => {
       const handle = client.workflow.getHandle(workflowIdOf(id));
       const { status, type } = await handle.describe();
       if (status.name !== 'COMPLETED') throw new Error(`${workflowIdOf(id)} is ${status.name}; a report exists once it has completed`);
       const result = await handle.result();
+      if (type === 'sweep') {
+        const sweep = result as SweepResult;
+        out(opts.md ? sweepMarkdown(sweep) : JSON.stringify(result, null, 2));
+        if (opts.html) {
+          const { writeSweepTables } = require('./report-files') as typeof import('./report-files');
+          const files = await writeSweepTables(sweep, opts.html);
+          err(`table: ${files.md}`);
+          err(`table: ${files.html}`);
+        }
+        return;
+      }
       out(JSON.stringify(result, null, 2));
       if (opts.html) {
-        if (type !== 'experiment') throw new ConfigError([`html: only experiments have an HTML report; ${workflowIdOf(id)} is a ${type}`]);
+        if (type !== 'experiment') throw new ConfigError([`html: only experiments and sweeps have an HTML report; ${workflowIdOf(id)} is a ${type}`]);
         const { writeReportFiles } = require('./report-files') as typeof import('./report-files');
         const { ArtifactStore } = require('../core/store') as typeof import('../core/store');
         const store = new ArtifactStore(settingsFromEnv().s3);
@@ -223,13 +241,40 @@ program
   .option('--seed <n>', 'seed', '0')
   .option('--epochs <n>', `epochs of each classifier (demo default ${demoConfig(1, 0).train.epochs})`)
   .option('--images <n>', `images to generate (demo default ${demoConfig(1, 0).generate.images})`)
-  .action(async (opts: { ratio: string; seed: string; epochs?: string; images?: string }) => {
+  .option('--selection <rule>', 'which epoch vanilla and DiffuBias keep: last or valid (docs/protocol.md; default last)')
+  .option('--init <scheme>', 'initial weights: torch or glorot (default torch)')
+  .action(async (opts: { ratio: string; seed: string; epochs?: string; images?: string; selection?: string; init?: string }) => {
     installWorkerLogging(err, 'WARN');
     const base = demoConfig(Number(opts.ratio), Number(opts.seed));
     const overrides: Record<string, unknown> = {};
     if (opts.epochs !== undefined) overrides.train = { ...base.train, epochs: Number(opts.epochs) };
     if (opts.images !== undefined) overrides.generate = { ...base.generate, images: Number(opts.images) };
+    if (opts.selection !== undefined) overrides.selection = { ...base.selection, classifiers: opts.selection };
+    if (opts.init !== undefined) overrides.classifier = { ...base.classifier, init: opts.init };
     process.exitCode = await workerSide().runDemo(settingsFromEnv(), { ratio: Number(opts.ratio), seed: Number(opts.seed), overrides }, err);
+  });
+
+program
+  .command('reproduce <dataset>')
+  .description("start the local stack and run the paper's sweep for a dataset (its ratios x seeds), ending with table.md and table.html")
+  .option('--seeds <list>', 'comma list of seeds', '0,1,2')
+  .option('--parallelism <n>', 'experiments at once', '1')
+  .option('--budget <budget>', "paper (50 epochs, as many generated images as bias-aligned ones) or demo (the demo's settings at every ratio; Colored MNIST)", 'paper')
+  .action(async (dataset: string, opts: { seeds: string; parallelism: string; budget: string }) => {
+    installWorkerLogging(err, 'WARN');
+    const problems: string[] = [];
+    if (!(dataset in DATASETS)) problems.push(`dataset: unknown dataset ${JSON.stringify(dataset)}; expected one of ${Object.keys(DATASETS).join(', ')}`);
+    if (opts.budget !== 'paper' && opts.budget !== 'demo') problems.push(`budget: expected paper or demo, got ${JSON.stringify(opts.budget)}`);
+    if (opts.budget === 'demo' && dataset !== 'cmnist') problems.push('budget: demo runs the demo bundles, which are for cmnist');
+    const seeds = opts.seeds.split(',').map((t) => Number(t.trim()));
+    if (seeds.some((n) => !Number.isInteger(n) || n < 0)) problems.push(`seeds: expected a comma list of non-negative integers, got ${JSON.stringify(opts.seeds)}`);
+    const parallelism = Number(opts.parallelism);
+    if (!Number.isInteger(parallelism) || parallelism < 1) problems.push(`parallelism: expected a positive integer, got ${JSON.stringify(opts.parallelism)}`);
+    if (problems.length > 0) throw new ConfigError(problems);
+    const { runReproduce } = require('./commands/reproduce') as typeof import('./commands/reproduce');
+    process.exitCode = await runReproduce(settingsFromEnv(), {
+      dataset: dataset as DatasetName, seeds, parallelism, budget: opts.budget as 'paper' | 'demo',
+    }, err, out);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

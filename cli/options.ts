@@ -43,7 +43,7 @@ export async function sweepConfigFrom(flags: SweepFlags): Promise<SweepConfig> {
   const overrides = Object.fromEntries(
     Object.entries({
       datasets: flags.datasets?.split(',').map((d) => d.trim()),
-      ratios: list(flags.ratios),
+      ratios: flags.ratios?.trim() === 'paper' ? 'paper' : list(flags.ratios),
       seeds: list(flags.seeds),
       parallelism: numeric(flags.parallelism),
     }).filter(([, v]) => v !== undefined),

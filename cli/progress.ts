@@ -16,6 +16,8 @@ export interface Snapshot {
   progress?: Progress;
   /** Progress of the running child (fan-out chunk or sweep cell), when there is one. */
   child?: Progress & { workflowId: string };
+  /** A sweep: every running experiment's progress (the sweep runs a few at a time). */
+  experiments?: (Progress & { workflowId: string })[];
   /** Last heartbeat of each running activity: epoch, step, done/total. */
   activities: { type: string; attempt: number; details?: unknown }[];
   /** Running, but no workflow worker answered the progress query. */
@@ -47,6 +49,11 @@ export async function snapshot(client: Client, workflowId: string): Promise<Snap
     client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(id).query(progressQuery)).catch(() => undefined);
   out.progress = await ask(workflowId);
   if (!out.progress) out.noWorker = true;
+  if (out.progress?.stage === 'experiments') {
+    const children = await Promise.all(out.progress.children.map(async (id) => ({ id, progress: await ask(id) })));
+    out.experiments = children.flatMap((c) => (c.progress ? [{ ...c.progress, workflowId: c.id }] : []));
+    return out;
+  }
   const childId = out.progress?.children[0];
   if (childId) {
     const child = await ask(childId);
@@ -59,6 +66,15 @@ export function formatSnapshot(s: Snapshot): string {
   if (s.noWorker) return `${s.workflowId}: ${s.status}, but no worker answered (is \`diffubias worker\` or \`dev\` running?)`;
   if (!s.progress) return `${s.workflowId}: ${s.status}${s.failure ? `: ${s.failure}` : ''}`;
   const p = s.progress;
+  if (s.experiments) {
+    // `diffubias/cmnist/1/0/<hash>` -> `cmnist 1% seed 0`: which experiment, and where it is.
+    const name = (id: string) => {
+      const [, dataset, ratio, seed] = id.split('/');
+      return seed === undefined ? id : `${dataset} ${ratio}% seed ${seed}`;
+    };
+    const running = s.experiments.map((e) => `${name(e.workflowId)}: ${e.stage}${e.total > 0 ? ` ${e.done}/${e.total}` : ''}${e.paused ? ' (paused)' : ''}`);
+    return `${s.workflowId}: experiments ${p.done}/${p.total} done${running.length ? ` | ${running.join(' | ')}` : ''}${p.paused ? ' | PAUSED' : ''}`;
+  }
   const parts = [`stage ${p.stage}`];
   const counts = s.child ?? p;
   if (counts.total > 0) parts.push(`${counts.done}/${counts.total}`);

@@ -7,6 +7,7 @@ import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../stages
 import { readGeneratedRows } from '../stages/generated-rows';
 import type { ExperimentResult } from '../stages/contracts';
 import { renderReport, type ReportData, type ReportImage } from '../stages/report/html';
+import { sweepHtml, sweepMarkdown, type SweepTableInput } from '../stages/report/sweep-table';
 import type { Caption } from '../engines/text/caption-filter';
 import type { LossRow } from '../engines/selection/top-k';
 
@@ -61,4 +62,15 @@ export async function writeReportFiles(store: ArtifactStore, result: ExperimentR
   await writeFile(json, `${JSON.stringify(result, null, 2)}\n`);
   await writeFile(html, renderReport(await collectReport(store, result, uiLink)));
   return { json, html };
+}
+
+/** Writes a sweep's `results.json`, `table.md` and `table.html` under `dir`; returns the tables' paths. */
+export async function writeSweepTables(sweep: SweepTableInput, dir: string): Promise<{ md: string; html: string }> {
+  await mkdir(dir, { recursive: true });
+  const md = resolve(join(dir, 'table.md'));
+  const html = resolve(join(dir, 'table.html'));
+  await writeFile(resolve(join(dir, 'results.json')), `${JSON.stringify(sweep, null, 2)}\n`);
+  await writeFile(md, sweepMarkdown(sweep));
+  await writeFile(html, sweepHtml(sweep));
+  return { md, html };
 }

@@ -2,7 +2,7 @@ import {
   WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client,
 } from '@temporalio/client';
 import { hashOf } from '../stages/config/canonical-hash';
-import { parseExperimentConfig, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
+import { parseExperimentConfig, sweepRatios, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
 import type { ExperimentInput } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
 import { queuedExperimentAttributes, SEARCH_ATTRIBUTES } from '../workflows/definitions';
@@ -58,7 +58,7 @@ export async function submitExperiment(client: Client, config: ExperimentConfig)
 export function planSweep(sweep: SweepConfig): SweepInput {
   const cells: SweepInput['cells'] = [];
   for (const dataset of sweep.datasets) {
-    for (const ratio of sweep.ratios) {
+    for (const ratio of sweepRatios(sweep, dataset)) {
       for (const seed of sweep.seeds) {
         const config = parseExperimentConfig({ ...sweep.base, dataset, ratio, seed });
         const { workflowId, ...input } = experimentIdentity(config);
@@ -66,8 +66,12 @@ export function planSweep(sweep: SweepConfig): SweepInput {
       }
     }
   }
-  const sweepId = hashOf(cells.map((c) => c.workflowId));
-  return { sweepId, cells, parallelism: sweep.parallelism };
+  return sweepOf(cells, sweep.parallelism);
+}
+
+/** A sweep of given cells; its id is the hash of their workflow ids, so the same cells are the same sweep. */
+export function sweepOf(cells: SweepInput['cells'], parallelism: number): SweepInput {
+  return { sweepId: hashOf(cells.map((c) => c.workflowId)), cells, parallelism };
 }
 
 export async function submitSweep(client: Client, plan: SweepInput): Promise<Submitted> {

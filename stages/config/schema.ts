@@ -140,7 +140,8 @@ export type ValidationConfig = SelectionConfig['valid'];
 export const sweepConfigSchema = z
   .object({
     datasets: z.array(z.enum(DATASET_NAMES)).min(1),
-    ratios: z.array(z.number().gt(0).lt(100)).min(1),
+    /** Percents of bias-conflicting samples, or `paper` = each dataset's own ratios from the paper (Colored MNIST 0.5/1/2/5, BAR 1/5, ...). */
+    ratios: z.union([z.array(z.number().gt(0).lt(100)).min(1), z.literal('paper')]).default('paper'),
     seeds: z.array(z.number().int().min(0)).min(1),
     /** Child experiments running at once. */
     parallelism: positiveInt.default(2),
@@ -177,11 +178,16 @@ export function parseSweepConfig(raw: unknown, source?: string): SweepConfig {
   // Each cell must be a valid experiment: check them all before anything starts.
   const problems: string[] = [];
   for (const dataset of result.data.datasets) {
-    const cell = experimentConfigSchema.safeParse(withPaperTraining({ ...result.data.base, dataset, ratio: result.data.ratios[0], seed: 0 }));
+    const cell = experimentConfigSchema.safeParse(withPaperTraining({ ...result.data.base, dataset, ratio: sweepRatios(result.data, dataset)[0], seed: 0 }));
     if (!cell.success) problems.push(...describeIssues(cell.error).map((line) => `base.${line}`));
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)], source);
   return result.data;
+}
+
+/** The ratios a sweep runs for one dataset: its own list, or the paper's for that dataset. */
+export function sweepRatios(sweep: Pick<SweepConfig, 'ratios'>, dataset: DatasetName): readonly number[] {
+  return sweep.ratios === 'paper' ? DATASETS[dataset].paperRatios : sweep.ratios;
 }
 
 export function numClasses(dataset: DatasetName): number {

@@ -1,5 +1,5 @@
-import type { Accuracy, ClassifierRole, ExperimentResult } from '../contracts';
-import { paperTable3 } from './paper-results';
+import type { Accuracy, ClassifierRole, ExperimentResult, TrainingProtocol } from '../contracts';
+import { paperTable3, publishedNumbers, type PublishedNumber } from './paper-results';
 import { meanStd, type Stat } from './stats';
 
 export interface SweepRow {
@@ -10,6 +10,10 @@ export interface SweepRow {
   ours: Partial<Record<ClassifierRole, Record<keyof Accuracy, Stat>>>;
   /** The paper's Table 3 for this cell (method -> unbiased accuracy %), null where it has none. */
   paper: Record<string, number> | null;
+  /** Peers' published numbers for this cell, each with its source and protocol. */
+  published: PublishedNumber[];
+  /** How the cell's classifiers were trained and chosen (from its first experiment that says). */
+  protocol?: Partial<Record<ClassifierRole, TrainingProtocol>>;
 }
 
 const SUBSETS: (keyof Accuracy)[] = ['unbiased', 'aligned', 'conflicting'];
@@ -37,7 +41,20 @@ export function aggregateSweep(results: readonly ExperimentResult[]): SweepRow[]
       seeds: group.map((r) => r.seed).sort((a, b) => a - b),
       ours,
       paper: paperTable3(first.dataset, first.ratio),
+      published: publishedNumbers(first.dataset, first.ratio),
+      protocol: protocolOf(group),
     });
   }
   return rows.sort((a, b) => a.dataset.localeCompare(b.dataset) || a.ratio - b.ratio);
+}
+
+function protocolOf(group: readonly ExperimentResult[]): SweepRow['protocol'] {
+  const withTraining = group.find((r) => r.training);
+  if (!withTraining?.training) return undefined;
+  const out: SweepRow['protocol'] = {};
+  for (const role of ROLES) {
+    const protocol = withTraining.training[role]?.protocol;
+    if (protocol) out[role] = protocol;
+  }
+  return out;
 }

@@ -61,6 +61,11 @@ describe('sweep config', () => {
     expect(plan.cells.map((c) => c.workflowId)[5]).toMatch(/^diffubias\/cmnist\/1\/2\//);
   });
 
+  it("ratios: paper runs each dataset's own ratios (Colored MNIST 0.5/1/2/5, BAR 1/5), not a cross product", () => {
+    const plan = planSweep(parseSweepConfig({ datasets: ['cmnist', 'bar'], seeds: [0] }));
+    expect(plan.cells.map((c) => `${c.input.config.dataset} ${c.input.config.ratio}`)).toEqual(['cmnist 0.5', 'cmnist 1', 'cmnist 2', 'cmnist 5', 'bar 1', 'bar 5']);
+  });
+
   it('checks the base config before anything starts', () => {
     expect(problems(() => parseSweepConfig({ datasets: ['cmnist'], ratios: [1], seeds: [0], base: { topK: { k: 0 } } }))[0]).toMatch(/^base\.topK\.k: /);
     expect(problems(() => parseSweepConfig({ datasets: ['cmnist'], ratios: [150], seeds: [0] }))[0]).toMatch(/^ratios\.0: /);

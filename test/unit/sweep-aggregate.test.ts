@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ExperimentResult } from '../../stages/contracts';
 import { aggregateSweep } from '../../stages/report/sweep-aggregate';
 import { meanStd } from '../../stages/report/stats';
+import { formatStat, sweepHtml, sweepMarkdown } from '../../stages/report/sweep-table';
 
 const result = (dataset: 'cmnist' | 'bffhq', ratio: number, seed: number, debiased: number): ExperimentResult => ({
   experimentId: `${dataset}/${ratio}/${seed}/x`, dataset, ratio, seed, configHash: 'x',
@@ -13,7 +14,11 @@ const result = (dataset: 'cmnist' | 'bffhq', ratio: number, seed: number, debias
 describe('sweep aggregation', () => {
   it('mean and sample std', () => {
     expect(meanStd([1, 2, 3])).toEqual({ mean: 2, std: 1, n: 3 });
-    expect(meanStd([5])).toEqual({ mean: 5, std: 0, n: 1 });
+    // One run has no spread: std is null (shown n/a), not 0.
+    expect(meanStd([5])).toEqual({ mean: 5, std: null, n: 1 });
+    // A subset a test split does not have (NaN, or null once through JSON) is left out, never averaged as 0.
+    expect(meanStd([80, Number.NaN, null, 90])).toEqual({ mean: 85, std: Math.sqrt(50), n: 2 });
+    expect(meanStd([null])).toEqual({ mean: null, std: null, n: 0 });
   });
 
   it('groups by dataset and ratio, with the paper beside ours', () => {
@@ -23,5 +28,21 @@ describe('sweep aggregation', () => {
     expect(rows[0]!.ours.debiased!.unbiased.std).toBeCloseTo(Math.SQRT2 * 5);
     expect(rows[0]!.paper).toMatchObject({ DiffuBias: 79.48, Vanilla: 60.96 });
     expect(rows[1]!.paper).toBeNull();
+  });
+
+  it('renders the table: mean ± std, n/a for one seed, published anchors with their sources, failures named', () => {
+    const results = [result('cmnist', 1, 0, 70), result('cmnist', 1, 1, 80), result('cmnist', 5, 0, 90)];
+    results[0]!.accuracy.vanilla = { unbiased: 50, aligned: 99, conflicting: 45 };
+    results[1]!.accuracy.vanilla = { unbiased: 60, aligned: 99, conflicting: 55 };
+    const rows = aggregateSweep(results);
+    expect(rows[0]!.published.map((p) => `${p.method} ${p.unbiased}`)).toContain('DisEnt 81.73');
+    const md = sweepMarkdown({ sweepId: 's1', rows, experiments: [{ workflowId: 'w', status: 'failed', error: 'no such bundle' }] });
+    const lines = md.split('\n');
+    expect(lines.find((l) => l.startsWith('| cmnist | 1% |'))).toBe('| cmnist | 1% | 2 | 55.00 ± 7.07 | n/a | 75.00 ± 7.07 | +20.00 | Vanilla 52.09; LfF 61.89; DisEnt 81.73; ERM 50.34; LfF 74.01; DeNetDM 85.22 |');
+    expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toContain('| 1 | n/a | n/a | 90.00 ± n/a | n/a |');
+    expect(md).toContain('Published: Lee et al.');
+    expect(md).toContain('- w: no such bundle');
+    expect(sweepHtml({ sweepId: 's1', rows, experiments: [] })).toContain('<td>75.00 ± 7.07</td>');
+    expect(formatStat(undefined)).toBe('n/a');
   });
 });

@@ -1,0 +1,81 @@
+import type { ClassifierRole, TrainingProtocol } from '../contracts';
+import type { SweepRow } from './sweep-aggregate';
+import type { Stat } from './stats';
+
+/** What a sweep's table is made from: its rows and how each experiment ended. */
+export interface SweepTableInput {
+  sweepId: string;
+  rows: readonly SweepRow[];
+  experiments: readonly { workflowId: string; status: 'completed' | 'failed'; error?: string }[];
+}
+
+const ROLES: [ClassifierRole, string][] = [['vanilla', 'Vanilla'], ['biased', 'f_B'], ['debiased', 'DiffuBias']];
+
+/** `mean ± std`, `mean ± n/a` for a single run, `n/a` when nothing finished. */
+export function formatStat(stat: Stat | undefined): string {
+  if (!stat || stat.mean === null) return 'n/a';
+  return `${stat.mean.toFixed(2)} ± ${stat.std === null ? 'n/a' : stat.std.toFixed(2)}`;
+}
+
+function gain(row: SweepRow): string {
+  const d = row.ours.debiased?.unbiased.mean;
+  const v = row.ours.vanilla?.unbiased.mean;
+  if (d === null || d === undefined || v === null || v === undefined) return 'n/a';
+  return `${d - v >= 0 ? '+' : ''}${(d - v).toFixed(2)}`;
+}
+
+function reference(row: SweepRow): string {
+  const paper = row.paper?.DiffuBias;
+  const parts = paper === undefined ? [] : [`paper DiffuBias ${paper.toFixed(2)}`];
+  for (const p of row.published) parts.push(`${p.method} ${p.unbiased.toFixed(2)}`);
+  return parts.join('; ') || '-';
+}
+
+function protocolText(protocol: SweepRow['protocol']): string | undefined {
+  const roles = ROLES.filter(([role]) => protocol?.[role]);
+  if (roles.length === 0) return undefined;
+  const p0 = protocol![roles[0]![0]] as TrainingProtocol;
+  const kept = roles.map(([role, name]) => `${name} ${protocol![role]!.selection === 'last' ? 'last epoch' : 'best on validation'}`).join(', ');
+  return `${p0.epochs} epochs; ${kept}; validation ${p0.valid.bias} (${p0.valid.images} images); init ${p0.init}`;
+}
+
+/** The table a sweep ends with, in Markdown: one line per (dataset, ratio), unbiased test accuracy (%). */
+export function sweepMarkdown(input: SweepTableInput): string {
+  const header = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'published (unbiased %)'];
+  const lines = [
+    `Sweep ${input.sweepId}: unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished).`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...input.rows.map((row) => `| ${[
+      row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row),
+    ].join(' | ')} |`),
+  ];
+  const protocols = [...new Set(input.rows.map((r) => protocolText(r.protocol)).filter((p): p is string => p !== undefined))];
+  if (protocols.length > 0) lines.push('', ...protocols.map((p) => `Protocol: ${p}.`));
+  const sources = [...new Map(input.rows.flatMap((r) => r.published).map((p) => [p.cite, p.protocol])).entries()];
+  if (sources.length > 0) lines.push('', ...sources.map(([cite, protocol]) => `Published: ${cite} (${protocol}).`));
+  const failed = input.experiments.filter((e) => e.status === 'failed');
+  if (failed.length > 0) lines.push('', `${failed.length} of ${input.experiments.length} experiments failed:`, ...failed.map((e) => `- ${e.workflowId}: ${e.error ?? 'failed'}`));
+  return `${lines.join('\n')}\n`;
+}
+
+function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** The same table as a self-contained HTML page. */
+export function sweepHtml(input: SweepTableInput): string {
+  const head = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'published (unbiased %)'];
+  const rows = input.rows.map((row) => `<tr>${[
+    row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row),
+  ].map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
+  const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Published:') || l.startsWith('- '));
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Sweep ${esc(input.sweepId)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}td:first-child,th:first-child{text-align:left}</style></head>
+<body><h1>Sweep ${esc(input.sweepId)}</h1><p>Unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished).</p>
+<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.join('')}</table>
+${notes.map((n) => `<p>${esc(n)}</p>`).join('\n')}
+</body></html>
+`;
+}
