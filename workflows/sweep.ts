@@ -2,7 +2,7 @@
  * A sweep (paper Table 3): one child experiment per (dataset, ratio, seed), a bounded number at a
  * time, then mean ± std per (dataset, ratio) beside the paper's numbers.
  */
-import { ApplicationFailure, isCancellation, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { ExperimentInput, ExperimentResult } from '../stages/contracts';
 import { aggregateSweep, type SweepRow } from '../stages/report/sweep-aggregate';
 import { TASK_QUEUES } from '../stages/activity-table';
@@ -27,6 +27,8 @@ export interface SweepResult {
   reportKey: string;
 }
 
+const RERUN_COMPLETED_CELLS = 'sweep-reruns-completed-cells';
+
 export async function sweep(input: SweepInput): Promise<SweepResult> {
   const control = installControl();
   control.progress.stage = 'experiments';
@@ -44,8 +46,9 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
         {
           workflowId: cell.workflowId,
           taskQueue: TASK_QUEUES.workflow,
-          // A failed cell may be re-run by re-running the sweep; a completed one is not redone.
-          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          // A cell that already ran (alone, or in another sweep) runs again from its stored stages,
+          // which are all reused: seconds, where it used to fail the cell as "already started".
+          workflowIdReusePolicy: patched(RERUN_COMPLETED_CELLS) ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
           typedSearchAttributes: queuedExperimentAttributes(config),
           staticSummary: `${config.dataset} ${config.ratio}% seed ${config.seed} (sweep ${input.sweepId})`,
         },

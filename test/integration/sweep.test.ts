@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planSweep, submitSweep } from '../../cli/submit';
+import { planSweep, submitExperiment, submitSweep } from '../../cli/submit';
 import { parseSweepConfig } from '../../stages/config/schema';
 import type { SweepResult } from '../../workflows/sweep';
 import { doubleEngines } from '../doubles/engines';
@@ -36,11 +36,24 @@ describe('sweep workflow', () => {
     // The doubles score debiased = 60 + ratio + seed, vanilla = 30 + ratio + seed.
     expect(result.rows.map((r) => [r.dataset, r.ratio, r.seeds])).toEqual([['cmnist', 1, [0, 1]], ['cmnist', 2, [0, 1]]]);
     expect(result.rows[0]!.ours.debiased!.unbiased).toEqual({ mean: 61.5, std: Math.SQRT1_2, n: 2 });
+    expect(result.rows[0]!.published.map((p) => p.method)).toContain('DeNetDM');
     expect(result.rows[1]!.ours.vanilla!.unbiased).toEqual({ mean: 32.5, std: Math.SQRT1_2, n: 2 });
     expect(result.rows[0]!.paper).toBeNull(); // the paper has no Colored MNIST row in Table 3
     expect(await h.store.getJson(result.reportKey)).toMatchObject({ sweepId: plan.sweepId });
 
     // Re-submitting the same sweep attaches to it rather than running it again.
     expect((await submitSweep(h.stack.client, plan)).state).toBe('completed');
+  });
+
+  it('a cell that already ran on its own is run again from its stored stages, not failed as already started', async () => {
+    const config = { datasets: ['cmnist'], ratios: [0.5], seeds: [3], base: { train: { epochs: 1 }, topK: { k: 2 }, generate: { images: 2, batchSize: 2 } } };
+    const alone = planSweep(parseSweepConfig(config)).cells[0]!;
+    await submitExperiment(h.stack.client, { ...alone.input.config });
+    await h.stack.client.workflow.getHandle(alone.workflowId).result();
+    const plan = planSweep(parseSweepConfig({ ...config, seeds: [3, 4] }));
+    const { workflowId } = await submitSweep(h.stack.client, plan);
+    const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as SweepResult;
+    expect(result.experiments.map((e) => `${e.status}${e.error ? `: ${e.error}` : ''}`)).toEqual(['completed', 'completed']);
+    expect(result.rows[0]!.seeds).toEqual([3, 4]);
   });
 });

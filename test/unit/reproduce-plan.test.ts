@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { planReproduction, reproductionConfig } from '../../cli/commands/reproduce';
+import { formatSnapshot } from '../../cli/progress';
+
+describe('reproduce: the sweep it plans', () => {
+  it("Colored MNIST: the paper's four ratios x seeds, per-class top-K that scales with the ratio", () => {
+    const plan = planReproduction({ dataset: 'cmnist', seeds: [0, 1, 2], parallelism: 1, budget: 'demo' });
+    expect(plan.cells).toHaveLength(12);
+    expect(plan.cells.map((c) => c.input.config.ratio)).toEqual([0.5, 0.5, 0.5, 1, 1, 1, 2, 2, 2, 5, 5, 5]);
+    expect([...new Set(plan.cells.map((c) => c.input.config.topK.k))]).toEqual([25, 50, 100, 250]);
+    expect(plan.cells.every((c) => c.input.config.topK.mode === 'per-class')).toBe(true);
+    // The same plan is the same sweep: re-running the command attaches to it.
+    expect(planReproduction({ dataset: 'cmnist', seeds: [0, 1, 2], parallelism: 1, budget: 'demo' }).sweepId).toBe(plan.sweepId);
+  });
+
+  it("the paper budget: 50 epochs, as many generated images as bias-aligned ones, f_B and the others as trained", () => {
+    const c = reproductionConfig('cmnist', 1, 0, 'paper');
+    expect(c.train.epochs).toBe(50);
+    expect(c.generate.images).toBe('aligned');
+    expect(c.selection).toMatchObject({ biased: 'last', classifiers: 'last' });
+    const cifar = reproductionConfig('cifar10c', 1, 0, 'paper');
+    expect(cifar.topK).toMatchObject({ k: 100, mode: 'global' });
+    expect(cifar.train).toMatchObject({ batchSize: 256, lrDecay: { every: 20, factor: 0.5 } });
+    expect(() => reproductionConfig('bar', 1, 0, 'demo')).toThrow(/demo bundles are for Colored MNIST/);
+  });
+
+  it('sweep progress names each running experiment and its stage', () => {
+    const line = formatSnapshot({
+      workflowId: 'diffubias-sweep/abc', status: 'RUNNING', activities: [],
+      progress: { stage: 'experiments', stagesDone: [], done: 3, total: 12, paused: false, children: [] },
+      experiments: [
+        { workflowId: 'diffubias/cmnist/1/2/aaa', stage: 'generateBatch', stagesDone: [], done: 10, total: 45, paused: false, children: [] },
+        { workflowId: 'diffubias/cmnist/2/0/bbb', stage: 'trainClassifier', stagesDone: [], done: 0, total: 0, paused: false, children: [] },
+      ],
+    });
+    expect(line).toBe('diffubias-sweep/abc: experiments 3/12 done | cmnist 1% seed 2: generateBatch 10/45 | cmnist 2% seed 0: trainClassifier');
+  });
+});
