@@ -19,6 +19,7 @@ export async function runStageActivity<S extends StageName>(
   stage: S,
   unit: string,
   input: EngineInput<S> & { experimentId: string },
+  identify?: () => Promise<unknown>,
 ): Promise<WithManifest<EngineOutput<S>>> {
   const engine = deps.engines[stage] as ((i: EngineInput<S>, c: unknown) => Promise<EngineOutput<S>>) | undefined;
   if (!engine) {
@@ -28,9 +29,11 @@ export async function runStageActivity<S extends StageName>(
   const ctx = Context.current();
   const details = ctx.info.heartbeatDetails as StageProgress | undefined;
   try {
+    // The experiment id names who asks, not what is computed: it stays out of the unit's key.
+    const { experimentId, ...inputs } = input;
     const result = await runStageUnit(
       deps.store,
-      { experimentId: input.experimentId, stage, unit, inputs: input },
+      { experimentId, stage, unit, inputs, identity: identify ? await identify() : undefined },
       {
         progress: (p) => ctx.heartbeat(p),
         resume: details,
@@ -39,7 +42,7 @@ export async function runStageActivity<S extends StageName>(
       },
       (stageCtx) => engine(input, stageCtx),
     );
-    return { ...result.outputs, manifestKey: result.manifestKey };
+    return { ...result.outputs, manifestKey: result.manifestKey, reused: result.cached };
   } catch (err) {
     throw classify(err, ctx.cancellationSignal.aborted);
   }

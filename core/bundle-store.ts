@@ -11,9 +11,9 @@
  * that looks complete, and a bundle replaced in S3 is not served stale.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { createWriteStream, statSync, type Dirent } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadInputError } from './errors';
@@ -169,4 +169,37 @@ async function sync(store: ArtifactStore, objects: StoredObject[], target: SyncT
     await rm(tmp, { recursive: true, force: true });
   }
   target.log?.(`synced ${objects.length} files of ${target.uri}`);
+}
+
+/**
+ * A bundle's content identity, for stage keys: a hash of its files' paths, sizes and modification
+ * times (a folder) or of its listing's keys, sizes and ETags (s3://), without reading the files.
+ * A model replaced under the same path gets a new identity, so no stage reuses what the old one made.
+ */
+export async function bundleContentId(location: string, kind: BundleKind, options: Pick<BundleStoreOptions, 's3'> = {}): Promise<string> {
+  const s3 = parseS3Uri(location);
+  if (!s3) {
+    const root = resolveLocalPath(location);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(root, { recursive: true, withFileTypes: true });
+    } catch {
+      throw new BadInputError(location, `${kind.what} folder not found (looked at ${root})`);
+    }
+    const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+    const described = files.map((file) => {
+      const s = statSync(file);
+      return [relative(root, file), s.size, Math.round(s.mtimeMs)];
+    });
+    return createHash('sha256').update(JSON.stringify(described)).digest('hex').slice(0, 32);
+  }
+  if (!options.s3) throw new BadInputError(location, `an s3:// ${kind.what} needs S3 settings`);
+  const store = new ArtifactStore({ ...options.s3, bucket: s3.bucket, prefix: s3.prefix.replace(/\/+$/, '') });
+  try {
+    const objects = (await store.listObjects('')).filter((o) => !o.key.endsWith('/') && !kind.skip?.(o.key));
+    if (objects.length === 0) throw new BadInputError(location, `no ${kind.what} under this prefix`);
+    return listingHash(objects).slice(0, 32);
+  } finally {
+    store.destroy();
+  }
 }

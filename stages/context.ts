@@ -16,7 +16,7 @@ export interface StageProgress {
  */
 export interface StageContext {
   readonly store: ArtifactStore;
-  /** This unit's output folder (`runs/<experimentId>/<stage>/<unit>/<inputsHash>`). */
+  /** This unit's output folder (`stages/<stage>/<unit>/<inputsHash>`), shared by every experiment with the same inputs. */
   readonly dir: string;
   /** Writes `<dir>/<name>` and lists it in the manifest; returns its key. */
   put(name: string, body: Uint8Array | string, contentType?: string): Promise<string>;

@@ -15,6 +15,8 @@ export interface DatasetRef {
   seed: number;
   /** Folder or s3:// prefix of the dataset in the DisEnt layout. */
   root: string;
+  /** Its content identity (prepareDataset's `contentId`), in every stage input after prepareDataset. */
+  contentId?: string;
 }
 
 export interface PrepareDatasetInput {
@@ -23,6 +25,8 @@ export interface PrepareDatasetInput {
 }
 export interface PrepareDatasetOutput {
   dataset: DatasetRef;
+  /** A hash of the splits' file lists: what later stages are keyed by, rather than the path. */
+  contentId: string;
   classNames: string[];
   counts: { train: number; conflicting: number; valid: number; test: number };
 }
@@ -190,6 +194,12 @@ export interface ExperimentInput {
   configHash: string;
 }
 
+export interface StageReuse {
+  stage: string;
+  units: number;
+  reused: number;
+}
+
 export interface ExperimentResult {
   experimentId: string;
   dataset: DatasetName;
@@ -202,6 +212,8 @@ export interface ExperimentResult {
   topK: { k: number; mode: string; selected: number; precision: number; recall: number };
   captions: { images: number; kept: number; dropped: number; topWords: { word: string; count: number }[] };
   generated: number;
+  /** Per stage (classifier roles apart), how many units this experiment found stored instead of computing. */
+  reuse?: StageReuse[];
   reportKey: string;
   /** Where the stages' outputs are, for reports. */
   artifacts?: {

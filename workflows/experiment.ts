@@ -5,7 +5,7 @@
 import { isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
-  TrainClassifierInput,
+  StageReuse, TrainClassifierInput,
 } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
 import type { SelectionConfig } from '../stages/config/schema';
@@ -41,6 +41,9 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     const prepared = await call('prepareDataset', `prepare ${config.dataset} at ${config.ratio}% conflicting, seed ${config.seed}`, {
       experimentId, dataset,
     });
+    // Later stages are keyed by the dataset's content, not its path (an experiment started before
+    // prepareDataset reported it keeps the path).
+    const data: DatasetRef = prepared.contentId ? { ...dataset, contentId: prepared.contentId } : dataset;
 
     await enter('trainClassifier');
     // An experiment started before `selection` and `classifier.init` existed keeps the protocol it
@@ -48,7 +51,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     const selection = config.selection ?? LEGACY_SELECTION;
     const classifier = { ...config.classifier, init: config.classifier?.init ?? 'glorot' };
     const trainInput = (role: ClassifierRole, loss: 'gce' | 'ce'): TrainClassifierInput => ({
-      experimentId, role, loss, dataset, train: config.train, classifier, seed: config.seed,
+      experimentId, role, loss, dataset: data, train: config.train, classifier, seed: config.seed,
       selection: role === 'biased' ? selection.biased : selection.classifiers, valid: selection.valid,
     });
     const describeTrain = (role: string, loss: string) =>
@@ -62,7 +65,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
 
     await enter('scoreLosses');
     const scores = await call('scoreLosses', `per-sample CE and GCE of f_B over ${prepared.counts.train} training images`, {
-      experimentId, dataset, modelKey: biased.modelKey, gceQ: config.train.gceQ,
+      experimentId, dataset: data, modelKey: biased.modelKey, gceQ: config.train.gceQ,
     });
 
     await enter('selectTopK');
@@ -86,6 +89,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     await enter('generateBatch');
     let generatedManifests: string[] = [];
     let generated = 0;
+    let generateOutputs: { reused?: boolean }[] = [];
     if (filtered.kept > 0) {
       const images = config.generate.images === 'aligned' ? prepared.counts.train - prepared.counts.conflicting : config.generate.images;
       const batches = planBatches(images, config.generate.batchSize).map(
@@ -96,6 +100,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       );
       const outputs = await fanOutInChunks(control, 'generateBatch', batches, config.generate.concurrency, config.fanOutChunk);
       generatedManifests = outputs.map((o) => o.manifestKey);
+      generateOutputs = outputs;
       generated = outputs.reduce((n, o) => n + o.images, 0);
     }
 
@@ -109,7 +114,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     await enter('evaluate');
     const models = [biased, debiased, ...(vanilla ? [vanilla] : [])];
     const evaluations = await Promise.all(
-      models.map((m) => call('evaluate', `evaluate ${m.role} on the unbiased test set`, { experimentId, role: m.role, modelKey: m.modelKey, dataset })),
+      models.map((m) => call('evaluate', `evaluate ${m.role} on the unbiased test set`, { experimentId, role: m.role, modelKey: m.modelKey, dataset: data })),
     );
     const accuracy: Partial<Record<ClassifierRole, Accuracy>> = {};
     for (const e of evaluations) accuracy[e.role] = e.accuracy;
@@ -124,6 +129,18 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
       captions: { images: captions.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
       generated,
+      reuse: [
+        reuseOf('prepareDataset', [prepared]),
+        reuseOf('trainClassifier(biased)', [biased]),
+        ...(vanilla ? [reuseOf('trainClassifier(vanilla)', [vanilla])] : []),
+        reuseOf('scoreLosses', [scores]),
+        reuseOf('selectTopK', [topK]),
+        reuseOf('captionImage', captions),
+        reuseOf('filterCaptions', [filtered]),
+        reuseOf('generateBatch', generateOutputs),
+        reuseOf('trainClassifier(debiased)', [debiased]),
+        reuseOf('evaluate', evaluations),
+      ],
       reportKey,
       artifacts: {
         tableKey: scores.tableKey, selectionKey: topK.selectionKey, keptKey: filtered.keptKey, generatedManifests,
@@ -138,6 +155,11 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     finish(isCancellation(err) ? 'cancelled' : 'failed');
     throw err;
   }
+}
+
+/** How many of a stage's units were found stored rather than computed (`reused` is absent in old histories). */
+function reuseOf(stage: string, outputs: readonly { reused?: boolean }[]): StageReuse {
+  return { stage, units: outputs.length, reused: outputs.filter((o) => o.reused === true).length };
 }
 
 /** Splits N images into batches of at most `size`. */

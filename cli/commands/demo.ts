@@ -24,6 +24,12 @@ export function accuracyLines(accuracy: Partial<Record<ClassifierRole, Accuracy>
   ];
 }
 
+/** Which stages an experiment found stored (computed by an earlier experiment with the same inputs). */
+export function reuseLine(reuse: ExperimentResult['reuse']): string | undefined {
+  const parts = (reuse ?? []).filter((r) => r.reused > 0).map((r) => (r.units > 1 ? `${r.stage}×${r.reused}${r.reused < r.units ? ` of ${r.units}` : ''}` : r.stage));
+  return parts.length ? `reused: ${parts.join(', ')}` : undefined;
+}
+
 /** One line saying how each classifier's epoch was chosen and what it was measured on (docs/protocol.md). */
 export function protocolLine(training: ExperimentResult['training']): string | undefined {
   const roles = ROWS.filter(([role]) => training?.[role]?.protocol);
@@ -79,6 +85,8 @@ export async function runDemo(
     for (const line of accuracyLines(result.accuracy)) log(line);
     const protocol = protocolLine(result.training);
     if (protocol) log(protocol);
+    const reused = reuseLine(result.reuse);
+    if (reused) log(reused);
     const gain = (result.accuracy.debiased?.unbiased ?? NaN) - (result.accuracy.vanilla?.unbiased ?? NaN);
     log(`DiffuBias vs vanilla on the unbiased test set: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points`);
     log(`one experiment, seed ${options.seed}: the gain moves by a few points with the seed and the generated set; a sweep over seeds gives error bars`);

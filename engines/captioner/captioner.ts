@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PreTrainedTokenizer, RawImage, Tensor } from '@huggingface/transformers';
-import { resolveBundle, type LocalBundle } from '../../core/bundle-store';
+import { resolveBundle, type BundleKind, type LocalBundle } from '../../core/bundle-store';
 import { locationKey } from '../../core/location';
 import { ProcessCache } from '../../core/process-cache';
 import type { S3Settings } from '../../core/store';
@@ -98,6 +98,9 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RawI
 
 // ---------------------------------------------------------------------------------------------
 // Bundles: local folders, or s3:// prefixes synced by the bundle store.
+
+/** How the bundle store names a captioner bundle (and what of it an S3 sync copies: all). */
+export const CAPTIONER_BUNDLE: BundleKind = { what: 'captioner bundle' };
 
 const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json'];
 
@@ -275,7 +278,7 @@ export class Captioner {
 
   /** Loads a bundle (no cache: see loadCaptioner). */
   static async load(bundle: string, options: CaptionerOptions = {}): Promise<Captioner> {
-    const local = await resolveBundle(bundle, { what: 'captioner bundle' }, { s3: options.s3, cacheRoot: options.cacheRoot, log: options.log });
+    const local = await resolveBundle(bundle, CAPTIONER_BUNDLE, { s3: options.s3, cacheRoot: options.cacheRoot, log: options.log });
     const path = local.root;
     const config = await readConfig(local);
     const dtype = options.dtype ?? 'fp32';

@@ -7,12 +7,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolveBundle, type BundleStoreOptions, type LocalBundle } from '../../core/bundle-store';
+import { resolveBundle, type BundleKind, type BundleStoreOptions, type LocalBundle } from '../../core/bundle-store';
 import { BadInputError } from '../../core/errors';
 
 /** Folders an S3 sync skips: the text-to-image engine never runs them. */
 const SKIPPED_PARTS = ['vae_encoder/', 'safety_checker/', 'feature_extractor/', 'image_encoder/'];
-const MODEL_BUNDLE = { what: 'model bundle', skip: (key: string) => SKIPPED_PARTS.some((p) => key.startsWith(p)) };
+/** How the bundle store names a text-to-image bundle, and the parts an S3 sync leaves out. */
+export const MODEL_BUNDLE: BundleKind = { what: 'model bundle', skip: (key: string) => SKIPPED_PARTS.some((p) => key.startsWith(p)) };
 
 /** The default VAE scaling factor (SD 1.x/2.x) when no config names one. */
 export const DEFAULT_SCALING_FACTOR = 0.18215;

@@ -13,11 +13,14 @@ export interface ManifestFile {
  */
 export interface Manifest<O = unknown> {
   version: 1;
+  /** The experiment whose attempt computed it (others may reuse it). */
   experimentId: string;
   stage: string;
   unit: string;
   inputsHash: string;
   inputs: unknown;
+  /** Content identity of what the inputs name by path (bundle files, dataset listing), when the stage has one. */
+  identity?: unknown;
   files: ManifestFile[];
   outputs: O;
   completedAt: string;

@@ -4,12 +4,18 @@ import { checkManifest, describeFile, MANIFEST_NAME, type Manifest, type Manifes
 import type { ArtifactStore } from '../../core/store';
 
 export interface StageUnit {
+  /** The experiment asking: recorded, and where its pointer to the unit goes; not part of the key. */
   experimentId: string;
   stage: string;
   /** Names one piece of work within the stage (a role, an image index, a batch). */
   unit: string;
-  /** Everything the output depends on: equal inputs reuse the stored output. */
+  /**
+   * Everything the output depends on, and nothing else (no experiment id): any experiment whose
+   * unit has equal inputs reuses the stored output.
+   */
   inputs: unknown;
+  /** What the inputs name only by path, by content: a model bundle's files, a dataset's listing. */
+  identity?: unknown;
 }
 
 export interface StageHooks {
@@ -23,7 +29,17 @@ export interface StageHooks {
  * What a stage activity returns: the engine's outputs and the key of the unit's manifest, which
  * readers of the unit's files (the next stage, the report) start from.
  */
-export type WithManifest<O> = O & { manifestKey: string };
+export type WithManifest<O> = O & { manifestKey: string; /** Found stored, not computed by this call. */ reused: boolean };
+
+/** Where an experiment records which unit it used: `runs/<experimentId>/<stage>/<unit>.json`. */
+export interface UnitPointer {
+  manifestKey: string;
+  reused: boolean;
+}
+
+export function unitPointerKey(experimentId: string, stage: string, unit: string): string {
+  return `runs/${experimentId}/${stage}/${unit}.json`;
+}
 
 export interface StageResult<O> {
   outputs: O;
@@ -31,8 +47,13 @@ export interface StageResult<O> {
   cached: boolean;
 }
 
+/**
+ * A unit's folder: `stages/<stage>/<unit>/<hash of its inputs and identity>`, shared by every
+ * experiment, so changing `generate.*` reuses f_B, the loss table, the selection and the captions.
+ */
 export function stageDir(unit: StageUnit): string {
-  return `runs/${unit.experimentId}/${unit.stage}/${unit.unit}/${hashOf({ stage: unit.stage, unit: unit.unit, inputs: unit.inputs })}`;
+  const key = unit.identity === undefined ? { stage: unit.stage, unit: unit.unit, inputs: unit.inputs } : { stage: unit.stage, unit: unit.unit, inputs: unit.inputs, identity: unit.identity };
+  return `stages/${unit.stage}/${unit.unit}/${hashOf(key)}`;
 }
 
 export class StageCancelledError extends Error {
@@ -57,6 +78,7 @@ export async function runStageUnit<O>(
     const problems = await checkManifest(store, existing);
     if (problems.length === 0) {
       log(`${unit.stage}/${unit.unit}: reusing ${manifestKey}`);
+      await pointTo(store, unit, { manifestKey, reused: true });
       return { outputs: existing.outputs, manifestKey, cached: true };
     }
     log(`${unit.stage}/${unit.unit}: stored output incomplete (${problems[0]}); recomputing`);
@@ -97,11 +119,17 @@ export async function runStageUnit<O>(
     unit: unit.unit,
     inputsHash: dir.slice(dir.lastIndexOf('/') + 1),
     inputs: unit.inputs,
+    ...(unit.identity === undefined ? {} : { identity: unit.identity }),
     files: [...files.values()].sort((a, b) => a.key.localeCompare(b.key)),
     outputs,
     completedAt: new Date().toISOString(),
     seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
   };
   await store.putJson(manifestKey, manifest);
+  await pointTo(store, unit, { manifestKey, reused: false });
   return { outputs, manifestKey, cached: false };
+}
+
+async function pointTo(store: ArtifactStore, unit: StageUnit, pointer: UnitPointer): Promise<void> {
+  await store.putJson(unitPointerKey(unit.experimentId, unit.stage, unit.unit), pointer);
 }

@@ -69,6 +69,7 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         if (input.dataset.root.includes('missing')) throw new BadInputError(`${input.dataset.root}/cmnist`, 'no such folder');
         return {
         dataset: input.dataset,
+        contentId: `double-${input.dataset.name}-${input.dataset.ratio}`,
         classNames: [...DATASETS.cmnist.classNames],
         counts: { train: 1000, conflicting: 10, valid: 100, test: 200 },
         };

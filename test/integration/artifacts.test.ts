@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import { checkManifest, type Manifest } from '../../stages/runner/manifest';
-import { runStageUnit, stageDir } from '../../stages/runner/stage-runner';
+import { runStageUnit, stageDir, unitPointerKey } from '../../stages/runner/stage-runner';
 import { stageTimeLines, stageTimes } from '../../stages/runner/stage-times';
 import { ArtifactStore } from '../../core/store';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
@@ -66,7 +66,10 @@ describe('stage units: manifest last, content-hash cache', () => {
     expect(manifest.files.map((f) => f.key)).toEqual([`${stageDir(unit)}/a.json`]);
     expect(manifest.files[0]!.size).toBe(7);
     expect(await checkManifest(store, manifest)).toEqual([]);
-    expect(manifestKey).toMatch(/^runs\/cmnist\/1\/0\/abc\/selectTopK\/topk\/[0-9a-f]{12}\/manifest\.json$/);
+    // Under stages/, keyed by the inputs alone; the experiment keeps a pointer to what it used.
+    expect(manifestKey).toMatch(/^stages\/selectTopK\/topk\/[0-9a-f]{12}\/manifest\.json$/);
+    expect(await store.getJson(unitPointerKey('cmnist/1/0/abc', 'selectTopK', 'topk'))).toEqual({ manifestKey, reused: false });
+    expect(stageDir({ ...unit, experimentId: 'another' })).toBe(stageDir(unit));
   });
 
   it('reuses a complete output when inputs and config are unchanged', async () => {
@@ -145,6 +148,12 @@ describe('stage times (the demo prints them)', () => {
     // Another experiment's manifests are not counted.
     expect((await stageTimes(store, 'cmnist/1/0/other')).length).toBe(0);
     expect(stageTimeLines(times)[1]).toMatch(/^ {2}generateBatch +0\.\d s +\d+%  2 units$/);
+    // A second experiment with the same units reuses them: counted as reused, adding no time.
+    const again = 'cmnist/1/0/again';
+    await runStageUnit(store, { experimentId: again, stage: 'trainClassifier', unit: 'vanilla', inputs: {} }, noHooks, async () => ({}));
+    const reused = await stageTimes(store, again);
+    expect(reused.map((t) => [t.stage, t.units, t.reused, t.seconds])).toEqual([['trainClassifier', 1, 1, 0]]);
+    expect(stageTimeLines(reused)[0]).toMatch(/1 unit \(1 reused\)$/);
   });
 });
 

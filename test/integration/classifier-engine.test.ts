@@ -84,7 +84,7 @@ describe('classifier stage engines', () => {
     });
     await expect(lost).rejects.toThrow('training cancelled');
     expect(epochsRun).toEqual([1, 2]);
-    expect(last?.checkpointKey).toMatch(/^runs\/crash\/trainClassifier\/biased\/[0-9a-f]{12}\/checkpoint\.bin$/);
+    expect(last?.checkpointKey).toMatch(/^stages\/trainClassifier\/biased\/[0-9a-f]{12}\/checkpoint\.bin$/);
 
     const logs: string[] = [];
     const resumedEpochs: number[] = [];

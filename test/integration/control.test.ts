@@ -3,6 +3,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentIdentity, submitExperiment } from '../../cli/submit';
 import { checkManifest, type Manifest } from '../../stages/runner/manifest';
+import type { UnitPointer } from '../../stages/runner/stage-runner';
 import { parseExperimentConfig } from '../../stages/config/schema';
 import { pauseSignal, progressQuery, resumeSignal, SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { doubleEngines } from '../doubles/engines';
@@ -99,7 +100,9 @@ describe('control: pause, resume, cancel, retries', () => {
     expect(description.status.name).toBe('CANCELLED');
     expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.stage)).toBe('cancelled');
 
-    const manifests = (await h.store.list(`runs/${experimentId}/`)).filter((k) => k.endsWith('/manifest.json'));
+    // The units it used, through its pointers (the units themselves live under stages/, shared).
+    const pointerKeys = await h.store.list(`runs/${experimentId}/`);
+    const manifests = await Promise.all(pointerKeys.map(async (k) => (await h.store.getJson<UnitPointer>(k))!.manifestKey));
     expect(manifests.length).toBeGreaterThan(0);
     expect(manifests.some((k) => k.includes('/filterCaptions/'))).toBe(false);
     for (const key of manifests) expect(await checkManifest(h.store, (await h.store.getJson<Manifest>(key))!)).toEqual([]);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentIdentity, submitExperiment } from '../../cli/submit';
 import { checkManifest, type Manifest } from '../../stages/runner/manifest';
+import type { UnitPointer } from '../../stages/runner/stage-runner';
 import { parseExperimentConfig } from '../../stages/config/schema';
 import type { ExperimentResult } from '../../stages/contracts';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
@@ -53,17 +54,21 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(result.generated).toBe(10);
     expect(result.captions.kept).toBe(24);
 
-    // Artifacts: every stage under runs/<experimentId>/<stage>/..., each with a complete manifest.
-    const keys = await h.store.list(`runs/${experimentId}/`);
-    const manifests = keys.filter((k) => k.endsWith('/manifest.json'));
-    const stages = new Set(manifests.map((k) => k.split('/')[5]));
+    // Artifacts: every unit under stages/<stage>/<unit>/<inputsHash>/ with a complete manifest, and
+    // the experiment's pointer to each under runs/<experimentId>/<stage>/<unit>.json.
+    const pointerKeys = (await h.store.list(`runs/${experimentId}/`)).filter((k) => !k.includes('/report/'));
+    const pointers = await Promise.all(pointerKeys.map(async (k) => (await h.store.getJson<UnitPointer>(k))!));
+    const manifests = pointers.map((p) => p.manifestKey);
+    expect(manifests.every((k) => /^stages\/\w+\/[\w-]+\/[0-9a-f]{12}\/manifest\.json$/.test(k))).toBe(true);
+    const stages = new Set(manifests.map((k) => k.split('/')[1]));
     expect([...stages].sort()).toEqual(['captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
     expect(manifests.filter((k) => k.includes('/captionImage/'))).toHaveLength(12);
+    expect(pointers.every((p) => p.reused === false)).toBe(true);
     for (const key of manifests) {
       const manifest = (await h.store.getJson<Manifest>(key))!;
       expect(await checkManifest(h.store, manifest)).toEqual([]);
     }
-    const generated = keys.filter((k) => k.includes('/generateBatch/') && k.endsWith('.png'));
+    const generated = (await h.store.list('stages/generateBatch/')).filter((k) => k.endsWith('.png'));
     expect(generated).toHaveLength(10);
     expect(await h.store.getJson(result.reportKey)).toMatchObject({ experimentId, generated: 10 });
 
@@ -92,6 +97,27 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(result.training?.biased?.protocol.selection).toBe('last');
     expect(result.training?.vanilla?.protocol).toMatchObject({ selection: 'valid', valid: { bias: 'biased' } });
     expect(result.training?.debiased?.protocol.selection).toBe('valid');
+  });
+
+  it('changing only generate.* reuses every stage before generation; another seed shares none of them', async () => {
+    await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, config)).workflowId).result();
+    const before = doubles.log.started.length;
+    const more = parseExperimentConfig({ ...config, generate: { images: 6, batchSize: 4 } });
+    const result = (await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, more)).workflowId).result()) as ExperimentResult;
+    // What the engines actually ran for the second experiment (a stored unit never reaches its engine).
+    const ran = doubles.log.started.slice(before).map((s) => s.split(':')[0] === 'trainClassifier' || s.split(':')[0] === 'evaluate' ? s : s.split(':')[0]);
+    expect([...new Set(ran)].sort()).toEqual(['evaluate:debiased', 'generateBatch', 'trainClassifier:debiased']);
+    const reused = Object.fromEntries(result.reuse!.map((r) => [r.stage, `${r.reused}/${r.units}`]));
+    expect(reused).toEqual({
+      prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
+      captionImage: '12/12', filterCaptions: '1/1', 'trainClassifier(debiased)': '0/1', evaluate: '2/3',
+      // 6 images in batches of 4: images 0-3 are the first experiment's batch 0 (same captions, seeds): reused.
+      generateBatch: '1/2',
+    });
+
+    const seed = parseExperimentConfig({ ...config, seed: 5 });
+    const other = (await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, seed)).workflowId).result()) as ExperimentResult;
+    expect(other.reuse!.filter((r) => r.reused > 0)).toEqual([]);
   });
 
   it('is one execution when submitted twice, and reuses stored stages when re-run', async () => {

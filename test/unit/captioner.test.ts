@@ -144,7 +144,7 @@ describe('captionImage engine with an embedded S3', () => {
     const first = await run(input('c1'));
     expect(first.cached).toBe(false);
     expect(first.outputs.captions).toBe(3);
-    expect(first.outputs.captionsKey).toMatch(/^runs\/c1\/captionImage\/0\/[0-9a-f]+\/captions\.json$/);
+    expect(first.outputs.captionsKey).toMatch(/^stages\/captionImage\/0\/[0-9a-f]+\/captions\.json$/);
     const file = await store.getJson<CaptionFile>(first.outputs.captionsKey);
     // The tiny model's defaults (max_length 11 = 10 new tokens, 3 beams) are those of the reference.
     expect(file).toEqual({ image: 's3://engines/data/cmnist/digit.png', label: 0, captions: reference.images[3]!.beam.map((b) => b.text) });
