@@ -50,7 +50,13 @@ export async function snapshot(client: Client, workflowId: string): Promise<Snap
   out.progress = await ask(workflowId);
   if (!out.progress) out.noWorker = true;
   if (out.progress?.stage === 'experiments') {
-    const children = await Promise.all(out.progress.children.map(async (id) => ({ id, progress: await ask(id) })));
+    const children = await Promise.all(out.progress.children.map(async (id) => {
+      const progress = await ask(id);
+      // An experiment in a fan-out counts per chunk; its running chunk counts per unit.
+      const chunkId = progress?.children[0];
+      const chunk = chunkId ? await ask(chunkId) : undefined;
+      return { id, progress: progress && chunk ? { ...progress, done: progress.done + chunk.done, total: progress.total } : progress };
+    }));
     out.experiments = children.flatMap((c) => (c.progress ? [{ ...c.progress, workflowId: c.id }] : []));
     return out;
   }
