@@ -2,7 +2,7 @@ import { buildColoredMnist } from '../datasets/cmnist/build';
 import { listSplit, type Split } from '../datasets/disent/layout';
 import { withDataSource } from '../core/data-source';
 import { DATASETS } from '../datasets/specs';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ArtifactStore, type S3Settings } from '../core/store';
 import { BadInputError } from '../core/errors';
 import type { DatasetRef, PrepareDatasetInput, PrepareDatasetOutput } from './contracts';
@@ -46,8 +46,8 @@ function listingId(splits: readonly (readonly string[])[]): string {
 
 /**
  * The identity prepareDataset's stage key carries: the dataset's listing as it is now, so a dataset
- * changed under the same path is prepared (and everything after it computed) again; `missing`
- * when a split is not there yet (the stage then builds or reports it).
+ * changed under the same path is prepared (and everything after it computed) again. When a split
+ * is not there yet the identity is new every time, so the stage runs and builds or reports it.
  */
 export function datasetContentId(dataset: DatasetRef, s3: S3Settings): Promise<string> {
   return withDataSource(dataset.root, s3, async (source) => {
@@ -56,7 +56,8 @@ export function datasetContentId(dataset: DatasetRef, s3: S3Settings): Promise<s
       const splits = await Promise.all((['train', 'valid', 'test'] as const).map((split) => listSplit(source, dataset.name, dataset.ratio, split, classes)));
       return listingId(splits.map((split) => split.samples.map((s) => s.path)));
     } catch (err) {
-      if (err instanceof BadInputError) return 'missing';
+      // Never reused: a dataset that is not there must be built (or reported) by this attempt.
+      if (err instanceof BadInputError) return `missing ${randomUUID()}`;
       throw err;
     }
   });

@@ -8,7 +8,7 @@ import { ArtifactStore } from '../../core/store';
 import { decodeTensors } from '../../engines/classifier/weights';
 import { parseExperimentConfig } from '../../stages/config/schema';
 import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from '../../stages/classifier-stages';
-import { prepareDatasetEngine } from '../../stages/prepare-dataset';
+import { datasetContentId, prepareDatasetEngine } from '../../stages/prepare-dataset';
 import { selectTopKEngine } from '../../stages/select-top-k';
 import { validationView } from '../../stages/dataset-access';
 import type { DatasetRef, TrainClassifierInput } from '../../stages/contracts';
@@ -121,5 +121,17 @@ describe('validation views (selection.valid)', () => {
     expect(again.reader.items.map((i) => i.location)).toEqual(a.reader.items.map((i) => i.location));
     const other = await validationView(at20, { bias: 'biased' }, 1, s3Settings());
     expect(other.reader.items.map((i) => i.location)).not.toEqual(a.reader.items.map((i) => i.location));
+  });
+});
+
+describe('dataset content identity (prepareDataset key)', () => {
+  it('is the same for the same files and new on every look at a missing dataset', async () => {
+    const a = await datasetContentId(dataset, store.settings);
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(await datasetContentId({ ...dataset, seed: 9 }, store.settings)).toBe(a);
+    const missing = { ...dataset, root: join(tmpdir(), 'no-dataset-here') };
+    const m1 = await datasetContentId(missing, store.settings);
+    expect(m1).toMatch(/^missing /);
+    expect(await datasetContentId(missing, store.settings)).not.toBe(m1);
   });
 });
