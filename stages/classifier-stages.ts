@@ -6,6 +6,7 @@ import type { ArtifactStore } from '../core/store';
 import { initBackend } from '../engines/classifier/backend';
 import { applyInitialWeights, INITIAL_WEIGHTS } from '../engines/classifier/initial-weights';
 import { sampleLosses } from '../engines/classifier/losses';
+import { IMAGENET_NORM, normalizedSource, type InputNorm } from '../engines/classifier/batch-source';
 import { decodeModel, encodeModel } from '../engines/classifier/model-file';
 import { buildModel, type ModelSpec } from '../engines/classifier/models';
 import { accuracyBreakdown, argmax, predictAll } from '../engines/classifier/predict';
@@ -65,6 +66,7 @@ function modelSpec(input: TrainClassifierInput): ModelSpec {
     inputShape: [spec.imageSize, spec.imageSize, 3],
     seed: deriveSeed(input.seed, ROLE_STREAM[input.role]),
     init: input.classifier?.init ?? 'torch',
+    inputNorm: (input.classifier?.normalize ?? (input.classifier?.initialWeights ? 'imagenet' : 'none')) === 'imagenet' ? IMAGENET_NORM : undefined,
   };
 }
 
@@ -109,7 +111,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
     augment: DATASETS[input.dataset.name].augment, seed: spec.seed, initialWeights, backend, selection: input.selection,
   };
   let checkpointKey: string | undefined = ctx.resume?.checkpointKey;
-  const result = await trainClassifier(settings, { train: trainData, valid }, {
+  const result = await trainClassifier(settings, { train: normalizedSource(trainData, spec.inputNorm), valid: normalizedSource(valid, spec.inputNorm) }, {
     resume: await readCheckpoint(ctx),
     signal: ctx.signal,
     onStep: (step, total, epoch) => ctx.progress({ epoch, step, total, checkpointKey }),
@@ -143,17 +145,19 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   };
 };
 
-async function loadModel(store: ArtifactStore, key: string): Promise<tf.LayersModel> {
+/** A trained model and the input normalisation it was trained with. */
+async function loadModel(store: ArtifactStore, key: string): Promise<{ model: tf.LayersModel; inputNorm?: InputNorm }> {
   const bytes = await store.get(key);
   if (!bytes) throw new BadInputError(store.uri(key), 'model missing');
-  return decodeModel(bytes, store.uri(key)).model;
+  const { model, meta } = decodeModel(bytes, store.uri(key));
+  return { model, inputNorm: meta.spec.inputNorm };
 }
 
 export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput> = async (input, ctx) => {
   const backend = await initBackend(ctx.log);
-  const model = await loadModel(ctx.store, input.modelKey);
+  const { model, inputNorm } = await loadModel(ctx.store, input.modelKey);
   const train = await splitReader(input.dataset, 'train', ctx.store.settings);
-  const p = await predictAll(model, train, INFERENCE_BATCH, (done, total) => ctx.progress({ done, total }));
+  const p = await predictAll(model, normalizedSource(train, inputNorm), INFERENCE_BATCH, (done, total) => ctx.progress({ done, total }));
   model.dispose();
   const rows: LossRow[] = train.items.map((item, i) => ({
     file: item.location, label: item.label, bias: item.bias, predicted: argmax(p.logits, p.classes, i), ...sampleLosses(p.logits, p.classes, i, item.label, input.gceQ),
@@ -164,9 +168,9 @@ export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput>
 
 export const evaluateEngine: StageEngine<EvaluateInput, EvaluateOutput> = async (input, ctx) => {
   const backend = await initBackend(ctx.log);
-  const model = await loadModel(ctx.store, input.modelKey);
+  const { model, inputNorm } = await loadModel(ctx.store, input.modelKey);
   const test = await splitReader(input.dataset, 'test', ctx.store.settings);
-  const breakdown = accuracyBreakdown(await predictAll(model, test, INFERENCE_BATCH, (done, total) => ctx.progress({ done, total })));
+  const breakdown = accuracyBreakdown(await predictAll(model, normalizedSource(test, inputNorm), INFERENCE_BATCH, (done, total) => ctx.progress({ done, total })));
   model.dispose();
   await ctx.putJson(CLASSIFIER_FILES.accuracy, breakdown);
   const { unbiased, aligned, conflicting } = breakdown;

@@ -25,3 +25,27 @@ export interface BatchSource {
   readonly size: number;
   batches(order: BatchOrder): AsyncIterable<ImageBatch>;
 }
+
+/** Per-channel input normalisation, `(x - mean) / std` on [0, 1] pixels (RGB order). */
+export interface InputNorm {
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+/** torchvision's ImageNet statistics: what ImageNet-pretrained weights expect their inputs scaled by. */
+export const IMAGENET_NORM: InputNorm = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+/** The same batches, normalised per channel (HWC, channels last); the source's own arrays are not touched. */
+export function normalizedSource(source: BatchSource, norm: InputNorm | undefined): BatchSource {
+  if (!norm) return source;
+  return {
+    size: source.size,
+    async *batches(order: BatchOrder) {
+      for await (const batch of source.batches(order)) {
+        const x = new Float32Array(batch.x.length);
+        for (let i = 0; i < x.length; i++) x[i] = (batch.x[i]! - norm.mean[i % 3]!) / norm.std[i % 3]!;
+        yield { ...batch, x };
+      }
+    },
+  };
+}

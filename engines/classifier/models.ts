@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { InputNorm } from './batch-source';
 
 export type Architecture = 'mlp' | 'resnet18';
 /** `torch`: what the peers' PyTorch models start from; `glorot`: Keras' defaults. */
@@ -12,6 +13,8 @@ export interface ModelSpec {
   seed: number;
   /** Absent = `glorot` (model files written before the choice existed). */
   init?: InitScheme;
+  /** Per-channel normalisation of its inputs (ImageNet's for pretrained weights); absent = [0, 1] pixels as they are. */
+  inputNorm?: InputNorm;
 }
 
 type Initializer = ReturnType<typeof tf.initializers.zeros>;

@@ -79,6 +79,8 @@ const classifierSchema = z
      * comparable with the literature's; `glorot` = Keras' defaults (this project before 2026-12).
      */
     init: z.enum(['torch', 'glorot']).default('torch'),
+    /** Input normalisation: `imagenet` (torchvision's statistics, what pretrained weights expect) or `none`; absent = imagenet with initialWeights, none without. */
+    normalize: z.enum(['imagenet', 'none']).optional(),
   })
   .strict();
 

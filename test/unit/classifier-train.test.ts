@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SplitReader } from '../../datasets/disent/reader';
 import { initBackend } from '../../engines/classifier/backend';
+import { IMAGENET_NORM, normalizedSource } from '../../engines/classifier/batch-source';
 import { accuracyBreakdown, predictAll } from '../../engines/classifier/predict';
 import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../../engines/classifier/train';
 import { decodeTensors, encodeTensors, modelWeights } from '../../engines/classifier/weights';
@@ -48,6 +49,14 @@ describe('classifier training', () => {
     const acc = accuracyBreakdown(await predictAll(result.model, valid, 32));
     expect(acc.unbiased).toBe(result.best.validAccuracy);
     expect(acc.unbiased).toBeGreaterThan(60);
+  });
+
+  it('normalizes inputs per channel for pretrained weights (ImageNet statistics), leaving the source untouched', async () => {
+    const plain = (await valid.batches({ batchSize: 8 })[Symbol.asyncIterator]().next()).value!;
+    const normed = (await normalizedSource(valid, IMAGENET_NORM).batches({ batchSize: 8 })[Symbol.asyncIterator]().next()).value!;
+    for (const i of [0, 1, 2, 3, 100, 191]) expect(normed.x[i]).toBeCloseTo((plain.x[i]! - IMAGENET_NORM.mean[i % 3]!) / IMAGENET_NORM.std[i % 3]!, 5);
+    expect(normed.labels).toEqual(plain.labels);
+    expect(normalizedSource(valid, undefined)).toBe(valid);
   });
 
   it('selection last keeps the last epoch, whatever validation says', async () => {
