@@ -66,6 +66,7 @@ function modelSpec(input: TrainClassifierInput): ModelSpec {
     inputShape: [spec.imageSize, spec.imageSize, 3],
     seed: deriveSeed(input.seed, ROLE_STREAM[input.role]),
     init: input.classifier?.init ?? 'torch',
+    padding: 'symmetric',
     inputNorm: (input.classifier?.normalize ?? (input.classifier?.initialWeights ? 'imagenet' : 'none')) === 'imagenet' ? IMAGENET_NORM : undefined,
   };
 }

@@ -15,6 +15,12 @@ export interface ModelSpec {
   init?: InitScheme;
   /** Per-channel normalisation of its inputs (ImageNet's for pretrained weights); absent = [0, 1] pixels as they are. */
   inputNorm?: InputNorm;
+  /**
+   * How strided convolutions and the stem's max-pool pad (ResNet-18): `symmetric` = PyTorch's
+   * (k / 2 on every side), so torchvision weights compute the same logits here; absent = TensorFlow's
+   * `same` (one pixel more on the bottom and right for stride 2), what model files before it used.
+   */
+  padding?: 'symmetric';
 }
 
 type Initializer = ReturnType<typeof tf.initializers.zeros>;
@@ -61,19 +67,27 @@ function mlp(spec: ModelSpec): tf.LayersModel {
   return tf.model({ inputs: input, outputs: logits, name: 'mlp' });
 }
 
-function convBn(x: tf.SymbolicTensor, init: SeededInit, filters: number, kernel: number, stride: number, name: string): tf.SymbolicTensor {
+/** Zero padding of `p` pixels on every side: PyTorch's padding for a strided layer. */
+function padded(x: tf.SymbolicTensor, p: number, name: string): tf.SymbolicTensor {
+  return tf.layers.zeroPadding2d({ padding: [[p, p], [p, p]], name }).apply(x) as tf.SymbolicTensor;
+}
+
+function convBn(x: tf.SymbolicTensor, init: SeededInit, filters: number, kernel: number, stride: number, name: string, symmetric: boolean): tf.SymbolicTensor {
+  // Stride 1 'same' pads k / 2 on each side, as PyTorch does; stride 2 'same' would pad one pixel less on the top and left.
+  const explicit = symmetric && stride > 1 && kernel > 1;
+  const input = explicit ? padded(x, Math.floor(kernel / 2), `${name}_pad`) : x;
   const conv = tf.layers.conv2d({
-    filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false, kernelInitializer: init.conv(filters, kernel), name: `${name}_conv`,
-  }).apply(x) as tf.SymbolicTensor;
+    filters, kernelSize: kernel, strides: stride, padding: explicit ? 'valid' : 'same', useBias: false, kernelInitializer: init.conv(filters, kernel), name: `${name}_conv`,
+  }).apply(input) as tf.SymbolicTensor;
   return tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5, name: `${name}_bn` }).apply(conv) as tf.SymbolicTensor;
 }
 
-function basicBlock(x: tf.SymbolicTensor, init: SeededInit, filters: number, stride: number, name: string): tf.SymbolicTensor {
-  let y = convBn(x, init, filters, 3, stride, `${name}_a`);
+function basicBlock(x: tf.SymbolicTensor, init: SeededInit, filters: number, stride: number, name: string, symmetric: boolean): tf.SymbolicTensor {
+  let y = convBn(x, init, filters, 3, stride, `${name}_a`, symmetric);
   y = tf.layers.reLU({ name: `${name}_a_relu` }).apply(y) as tf.SymbolicTensor;
-  y = convBn(y, init, filters, 3, 1, `${name}_b`);
+  y = convBn(y, init, filters, 3, 1, `${name}_b`, symmetric);
   const inChannels = x.shape[x.shape.length - 1];
-  const shortcut = stride !== 1 || inChannels !== filters ? convBn(x, init, filters, 1, stride, `${name}_down`) : x;
+  const shortcut = stride !== 1 || inChannels !== filters ? convBn(x, init, filters, 1, stride, `${name}_down`, symmetric) : x;
   const sum = tf.layers.add({ name: `${name}_add` }).apply([y, shortcut]) as tf.SymbolicTensor;
   return tf.layers.reLU({ name: `${name}_relu` }).apply(sum) as tf.SymbolicTensor;
 }
@@ -86,13 +100,18 @@ function resnet18(spec: ModelSpec): tf.LayersModel {
   const init = new SeededInit(spec.seed, spec.init ?? 'glorot');
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
   const small = spec.inputShape[0] <= 64;
-  let x = convBn(input, init, 64, small ? 3 : 7, small ? 1 : 2, 'stem');
+  const symmetric = spec.padding === 'symmetric';
+  let x = convBn(input, init, 64, small ? 3 : 7, small ? 1 : 2, 'stem', symmetric);
   x = tf.layers.reLU({ name: 'stem_relu' }).apply(x) as tf.SymbolicTensor;
-  if (!small) x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'stem_pool' }).apply(x) as tf.SymbolicTensor;
+  if (!small) {
+    // After the ReLU every value is >= 0, so zero padding is PyTorch's -inf padding for a max-pool.
+    const pooled = symmetric ? padded(x, 1, 'stem_pool_pad') : x;
+    x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: symmetric ? 'valid' : 'same', name: 'stem_pool' }).apply(pooled) as tf.SymbolicTensor;
+  }
   const stages: [number, number][] = [[64, 1], [128, 2], [256, 2], [512, 2]];
   stages.forEach(([filters, stride], s) => {
-    x = basicBlock(x, init, filters, stride, `layer${s + 1}_0`);
-    x = basicBlock(x, init, filters, 1, `layer${s + 1}_1`);
+    x = basicBlock(x, init, filters, stride, `layer${s + 1}_0`, symmetric);
+    x = basicBlock(x, init, filters, 1, `layer${s + 1}_1`, symmetric);
   });
   x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
   const logits = tf.layers.dense({ units: spec.numClasses, ...init.dense(512), name: 'classifier' }).apply(x) as tf.SymbolicTensor;

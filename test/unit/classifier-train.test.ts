@@ -91,7 +91,7 @@ describe('classifier training', () => {
     // 8 px keeps the pure-JS cpu backend fast; the architecture is the same as at 32 px.
     const small = new SplitReader(await syntheticItems(4, { classes: 4, size: 8, seed: 4 }), { imageSize: 8 });
     const result = await trainClassifier(
-      { ...settings, model: { arch: 'resnet18', numClasses: 4, inputShape: [8, 8, 3], seed: 1 }, epochs: 1, batchSize: 4 },
+      { ...settings, model: { arch: 'resnet18', numClasses: 4, inputShape: [8, 8, 3], seed: 1, padding: 'symmetric' }, epochs: 1, batchSize: 4 },
       { train: small, valid: small }, { onEpoch: async () => {} },
     );
     const movingMean = result.model.getLayer('stem_bn').getWeights()[2]!;
