@@ -86,25 +86,37 @@ export async function resolveBundle(location: string, kind: BundleKind, options:
     if (!isFolder) throw new BadInputError(location, `${kind.what} folder not found (looked at ${root})`);
     return { source: location, root, describe: (path) => join(root, path) };
   }
-  if (!options.s3) throw new BadInputError(location, `an s3:// ${kind.what} needs S3 settings`);
+  const { store, uri, objects } = await listBundle(location, kind, options.s3);
+  const describe = (path: string) => `${uri}/${path}`;
+  try {
+    const dir = bundleCacheDir(uri, options.s3, options.cacheRoot);
+    const content = listingHash(objects);
+    if (await isCurrent(dir, content)) return { source: location, root: dir, describe };
+    await sync(store, objects, { uri, endpoint: options.s3?.endpoint ?? 'aws', content, dir, what: kind.what, log: options.log });
+    return { source: location, root: dir, describe };
+  } finally {
+    store.destroy();
+  }
+}
+
+/** An s3:// bundle's objects (checked: some, none escaping its folder) and the open store that lists them; the caller destroys it. */
+async function listBundle(location: string, kind: BundleKind, settings: S3Settings | undefined): Promise<{ store: ArtifactStore; uri: string; objects: StoredObject[] }> {
+  const s3 = parseS3Uri(location)!;
+  if (!settings) throw new BadInputError(location, `an s3:// ${kind.what} needs S3 settings`);
   const prefix = s3.prefix.replace(/\/+$/, '');
   const uri = `s3://${s3.bucket}/${prefix}`.replace(/\/$/, '');
-  const describe = (path: string) => `${uri}/${path}`;
   // ArtifactStore ends a non-empty prefix with '/', so `s3://b/models/cap` lists only that folder.
-  const store = new ArtifactStore({ ...options.s3, bucket: s3.bucket, prefix });
+  const store = new ArtifactStore({ ...settings, bucket: s3.bucket, prefix });
   try {
     const objects = (await store.listObjects('')).filter((o) => !o.key.endsWith('/') && !kind.skip?.(o.key));
     if (objects.length === 0) throw new BadInputError(uri, `no ${kind.what} under this prefix`);
     for (const o of objects) {
-      if (!isSafeBundleKey(o.key)) throw new BadInputError(describe(o.key), `unsafe key in a ${kind.what} (it would be written outside the bundle's folder)`);
+      if (!isSafeBundleKey(o.key)) throw new BadInputError(`${uri}/${o.key}`, `unsafe key in a ${kind.what} (it would be written outside the bundle's folder)`);
     }
-    const dir = bundleCacheDir(uri, options.s3, options.cacheRoot);
-    const content = listingHash(objects);
-    if (await isCurrent(dir, content)) return { source: location, root: dir, describe };
-    await sync(store, objects, { uri, endpoint: options.s3.endpoint ?? 'aws', content, dir, what: kind.what, log: options.log });
-    return { source: location, root: dir, describe };
-  } finally {
+    return { store, uri, objects };
+  } catch (err) {
     store.destroy();
+    throw err;
   }
 }
 
@@ -193,13 +205,7 @@ export async function bundleContentId(location: string, kind: BundleKind, option
     });
     return createHash('sha256').update(JSON.stringify(described)).digest('hex').slice(0, 32);
   }
-  if (!options.s3) throw new BadInputError(location, `an s3:// ${kind.what} needs S3 settings`);
-  const store = new ArtifactStore({ ...options.s3, bucket: s3.bucket, prefix: s3.prefix.replace(/\/+$/, '') });
-  try {
-    const objects = (await store.listObjects('')).filter((o) => !o.key.endsWith('/') && !kind.skip?.(o.key));
-    if (objects.length === 0) throw new BadInputError(location, `no ${kind.what} under this prefix`);
-    return listingHash(objects).slice(0, 32);
-  } finally {
-    store.destroy();
-  }
+  const { store, objects } = await listBundle(location, kind, options.s3);
+  store.destroy();
+  return listingHash(objects).slice(0, 32);
 }
