@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentIdentity, submitExperiment } from '../../cli/submit';
 import { checkManifest, type Manifest } from '../../stages/runner/manifest';
@@ -7,6 +10,7 @@ import type { ExperimentResult } from '../../stages/contracts';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { doubleEngines } from '../doubles/engines';
 import { startHarness, type Harness } from '../support/harness';
+import { writeSyntheticCmnist } from '../support/synthetic-dataset';
 
 const doubles = doubleEngines();
 let h: Harness;
@@ -100,9 +104,13 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
   });
 
   it('changing only generate.* reuses every stage before generation; another seed shares none of them', async () => {
-    await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, config)).workflowId).result();
+    // A dataset that is there (a missing one is never reused: it must be built or reported).
+    const datasetRoot = mkdtempSync(join(tmpdir(), 'reuse-dataset-'));
+    await writeSyntheticCmnist(datasetRoot);
+    const first = parseExperimentConfig({ ...config, datasetRoot });
+    await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, first)).workflowId).result();
     const before = doubles.log.started.length;
-    const more = parseExperimentConfig({ ...config, generate: { images: 6, batchSize: 4 } });
+    const more = parseExperimentConfig({ ...first, generate: { images: 6, batchSize: 4 } });
     const result = (await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, more)).workflowId).result()) as ExperimentResult;
     // What the engines actually ran for the second experiment (a stored unit never reaches its engine).
     const ran = doubles.log.started.slice(before).map((s) => s.split(':')[0] === 'trainClassifier' || s.split(':')[0] === 'evaluate' ? s : s.split(':')[0]);
@@ -115,7 +123,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
       generateBatch: '1/2',
     });
 
-    const seed = parseExperimentConfig({ ...config, seed: 5 });
+    const seed = parseExperimentConfig({ ...first, seed: 5 });
     const other = (await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, seed)).workflowId).result()) as ExperimentResult;
     expect(other.reuse!.filter((r) => r.reused > 0)).toEqual([]);
   });
