@@ -70,7 +70,7 @@ export function sweepHtml(input: SweepTableInput): string {
   const rows = input.rows.map((row) => `<tr>${[
     row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row),
   ].map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
-  const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Published:') || l.startsWith('- '));
+  const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Published:') || l.includes('experiments failed:') || l.startsWith('- '));
   return `<!doctype html><html><head><meta charset="utf-8"><title>Sweep ${esc(input.sweepId)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}td:first-child,th:first-child{text-align:left}</style></head>
 <body><h1>Sweep ${esc(input.sweepId)}</h1><p>Unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished).</p>

@@ -43,6 +43,7 @@ describe('sweep aggregation', () => {
     expect(md).toContain('Published: Lee et al.');
     expect(md).toContain('- w: no such bundle');
     expect(sweepHtml({ sweepId: 's1', rows, experiments: [] })).toContain('<td>75.00 ± 7.07</td>');
+    expect(sweepHtml({ sweepId: 's1', rows, experiments: [{ workflowId: 'w', status: 'failed', error: 'no such bundle' }] })).toContain('<p>1 of 1 experiments failed:</p>');
     expect(formatStat(undefined)).toBe('n/a');
   });
 });
