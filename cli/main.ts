@@ -277,6 +277,23 @@ program
     }, err, out);
   });
 
+const cluster = program
+  .command('cluster')
+  .description('a local cluster with production parts: Temporal server on PostgreSQL, an S3 gateway, Web UI, one worker process per role (docs/cluster.md)');
+const clusterSide = () => require('./cluster/cluster') as typeof import('./cluster/cluster');
+cluster.command('up').description('start whatever part is not running (idempotent)').action(async () => {
+  await clusterSide().clusterUp(settingsFromEnv(), err);
+});
+cluster.command('down').description('stop every part, workers first (idempotent)').action(async () => {
+  await clusterSide().clusterDown(settingsFromEnv(), err);
+});
+cluster.command('status').description('each process: running or not, and its log').action(() => {
+  for (const line of clusterSide().clusterStatus(settingsFromEnv())) out(line);
+});
+cluster.command('env').description('export lines for a shell: eval "$(npx diffubias cluster env)"').action(() => {
+  for (const line of clusterSide().clusterEnvLines(settingsFromEnv())) out(line);
+});
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) {
     err(e.message);
