@@ -7,6 +7,8 @@ import { BadInputError, ConfigError, EngineMissingError } from '../core/errors';
 import type { StageProgress } from '../stages/context';
 import type { ActivityDeps } from './deps';
 
+const LIVENESS_INTERVAL_MS = 10_000;
+
 type EngineInput<S extends StageName> = Parameters<Engines[S]>[0];
 type EngineOutput<S extends StageName> = Awaited<ReturnType<Engines[S]>>;
 
@@ -28,6 +30,10 @@ export async function runStageActivity<S extends StageName>(
   }
   const ctx = Context.current();
   const details = ctx.info.heartbeatDetails as StageProgress | undefined;
+  // Beats every 10 s with the last progress, so that a stage between progress reports (a model
+  // download, a long validation pass) is not taken for a lost worker; resume details stay current.
+  let last: StageProgress | undefined = details;
+  const beat = setInterval(() => ctx.heartbeat(last), LIVENESS_INTERVAL_MS);
   try {
     // The experiment id names who asks, not what is computed: it stays out of the unit's key.
     const { experimentId, ...inputs } = input;
@@ -35,7 +41,10 @@ export async function runStageActivity<S extends StageName>(
       deps.store,
       { experimentId, stage, unit, inputs, identity: identify ? await identify() : undefined },
       {
-        progress: (p) => ctx.heartbeat(p),
+        progress: (p) => {
+          last = p;
+          ctx.heartbeat(p);
+        },
         resume: details,
         signal: ctx.cancellationSignal,
         log: (m) => ctx.log.info(m),
@@ -45,6 +54,8 @@ export async function runStageActivity<S extends StageName>(
     return { ...result.outputs, manifestKey: result.manifestKey, reused: result.cached };
   } catch (err) {
     throw classify(err, ctx.cancellationSignal.aborted);
+  } finally {
+    clearInterval(beat);
   }
 }
 

@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadInputError } from './errors';
 import { locationKey, resolveLocalPath } from './location';
+import { isSafeObjectKey } from './object-key';
 import { parseS3Uri } from './s3-uri';
 import { settingsFromEnv } from './settings';
 import { ArtifactStore, type S3Settings, type StoredObject } from './store';
@@ -67,11 +68,6 @@ export function bundleCacheDir(uri: string, s3: S3Settings | undefined, cacheRoo
   return resolve(cacheRoot, createHash('sha256').update(locationKey(uri, s3)).digest('hex').slice(0, 32));
 }
 
-/** A bundle key that stays inside the bundle's folder once written to disk. */
-export function isSafeBundleKey(key: string): boolean {
-  return key !== '' && !key.startsWith('/') && !key.includes('\\') && key.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
-}
-
 /** The local folder of a bundle, syncing an s3:// one into the cache first when its copy is not current. */
 export async function resolveBundle(location: string, kind: BundleKind, options: BundleStoreOptions = {}): Promise<LocalBundle> {
   const s3 = parseS3Uri(location);
@@ -111,7 +107,7 @@ async function listBundle(location: string, kind: BundleKind, settings: S3Settin
     const objects = (await store.listObjects('')).filter((o) => !o.key.endsWith('/') && !kind.skip?.(o.key));
     if (objects.length === 0) throw new BadInputError(uri, `no ${kind.what} under this prefix`);
     for (const o of objects) {
-      if (!isSafeBundleKey(o.key)) throw new BadInputError(`${uri}/${o.key}`, `unsafe key in a ${kind.what} (it would be written outside the bundle's folder)`);
+      if (!isSafeObjectKey(o.key)) throw new BadInputError(`${uri}/${o.key}`, `unsafe key in a ${kind.what} (it would be written outside the bundle's folder)`);
     }
     return { store, uri, objects };
   } catch (err) {

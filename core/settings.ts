@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { S3Settings } from './store';
 import { ConfigError } from './errors';
 import { describeIssues } from './zod-issues';
+import { isSafeKeyPrefix } from './object-key';
 
 /** The embedded S3 server's default address (`diffubias dev` starts it there). */
 export const EMBEDDED_S3_ENDPOINT = 'http://127.0.0.1:4568';
@@ -14,7 +15,7 @@ const envSchema = z.object({
   /** Any S3 endpoint; `aws` = AWS itself; unset = the embedded server. */
   DIFFUBIAS_S3_ENDPOINT: z.string().min(1).default(EMBEDDED_S3_ENDPOINT),
   DIFFUBIAS_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name').default('diffubias'),
-  DIFFUBIAS_S3_PREFIX: z.string().default(''),
+  DIFFUBIAS_S3_PREFIX: z.string().refine(isSafeKeyPrefix, 'not a safe key prefix (no empty, "." or ".." parts, no leading "/" or backslash)').default(''),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   /** Local state of the dev stack: Temporal's SQLite file, the embedded S3's objects, caches. */
   DIFFUBIAS_HOME: z.string().min(1).default('.diffubias'),

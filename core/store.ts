@@ -1,5 +1,6 @@
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -8,6 +9,8 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { BadInputError } from './errors';
+import { isSafeKeyPrefix, isSafeObjectKey } from './object-key';
 
 // The AWS SDK warns in every process that its Node 20 support ends in 2027; the stack pins Node 20
 // and the SDK version (package-lock.json), so for our users the warning is noise. Read when the
@@ -47,11 +50,27 @@ export class ArtifactStore {
       // Checksums on every request are a newer S3 feature that MinIO-style servers may not speak.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // A hung endpoint must fail an attempt, not hold a worker's slot until the heartbeat timeout:
+      // 5 s to connect, 60 s of silence on an open socket. The SDK retries each request (5 attempts,
+      // backoff up to 20 s); the activity retry policy covers outages longer than that.
       maxAttempts: 5,
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
     };
     this.client = new S3Client(config);
     this.bucket = settings.bucket;
+    if (!isSafeKeyPrefix(settings.prefix)) throw new BadInputError('DIFFUBIAS_S3_PREFIX', `${JSON.stringify(settings.prefix)} is not a safe key prefix (no empty, "." or ".." parts, no backslash)`);
     this.prefix = settings.prefix && !settings.prefix.endsWith('/') ? `${settings.prefix}/` : settings.prefix;
+  }
+
+  /** The full key of `key`, refused when it could name something outside the prefix. */
+  private objectKey(key: string): string {
+    if (!isSafeObjectKey(key)) throw new BadInputError(this.uri(key), 'unsafe object key (an empty, "." or ".." part, a leading "/", or a backslash)');
+    return this.prefix + key;
+  }
+
+  private listingPrefix(prefix: string): string {
+    if (!isSafeKeyPrefix(prefix)) throw new BadInputError(this.uri(prefix), 'unsafe listing prefix');
+    return this.prefix + prefix;
   }
 
   /** Where a key lives, for messages and reports. */
@@ -70,8 +89,13 @@ export class ArtifactStore {
 
   async put(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
     await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentType: contentType }),
+      new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, ContentType: contentType }),
     );
+  }
+
+  /** Removes the object; no error when it is not there. */
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
   }
 
   async putJson(key: string, value: unknown): Promise<void> {
@@ -81,7 +105,7 @@ export class ArtifactStore {
   /** The object's bytes, or null when there is no such key. */
   async get(key: string): Promise<Buffer | null> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       if (!res.Body) return Buffer.alloc(0);
       return Buffer.from(await res.Body.transformToByteArray());
     } catch (err) {
@@ -103,7 +127,7 @@ export class ArtifactStore {
   /** Size in bytes, or null when there is no such key. */
   async size(key: string): Promise<number | null> {
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return res.ContentLength ?? 0;
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -121,7 +145,7 @@ export class ArtifactStore {
     const objects: StoredObject[] = [];
     let marker: string | undefined;
     for (;;) {
-      const res = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix + prefix, Marker: marker }));
+      const res = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.listingPrefix(prefix), Marker: marker }));
       const page = (res.Contents ?? []).filter((item) => item.Key);
       for (const item of page) objects.push({ key: item.Key!.slice(this.prefix.length), size: item.Size ?? 0, etag: item.ETag ?? '' });
       if (!res.IsTruncated || page.length === 0) break;
@@ -138,7 +162,7 @@ export class ArtifactStore {
   /** The object's body as a stream (large files: model weights), or null when there is no such key. */
   async getStream(key: string): Promise<{ body: NodeJS.ReadableStream; size?: number } | null> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       if (!res.Body) throw new Error(`${this.uri(key)}: empty response body`);
       return { body: res.Body as NodeJS.ReadableStream, size: res.ContentLength };
     } catch (err) {

@@ -38,26 +38,35 @@ interface ActivityPlacement {
   heartbeatTimeout?: ActivityOptions['heartbeatTimeout'];
 }
 
+/**
+ * Heartbeat timeouts of a minute: a lost worker's activity is retried elsewhere within about a
+ * minute. Attempts heartbeat every 10 s while they run (the activity layer re-sends the last
+ * progress even when a stage reports none), so a minute is six missed beats, not a slow epoch.
+ */
 export const ACTIVITY_TABLE = {
-  prepareDataset: { queue: 'cpu', startToCloseTimeout: '2h', heartbeatTimeout: '5m' },
-  trainClassifier: { queue: 'train', startToCloseTimeout: '48h', heartbeatTimeout: '10m' },
-  scoreLosses: { queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '5m' },
-  evaluate: { queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '5m' },
-  selectTopK: { queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '5m' },
-  captionImage: { queue: 'caption', startToCloseTimeout: '30m', heartbeatTimeout: '5m' },
-  filterCaptions: { queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '5m' },
-  generateBatch: { queue: 'generate', startToCloseTimeout: '4h', heartbeatTimeout: '10m' },
+  prepareDataset: { queue: 'cpu', startToCloseTimeout: '2h', heartbeatTimeout: '1m' },
+  trainClassifier: { queue: 'train', startToCloseTimeout: '48h', heartbeatTimeout: '1m' },
+  scoreLosses: { queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m' },
+  evaluate: { queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m' },
+  selectTopK: { queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '1m' },
+  captionImage: { queue: 'caption', startToCloseTimeout: '30m', heartbeatTimeout: '1m' },
+  filterCaptions: { queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '1m' },
+  generateBatch: { queue: 'generate', startToCloseTimeout: '4h', heartbeatTimeout: '1m' },
   writeReport: { queue: 'cpu', startToCloseTimeout: '5m' },
 } as const satisfies Record<string, ActivityPlacement>;
 
 export type ActivityName = keyof typeof ACTIVITY_TABLE;
 export const ACTIVITY_NAMES = Object.keys(ACTIVITY_TABLE) as ActivityName[];
 
-const RETRY: NonNullable<ActivityOptions['retry']> = {
+/**
+ * 2, 4, 8, ... 64 s, then 2 min between attempts: eight attempts span about four minutes, so an
+ * S3 or Temporal outage of a minute or two costs retries, not the run.
+ */
+export const RETRY: NonNullable<ActivityOptions['retry']> = {
   initialInterval: '2s',
   backoffCoefficient: 2,
   maximumInterval: '2m',
-  maximumAttempts: 5,
+  maximumAttempts: 8,
   nonRetryableErrorTypes: Object.values(NON_RETRYABLE),
 };
 

@@ -19,7 +19,9 @@ import type {
 import { deriveSeed } from '../core/random';
 import { lossTableToCsv } from '../engines/selection/loss-table';
 import type { LossRow } from '../engines/selection/top-k';
-import type { StageContext, StageEngine } from './context';
+import type { StageContext, StageEngine, StageProgress } from './context';
+import { sha256Hex } from './config/canonical-hash';
+import { readListedFile } from './runner/manifest';
 import { splitReader, validationView } from './dataset-access';
 import { readGeneratedRows } from './generated-rows';
 
@@ -29,8 +31,13 @@ export const CLASSIFIER_FILES = {
   model: 'model.bin',
   /** trainClassifier: EpochRecord[]. */
   history: 'history.json',
-  /** trainClassifier, scratch: the last epoch's weights and optimizer state, overwritten each epoch. */
-  checkpoint: 'checkpoint.bin',
+  /**
+   * trainClassifier, scratch: an epoch's weights and optimizer state, one new object per epoch
+   * (`checkpoint-e<epoch>.bin`), published by the heartbeat with its sha256 only once written;
+   * all removed when the unit completes.
+   */
+  checkpoint: (epoch: number) => `checkpoint-e${epoch}.bin`,
+  checkpointPrefix: 'checkpoint-e',
   /** scoreLosses: the per-sample loss table (engines/selection/loss-table.ts). */
   losses: 'losses.csv',
   /** evaluate: the accuracy breakdown. */
@@ -79,6 +86,12 @@ async function readCheckpoint(ctx: StageContext): Promise<TrainCheckpoint | unde
     ctx.log(`checkpoint ${key} is gone; starting over`);
     return undefined;
   }
+  const expected = ctx.resume?.checkpointSha256;
+  if (expected === undefined || sha256Hex(bytes) !== expected) {
+    // A torn or altered checkpoint is never trained on: a stale epoch costs time, a wrong one the result.
+    ctx.log(`checkpoint ${key} does not match its sha256 (${expected === undefined ? 'none recorded' : `expected ${expected.slice(0, 12)}..., got ${sha256Hex(bytes).slice(0, 12)}...`}); starting over`);
+    return undefined;
+  }
   const { meta, groups } = decodeTensors<Pick<TrainCheckpoint, 'epoch' | 'history'> & { best: { epoch: number; validAccuracy: number } }>(bytes, key);
   ctx.log(`resuming after epoch ${meta.epoch} from ${key}`);
   return { epoch: meta.epoch, history: meta.history, weights: groups.weights!, optimizer: groups.optimizer!, best: { ...meta.best, weights: groups.best! } };
@@ -111,19 +124,20 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
     lr: input.train.lr, optimizer: input.train.optimizer, lrDecay: input.train.lrDecay,
     augment: DATASETS[input.dataset.name].augment, seed: spec.seed, initialWeights, backend, selection: input.selection,
   };
-  let checkpointKey: string | undefined = ctx.resume?.checkpointKey;
+  let checkpoint: Pick<StageProgress, 'checkpointKey' | 'checkpointSha256'> = { checkpointKey: ctx.resume?.checkpointKey, checkpointSha256: ctx.resume?.checkpointSha256 };
   const result = await trainClassifier(settings, { train: normalizedSource(trainData, spec.inputNorm), valid: normalizedSource(valid, spec.inputNorm) }, {
     resume: await readCheckpoint(ctx),
     signal: ctx.signal,
-    onStep: (step, total, epoch) => ctx.progress({ epoch, step, total, checkpointKey }),
+    onStep: (step, total, epoch) => ctx.progress({ epoch, step, total, ...checkpoint }),
     async onEpoch(c, record) {
       const bytes = encodeTensors(
         { epoch: c.epoch, history: c.history, best: { epoch: c.best.epoch, validAccuracy: c.best.validAccuracy } },
         { weights: c.weights, optimizer: c.optimizer, best: c.best.weights },
       );
-      // One key, overwritten: S3 replaces an object whole, so a crash leaves the previous epoch's.
-      checkpointKey = await ctx.putScratch(CLASSIFIER_FILES.checkpoint, bytes);
-      ctx.progress({ epoch: c.epoch, checkpointKey });
+      // A new object per epoch, named in the heartbeat only once it is written whole: a crash
+      // mid-write leaves the previous epoch's checkpoint as the one to resume from.
+      checkpoint = { checkpointKey: await ctx.putScratch(CLASSIFIER_FILES.checkpoint(c.epoch), bytes), checkpointSha256: sha256Hex(bytes) };
+      ctx.progress({ epoch: c.epoch, ...checkpoint });
       ctx.log(`${input.role} epoch ${record.epoch}/${settings.epochs}: loss ${record.trainLoss.toFixed(4)}, valid ${record.validAccuracy.toFixed(2)}%, ${record.imagesPerSecond.toFixed(0)} img/s`);
     },
   });
@@ -132,6 +146,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   }));
   await ctx.putJson(CLASSIFIER_FILES.history, result.history);
   result.model.dispose();
+  for (const key of await ctx.store.list(`${ctx.dir}/${CLASSIFIER_FILES.checkpointPrefix}`)) await ctx.store.delete(key);
   const ran = result.history.filter((h) => h.backend === backend);
   // Mean over this attempt's backend only: epochs resumed from another machine say nothing of this one.
   const imagesPerSecond = ran.length ? ran.reduce((a, h) => a + h.imagesPerSecond, 0) / ran.length : 0;
@@ -148,9 +163,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
 
 /** A trained model and the input normalisation it was trained with. */
 async function loadModel(store: ArtifactStore, key: string): Promise<{ model: tf.LayersModel; inputNorm?: InputNorm }> {
-  const bytes = await store.get(key);
-  if (!bytes) throw new BadInputError(store.uri(key), 'model missing');
-  const { model, meta } = decodeModel(bytes, store.uri(key));
+  const { model, meta } = decodeModel(await readListedFile(store, key), store.uri(key));
   return { model, inputNorm: meta.spec.inputNorm };
 }
 

@@ -8,6 +8,8 @@ export interface StageProgress {
   total?: number;
   /** Where a retried attempt can resume from. */
   checkpointKey?: string;
+  /** The checkpoint's sha256: a retried attempt resumes only from bytes that match it. */
+  checkpointSha256?: string;
 }
 
 /**

@@ -2,6 +2,7 @@ import { decode as decodePng } from 'fast-png';
 import sharp from 'sharp';
 import { BadInputError } from '../../core/errors';
 import { Rng } from '../../core/random';
+import { imageSizeProblem, MAX_INPUT_PIXELS } from '../../core/image-limits';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -12,7 +13,10 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
  * from 25 s to ~4 s. Anything else (other sizes, palettes, 16 bits, ICC profiles) is sharp's.
  */
 function plainPng(bytes: Buffer, size: number): Uint8Array | undefined {
-  if (bytes.length < 8 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return undefined;
+  if (bytes.length < 24 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return undefined;
+  // IHDR's width and height, read before decoding: anything not already at `size` goes to sharp,
+  // which enforces the pixel limit.
+  if (bytes.readUInt32BE(16) !== size || bytes.readUInt32BE(20) !== size) return undefined;
   const png = decodePng(bytes);
   if (png.width !== size || png.height !== size || png.depth !== 8 || png.channels !== 3 || png.palette || png.iccEmbeddedProfile) return undefined;
   return png.data instanceof Uint8Array ? png.data : undefined;
@@ -20,10 +24,12 @@ function plainPng(bytes: Buffer, size: number): Uint8Array | undefined {
 
 /** Decodes any image sharp reads into RGB uint8 [size, size, 3]; a corrupt file fails naming it. */
 export async function decodeRgb(bytes: Buffer, size: number, where: string): Promise<Uint8Array> {
+  const tooBig = imageSizeProblem(bytes);
+  if (tooBig) throw new BadInputError(where, tooBig);
   try {
     const plain = plainPng(bytes, size);
     if (plain) return plain;
-    const { data, info } = await sharp(bytes)
+    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS })
       .resize(size, size, { fit: 'fill' })
       .removeAlpha()
       .toColourspace('srgb')

@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { BadInputError } from '../../core/errors';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isSafeBundleKey, type BundleKind, type LocalBundle } from '../../core/bundle-store';
+import type { BundleKind, LocalBundle } from '../../core/bundle-store';
+import { isSafeObjectKey } from '../../core/object-key';
 
 /** How the bundle store names (and syncs) a folder of initial weights. */
 export const INITIAL_WEIGHTS: BundleKind = { what: 'initial weights' };
 
 async function readBundleFile(bundle: LocalBundle, path: string): Promise<Buffer> {
-  if (!isSafeBundleKey(path)) throw new BadInputError(bundle.describe('model.json'), `weight path ${JSON.stringify(path)} leaves the folder`);
+  if (!isSafeObjectKey(path)) throw new BadInputError(bundle.describe('model.json'), `weight path ${JSON.stringify(path)} leaves the folder`);
   try {
     return await readFile(join(bundle.root, ...path.split('/')));
   } catch (err) {

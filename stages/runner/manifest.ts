@@ -1,5 +1,6 @@
 import { sha256Hex } from '../config/canonical-hash';
 import type { ArtifactStore } from '../../core/store';
+import { BadInputError } from '../../core/errors';
 
 export interface ManifestFile {
   key: string;
@@ -35,13 +36,35 @@ export function describeFile(key: string, body: Uint8Array | string): ManifestFi
   return { key, size: bytes.byteLength, sha256: sha256Hex(bytes) };
 }
 
-/** Problems with a manifest's files (missing or of the wrong size); empty = complete. */
+/**
+ * Problems with a manifest's files (missing, of the wrong size, or with bytes that do not match
+ * their sha256); empty = complete. Reads every file: a unit is reused only when what is stored is
+ * exactly what was written, so an object altered in place (same size) is recomputed, not used.
+ */
 export async function checkManifest(store: ArtifactStore, manifest: Manifest): Promise<string[]> {
   const problems: string[] = [];
   for (const file of manifest.files) {
-    const size = await store.size(file.key);
-    if (size === null) problems.push(`${file.key}: listed in the manifest but missing`);
-    else if (size !== file.size) problems.push(`${file.key}: ${size} bytes, manifest says ${file.size}`);
+    const bytes = await store.get(file.key);
+    if (bytes === null) problems.push(`${file.key}: listed in the manifest but missing`);
+    else if (bytes.byteLength !== file.size) problems.push(`${file.key}: ${bytes.byteLength} bytes, manifest says ${file.size}`);
+    else if (sha256Hex(bytes) !== file.sha256) problems.push(`${file.key}: its bytes do not match the manifest's sha256`);
   }
   return problems;
+}
+
+/**
+ * The bytes of a file a unit's manifest lists (a model, say), checked against the sha256 recorded
+ * there. An altered file is never used: the read fails naming it, and the manifest no longer
+ * passes checkManifest, so the unit is recomputed by the next run that needs it.
+ */
+export async function readListedFile(store: ArtifactStore, key: string): Promise<Buffer> {
+  const manifestKey = `${key.slice(0, key.lastIndexOf('/'))}/${MANIFEST_NAME}`;
+  const [bytes, manifest] = await Promise.all([store.get(key), store.getJson<Manifest>(manifestKey)]);
+  if (bytes === null) throw new BadInputError(store.uri(key), 'missing');
+  const listed = manifest?.files.find((f) => f.key === key);
+  if (!listed) throw new BadInputError(store.uri(key), `not listed in ${store.uri(manifestKey)}: not a completed stage's output`);
+  if (bytes.byteLength !== listed.size || sha256Hex(bytes) !== listed.sha256) {
+    throw new BadInputError(store.uri(key), `its bytes do not match the sha256 in ${store.uri(manifestKey)} (altered or damaged in the store); run again to recompute it`);
+  }
+  return bytes;
 }

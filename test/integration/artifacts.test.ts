@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
-import { checkManifest, type Manifest } from '../../stages/runner/manifest';
+import { checkManifest, readListedFile, type Manifest } from '../../stages/runner/manifest';
 import { runStageUnit, stageDir, unitPointerKey } from '../../stages/runner/stage-runner';
 import { stageTimeLines, stageTimes } from '../../stages/runner/stage-times';
 import { ArtifactStore } from '../../core/store';
@@ -91,6 +91,25 @@ describe('stage units: manifest last, content-hash cache', () => {
     expect(result).toMatchObject({ outputs: { n: 3 }, cached: false });
     expect(stageDir(changed)).not.toBe(stageDir(unit));
     expect(await store.getJson(`${stageDir(unit)}/a.json`)).toEqual({ a: 1 });
+  });
+
+  it('recomputes an output altered in place (same size, other bytes): detected by sha256, never reused', async () => {
+    const altered = { ...unit, unit: 'altered' };
+    let runs = 0;
+    const work = async (ctx: Parameters<Parameters<typeof runStageUnit>[3]>[0]) => {
+      runs++;
+      await ctx.put('f.txt', 'original');
+      return {};
+    };
+    await runStageUnit(store, altered, noHooks, work);
+    const manifest = (await store.getJson<Manifest>(`${stageDir(altered)}/manifest.json`))!;
+    await store.put(manifest.files[0]!.key, 'ORIGINAL');
+    expect(await checkManifest(store, manifest)).toEqual([`${manifest.files[0]!.key}: its bytes do not match the manifest's sha256`]);
+    // A reader of the file (a model, by the next stage) refuses it too.
+    await expect(readListedFile(store, manifest.files[0]!.key)).rejects.toThrow(/do not match the sha256/);
+    const again = await runStageUnit(store, altered, noHooks, work);
+    expect([again.cached, runs]).toEqual([false, 2]);
+    expect((await readListedFile(store, manifest.files[0]!.key)).toString()).toBe('original');
   });
 
   it('recomputes an output whose files went missing', async () => {

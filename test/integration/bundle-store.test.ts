@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
-import { bundleCacheDir, isSafeBundleKey, resolveBundle } from '../../core/bundle-store';
+import { bundleCacheDir, resolveBundle } from '../../core/bundle-store';
+import { isSafeObjectKey } from '../../core/object-key';
 import { locationKey, resolveLocalPath } from '../../core/location';
 import { BadInputError } from '../../core/errors';
 import { PROJECT_ROOT } from '../../core/project-root';
@@ -100,7 +101,7 @@ describe('bundle store: s3:// bundles', () => {
   });
 
   it('refuses keys that would be written outside the bundle folder', () => {
-    for (const key of ['../x', 'a/../../x', '/etc/passwd', 'a//b', './a', 'a\\..\\b', '']) expect(isSafeBundleKey(key), key).toBe(false);
-    for (const key of ['config.json', 'onnx/model.onnx', 'a..b/c']) expect(isSafeBundleKey(key), key).toBe(true);
+    for (const key of ['../x', 'a/../../x', '/etc/passwd', 'a//b', './a', 'a\\..\\b', '']) expect(isSafeObjectKey(key), key).toBe(false);
+    for (const key of ['config.json', 'onnx/model.onnx', 'a..b/c']) expect(isSafeObjectKey(key), key).toBe(true);
   });
 });

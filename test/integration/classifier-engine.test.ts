@@ -84,7 +84,8 @@ describe('classifier stage engines', () => {
     });
     await expect(lost).rejects.toThrow('training cancelled');
     expect(epochsRun).toEqual([1, 2]);
-    expect(last?.checkpointKey).toMatch(/^stages\/trainClassifier\/biased\/[0-9a-f]{12}\/checkpoint\.bin$/);
+    expect(last?.checkpointKey).toMatch(/^stages\/trainClassifier\/biased\/[0-9a-f]{12}\/checkpoint-e2\.bin$/);
+    expect(last?.checkpointSha256).toMatch(/^[0-9a-f]{64}$/);
 
     const logs: string[] = [];
     const resumedEpochs: number[] = [];
@@ -95,6 +96,37 @@ describe('classifier stage engines', () => {
     });
     expect(logs.some((l) => l.startsWith('resuming after epoch 2'))).toBe(true);
     expect(resumedEpochs).toEqual([3, 4]);
+    expect(await weightsOf(resumed.outputs.modelKey)).toEqual(await weightsOf(uninterrupted.outputs.modelKey));
+    // A finished unit leaves no checkpoints behind.
+    expect(await store.list(`${last!.checkpointKey!.slice(0, last!.checkpointKey!.lastIndexOf('/'))}/checkpoint-`)).toEqual([]);
+  });
+
+  it('a damaged checkpoint (bytes changed, size kept) is detected by its sha256 and never trained on', async () => {
+    const uninterrupted = await run('full', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('full'));
+    const controller = new AbortController();
+    let last: StageProgress | undefined;
+    const lost = run('torn', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('torn'), {
+      signal: controller.signal,
+      progress: (p) => {
+        last = p;
+        if (p.epoch === 2 && p.step === undefined) controller.abort();
+      },
+    });
+    await expect(lost).rejects.toThrow('training cancelled');
+    const key = last!.checkpointKey!;
+    const bytes = (await store.get(key))!;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await store.put(key, bytes);
+
+    const logs: string[] = [];
+    const epochs: number[] = [];
+    const resumed = await run('torn', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('torn'), {
+      resume: last,
+      log: (m) => logs.push(m),
+      progress: (p) => { if (p.step === undefined && p.epoch !== undefined) epochs.push(p.epoch); },
+    });
+    expect(logs.some((l) => l.includes('does not match its sha256') && l.endsWith('starting over'))).toBe(true);
+    expect(epochs).toEqual([1, 2, 3, 4]);
     expect(await weightsOf(resumed.outputs.modelKey)).toEqual(await weightsOf(uninterrupted.outputs.modelKey));
   });
 });

@@ -6,7 +6,8 @@ import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import { runStageUnit } from '../../stages/runner/stage-runner';
 import { ArtifactStore } from '../../core/store';
 import { captionThroughput } from '../../engines/captioner/bench';
-import { Captioner, clearCaptioners, loadCaptioner, type CaptionImage } from '../../engines/captioner/captioner';
+import { Captioner, clearCaptioners, decodeImage, loadCaptioner, type CaptionImage } from '../../engines/captioner/captioner';
+import sharp from 'sharp';
 import { resolveBundle } from '../../core/bundle-store';
 import { captionImageEngine } from '../../stages/caption-image';
 import { BadInputError } from '../../core/errors';
@@ -173,5 +174,21 @@ describe('captionImage engine with an embedded S3', () => {
     expect(err.where).toBe('s3://engines/data/cmnist/missing.png');
     const local = join(tmp, 'nope', 'missing.png');
     expect((await badInput(run(input('m2', { item: { index: 3, image: local, label: 1 }, model: BUNDLE })))).where).toBe(local);
+  });
+});
+
+describe('decodeImage', () => {
+  it('shrinks a large image to at most 1024 px before the processor, keeping its aspect', async () => {
+    const big = await sharp({ create: { width: 3000, height: 1500, channels: 3, background: 'red' } }).jpeg().toBuffer();
+    const image = await decodeImage(big, 'big.jpg');
+    expect([image.width, image.height, image.channels]).toEqual([1024, 512, 3]);
+    const small = await sharp({ create: { width: 28, height: 28, channels: 4, background: 'blue' } }).png().toBuffer();
+    expect([(await decodeImage(small, 'small.png')).width, (await decodeImage(small, 'small.png')).channels]).toEqual([28, 3]);
+  });
+
+  it('refuses an image over the pixel limit before decoding it, naming the file', async () => {
+    const bomb = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: 'black' } }).png({ compressionLevel: 9 }).toBuffer();
+    await expect(decodeImage(bomb, 'bomb.png')).rejects.toThrow(/bomb\.png: not a readable image \(.*pixel limit/);
+    await expect(decodeImage(bomb, 'bomb.png')).rejects.toBeInstanceOf(BadInputError);
   });
 });

@@ -8,6 +8,7 @@ import { decodeRgb } from '../../datasets/disent/images';
 import { SplitReader } from '../../datasets/disent/reader';
 import { openDataSource, readFileAt, withDataSource } from '../../core/data-source';
 import { BadInputError } from '../../core/errors';
+import { MAX_IMAGE_BYTES } from '../../core/image-limits';
 
 let root: string;
 let png: Buffer;
@@ -130,6 +131,16 @@ describe('decodeRgb', () => {
     for (const [name, bytes, size] of cases) {
       expect(Buffer.from(await decodeRgb(bytes, size, name)).equals(await sharpRgb(bytes, size)), name).toBe(true);
     }
+  });
+
+  it('refuses, before decoding, an image over the pixel limit (a small file can declare gigapixels) or over the size cap', async () => {
+    const bomb = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: 'black' } }).png({ compressionLevel: 9 }).toBuffer();
+    expect(bomb.byteLength).toBeLessThan(1024 * 1024);
+    const err = await failure(decodeRgb(bomb, 28, 'bomb.png'));
+    expect(err).toBeInstanceOf(BadInputError);
+    expect(err.message).toMatch(/bomb\.png: not a readable image \(.*pixel limit/);
+    const huge = await failure(decodeRgb(Buffer.alloc(MAX_IMAGE_BYTES + 1), 28, 'huge.png'));
+    expect(huge.message).toContain('huge.png: 67108865 bytes, over the 64 MiB limit');
   });
 
   it('a truncated PNG fails naming the file', async () => {
