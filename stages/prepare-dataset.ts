@@ -1,6 +1,6 @@
-import { buildColoredMnist } from '../datasets/cmnist/build';
-import { listSplit, type Split } from '../datasets/disent/layout';
-import { withDataSource } from '../core/data-source';
+import { buildColoredMnist, BUILD_MARKER, BUILDING_MARKER, type BuildMarker } from '../datasets/cmnist/build';
+import { listSplit, ratioFolder, type Split, type SplitListing } from '../datasets/disent/layout';
+import { withDataSource, type DataSource } from '../core/data-source';
 import { DATASETS } from '../datasets/specs';
 import { createHash, randomUUID } from 'node:crypto';
 import { ArtifactStore, type S3Settings } from '../core/store';
@@ -27,7 +27,18 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
       throw err;
     });
     if (!present) await buildMissingCmnist(input, ctx);
-    const [train, valid, test] = await Promise.all([list('train'), list('valid'), list('test')]);
+    let [train, valid, test] = await Promise.all([list('train'), list('valid'), list('test')]);
+    if (present && dataset.name === 'cmnist') {
+      const incomplete = await cmnistIncomplete(source, dataset.ratio, { train, valid, test });
+      if (incomplete) {
+        // Ours to rebuild (a marker of this project's build says so): deterministic, same bytes.
+        ctx.log(`${dataset.name} ${dataset.ratio}% under ${dataset.root} is incomplete (${incomplete.reason}); building it again`);
+        await buildMissingCmnist(input, ctx, incomplete.limit);
+        [train, valid, test] = await Promise.all([list('train'), list('valid'), list('test')]);
+        const still = await cmnistIncomplete(source, dataset.ratio, { train, valid, test });
+        if (still) throw new BadInputError(dataset.root, `Colored MNIST ${dataset.ratio}% is still incomplete after a rebuild (${still.reason})`);
+      }
+    }
     const conflicting = train.samples.filter((s) => s.label !== s.bias).length;
     const contentId = listingId([train, valid, test].map((split) => split.samples.map((s) => s.path)));
     ctx.log(`${dataset.name} ${dataset.ratio}%: ${train.samples.length} train (${conflicting} bias-conflicting), ${valid.samples.length} valid, ${test.samples.length} test`);
@@ -38,6 +49,39 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
       counts: { train: train.samples.length, conflicting, valid: valid.samples.length, test: test.samples.length },
     };
   });
+
+/**
+ * Why a Colored MNIST folder that this project built is not complete, or undefined when it is (or
+ * when nothing says this project built it: a copy from elsewhere is used as given, like any other
+ * dataset). A build writes BUILDING.json first and BUILD.json, with the files per split, last.
+ */
+async function cmnistIncomplete(source: DataSource, ratio: number, splits: Record<Split, SplitListing>): Promise<{ reason: string; limit?: number } | undefined> {
+  // A missing marker reads as BadInputError (no such file or object); listing the folder instead
+  // would page through 70,000 keys on S3.
+  const readJson = async <T>(path: string): Promise<T | undefined> => {
+    const bytes = await source.read(path).catch((err: unknown) => {
+      if (err instanceof BadInputError) return undefined;
+      throw err;
+    });
+    if (bytes === undefined) return undefined;
+    try {
+      return JSON.parse(bytes.toString('utf8')) as T;
+    } catch {
+      throw new BadInputError(source.describe(path), 'not valid JSON');
+    }
+  };
+  const building = await readJson<{ limit?: number | null }>(BUILDING_MARKER);
+  if (building) return { reason: `${BUILDING_MARKER} is there: a build was interrupted`, limit: building.limit ?? undefined };
+  const marker = await readJson<BuildMarker>(BUILD_MARKER);
+  if (!marker || !marker.ratios.includes(ratio)) return undefined;
+  const expected: [Split, string][] = [['train', ratioFolder(ratio)], ['valid', 'valid'], ['test', 'test']];
+  for (const [split, folder] of expected) {
+    const want = marker.filesWritten[folder];
+    const have = splits[split].samples.length;
+    if (want !== undefined && have !== want) return { reason: `${split} has ${have} images, ${BUILD_MARKER} says ${want} were written`, limit: marker.limit ?? undefined };
+  }
+  return undefined;
+}
 
 /** A dataset's content identity: a hash of its splits' file lists (DisEnt names carry index, label and bias). */
 function listingId(splits: readonly (readonly string[])[]): string {
@@ -63,13 +107,14 @@ export function datasetContentId(dataset: DatasetRef, s3: S3Settings): Promise<s
   });
 }
 
-async function buildMissingCmnist({ dataset }: PrepareDatasetInput, ctx: StageContext): Promise<void> {
+/** Builds Colored MNIST at the dataset's ratio; `limit` (images per split) only to rebuild a limited build as it was. */
+async function buildMissingCmnist({ dataset }: PrepareDatasetInput, ctx: StageContext, limit?: number): Promise<void> {
   ctx.log(`building Colored MNIST ${dataset.ratio}% under ${dataset.root} (seed ${CMNIST_BUILD_SEED})`);
   const s3 = parseS3Uri(dataset.root, 'datasetRoot');
   const store = s3 ? new ArtifactStore({ ...ctx.store.settings, bucket: s3.bucket, prefix: '' }) : undefined;
   try {
     await buildColoredMnist({
-      out: dataset.root, ratios: [dataset.ratio], seed: CMNIST_BUILD_SEED, store,
+      out: dataset.root, ratios: [dataset.ratio], seed: CMNIST_BUILD_SEED, store, limit,
       onProgress: (done, total) => ctx.progress({ done, total }),
     });
   } finally {

@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { ArtifactStore } from '../../core/store';
@@ -47,6 +47,26 @@ export interface BuildSummary {
 
 /** Written last: its presence is what tells a reader the build under `<out>/cmnist` is complete. */
 export const BUILD_MARKER = 'cmnist/BUILD.json';
+/** Written first and removed last: while it is there, a build was started and has not finished. */
+export const BUILDING_MARKER = 'cmnist/BUILDING.json';
+
+/** What BUILD.json says of one split folder: how many images of each kind the build wrote there. */
+export interface MarkerCounts {
+  aligned: number;
+  conflicting: number;
+}
+
+/** BUILD.json: the counts of every split the builds into this folder wrote (ratios accumulate). */
+export interface BuildMarker {
+  dataset: 'cmnist';
+  seed: number;
+  ratios: number[];
+  counts: { train: Record<string, MarkerCounts>; valid: MarkerCounts; test: MarkerCounts };
+  /** Images written per split folder (`1pct`, `valid`, `test`): fewer than the counts in a `limit` build. */
+  filesWritten: Record<string, number>;
+  limit: number | null;
+  [field: string]: unknown;
+}
 
 const SIDE = 28;
 const DEFAULT_CONCURRENCY = 16;
@@ -100,8 +120,12 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
     }
   }
 
-  // A marker left by an earlier build must not vouch for the files this one is about to replace.
-  await sink.removeMarker();
+  // A marker left by an earlier build must not vouch for the files this one is about to replace;
+  // ratios it lists that this build leaves alone stay listed.
+  const previous = await sink.read(BUILD_MARKER).then((text) => (text === null ? undefined : (JSON.parse(text) as BuildMarker)), () => undefined);
+  const kept = previous && previous.seed === plan.seed ? previous : undefined;
+  await sink.write(BUILDING_MARKER, `${JSON.stringify({ ratios: plan.ratios, seed: plan.seed, limit: options.limit ?? null })}\n`, 'application/json');
+  await sink.remove(BUILD_MARKER);
   const total = jobs.length;
   let done = 0;
   await runBounded(jobs, concurrency, async (job) => {
@@ -116,19 +140,20 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
     dataset: 'cmnist',
     protocol: 'LfF Colored MNIST (DisEnt layout)',
     seed: plan.seed,
-    ratios: plan.ratios,
+    ratios: [...new Set([...(kept?.ratios ?? []), ...plan.ratios])].sort((a, b) => a - b),
     limit: options.limit ?? null,
     splitSizes: CMNIST_SPLIT_SIZES,
     counts: {
-      train: Object.fromEntries(ratios.map((r) => [r.dir, { aligned: r.aligned, conflicting: r.conflicting }])),
+      train: { ...kept?.counts.train, ...Object.fromEntries(ratios.map((r) => [r.dir, { aligned: r.aligned, conflicting: r.conflicting }])) },
       valid: plan.validCounts,
       test: plan.testCounts,
     },
-    filesWritten: written,
+    filesWritten: { ...kept?.filesWritten, ...written },
     colorNoiseSigma: COLOR_NOISE_SIGMA,
     colors: CMNIST_COLORS,
   };
   await sink.write(BUILD_MARKER, `${JSON.stringify(marker, null, 2)}\n`, 'application/json');
+  await sink.remove(BUILDING_MARKER);
 
   return {
     out: options.out,
@@ -166,7 +191,9 @@ function encodePng(rgb: Buffer): Promise<Buffer> {
 
 interface Sink {
   write(rel: string, body: Uint8Array | string, contentType: string): Promise<void>;
-  removeMarker(): Promise<void>;
+  /** A small text file's content, or null when it is not there. */
+  read(rel: string): Promise<string | null>;
+  remove(rel: string): Promise<void>;
 }
 
 function openSink(out: string, store: ArtifactStore | undefined): Sink {
@@ -182,9 +209,8 @@ function openSink(out: string, store: ArtifactStore | undefined): Sink {
     return {
       // An S3 put is atomic, so no temp name is needed.
       write: (rel, body, contentType) => store.put(key(rel), body, contentType),
-      // The store cannot delete; a stale marker is overwritten at the end of this build. Readers
-      // that must not see a mixed state should build into a fresh prefix.
-      removeMarker: async () => {},
+      read: async (rel) => (await store.get(key(rel)))?.toString('utf8') ?? null,
+      remove: (rel) => store.delete(key(rel)),
     };
   }
   if (out === '') throw new BadInputError('out', 'empty output folder');
@@ -212,7 +238,11 @@ function openSink(out: string, store: ArtifactStore | undefined): Sink {
         throw err;
       }
     },
-    removeMarker: () => rm(join(out, BUILD_MARKER), { force: true }),
+    read: (rel) => readFile(join(out, rel), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    }),
+    remove: (rel) => rm(join(out, rel), { force: true }),
   };
 }
 

@@ -1,0 +1,73 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { buildColoredMnist, BUILD_MARKER, BUILDING_MARKER, type BuildMarker } from '../../datasets/cmnist/build';
+import { CMNIST_BUILD_SEED, prepareDatasetEngine } from '../../stages/prepare-dataset';
+import type { StageContext } from '../../stages/context';
+import type { ArtifactStore } from '../../core/store';
+
+// Enough images that every split has bias-conflicting ones (the layout needs both folders).
+const LIMIT = 300;
+let root: string;
+let logs: string[];
+
+// A local dataset root needs no S3; the engine reads only the store's settings.
+function context(): StageContext {
+  return {
+    store: { settings: { region: 'us-east-1', bucket: 'unused', prefix: '' } } as unknown as ArtifactStore,
+    dir: 'unused', resume: undefined, signal: new AbortController().signal,
+    put: async () => '', putJson: async () => '', putScratch: async () => '',
+    progress: () => {},
+    log: (m) => logs.push(m),
+  };
+}
+
+const prepare = () => prepareDatasetEngine({ experimentId: 'e', dataset: { name: 'cmnist', ratio: 1, seed: 0, root } }, context());
+const trainFiles = () => readdirSync(join(root, 'cmnist/1pct/align'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+
+beforeEach(async () => {
+  root = mkdtempSync(join(tmpdir(), 'prepare-dataset-'));
+  logs = [];
+  await buildColoredMnist({ out: root, ratios: [1], seed: CMNIST_BUILD_SEED, limit: LIMIT });
+});
+
+describe('prepareDataset on a Colored MNIST folder this project built', () => {
+  it('uses a complete build as it is', async () => {
+    const out = await prepare();
+    expect(out.counts.train).toBe(LIMIT);
+    expect(logs.some((l) => l.includes('incomplete'))).toBe(false);
+  });
+
+  it('rebuilds a build with files missing (BUILD.json says how many were written), as it was built', async () => {
+    rmSync(trainFiles()[0]!);
+    const out = await prepare();
+    expect(logs.some((l) => l.includes(`is incomplete (train has ${LIMIT - 1} images, ${BUILD_MARKER} says ${LIMIT} were written); building it again`))).toBe(true);
+    expect(out.counts.train).toBe(LIMIT);
+  });
+
+  it('rebuilds an interrupted build (BUILDING.json left behind)', async () => {
+    rmSync(join(root, BUILD_MARKER));
+    writeFileSync(join(root, BUILDING_MARKER), JSON.stringify({ ratios: [1], seed: 0, limit: LIMIT }));
+    rmSync(trainFiles()[0]!);
+    const out = await prepare();
+    expect(logs.some((l) => l.includes('BUILDING.json is there: a build was interrupted'))).toBe(true);
+    expect(out.counts.train).toBe(LIMIT);
+    expect(readdirSync(join(root, 'cmnist'))).not.toContain('BUILDING.json');
+  });
+
+  it('takes a copy with no marker of ours as given, like any other dataset', async () => {
+    rmSync(join(root, BUILD_MARKER));
+    rmSync(trainFiles()[0]!);
+    const out = await prepare();
+    expect(out.counts.train).toBe(LIMIT - 1);
+  });
+
+  it('a later build of another ratio keeps the first in BUILD.json', async () => {
+    await buildColoredMnist({ out: root, ratios: [2], seed: CMNIST_BUILD_SEED, limit: LIMIT });
+    const marker = JSON.parse(readFileSync(join(root, BUILD_MARKER), 'utf8')) as BuildMarker;
+    expect(marker.ratios).toEqual([1, 2]);
+    expect(Object.keys(marker.counts.train).sort()).toEqual(['1pct', '2pct']);
+    expect(marker.filesWritten).toMatchObject({ '1pct': LIMIT, '2pct': LIMIT, valid: LIMIT, test: LIMIT });
+  });
+});
