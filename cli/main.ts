@@ -70,7 +70,12 @@ program
     const dev = await workerSide().startDev(settingsFromEnv(), err, { quiet: false });
     untilSignal(dev.stop);
     err('ready; Ctrl-C stops');
-    await dev.done;
+    try {
+      await dev.done;
+    } finally {
+      // The workflow worker failing must not leave the Temporal dev server running on its own.
+      await dev.stop();
+    }
   });
 
 program

@@ -19,7 +19,7 @@ export interface ProductWorkerOptions {
 export async function startProductWorkers(options: ProductWorkerOptions): Promise<{ workers: Worker[]; done: Promise<void> }> {
   const { settings, log } = options;
   const store = new ArtifactStore(settings.s3);
-  await store.ensureBucket();
+  await untilStoreAnswers(store, log);
   const engines = productEngines();
   const connection = options.connection ?? (await NativeConnection.connect({ address: settings.temporal.address }));
   const workers = await createWorkers({
@@ -31,4 +31,22 @@ export async function startProductWorkers(options: ProductWorkerOptions): Promis
   });
   log(`worker serving ${options.queues.join(', ')} (artifacts in ${store.uri('')})`);
   return { workers, done: runWorkers(workers).finally(() => store.destroy()) };
+}
+
+/**
+ * Waits for the artifact store: a worker started while S3 is down (a cluster coming up in any
+ * order, an outage) waits and says so, rather than exiting. 1, 2, 4 ... 30 s between tries.
+ */
+export async function untilStoreAnswers(store: ArtifactStore, log: (line: string) => void, maxDelayMs = 30_000): Promise<void> {
+  let delay = 1000;
+  for (;;) {
+    try {
+      await store.ensureBucket();
+      return;
+    } catch (err) {
+      log(`S3 at ${store.settings.endpoint ?? 'AWS'} not answering (${(err as Error).message ?? (err as Error).name}); trying again in ${delay / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, maxDelayMs);
+    }
+  }
 }

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Settings } from '../../core/settings';
 import { startProductWorkers } from '../../workers/product-worker';
 import { QUEUE_NAMES } from '../../stages/activity-table';
-import { spawnActivityWorker } from '../stack/activity-worker-process';
+import { superviseActivityWorker } from '../stack/activity-worker-process';
 import { startDevStack, type DevStack } from '../stack/dev-stack';
 
 export const UI_PORT = 8233;
@@ -11,7 +11,7 @@ export const EMBEDDED_S3_PORT = 4568;
 
 export interface RunningDev {
   stack: DevStack;
-  /** Resolves when the workers stop; rejects if the activity worker process dies. */
+  /** Resolves when the workers stop (a dead activity worker process is restarted, not reported here). */
   done: Promise<void>;
   stop(): Promise<void>;
 }
@@ -19,7 +19,7 @@ export interface RunningDev {
 /**
  * The whole local stack: Temporal dev server (SQLite under the home folder, Web UI), the embedded
  * S3 (objects under the home folder), the workflow worker in this process and one child process
- * serving every activity queue.
+ * serving every activity queue, started again whenever it dies.
  */
 export async function startDev(settings: Settings, log: (line: string) => void, options: { quiet: boolean }): Promise<RunningDev> {
   const [host, port] = settings.temporal.address.split(':');
@@ -39,13 +39,13 @@ export async function startDev(settings: Settings, log: (line: string) => void, 
   if (stack.s3) log(`embedded S3 at ${stack.s3.endpoint}; objects in ${resolve(settings.home, 's3')}`);
   const [workflowQueues, activityQueues] = [QUEUE_NAMES.filter((q) => q === 'workflow'), QUEUE_NAMES.filter((q) => q !== 'workflow')];
   const { workers, done: workflowsDone } = await startProductWorkers({ settings, queues: workflowQueues, connection: stack.nativeConnection, log });
-  const activityWorker = spawnActivityWorker({
+  const activityWorker = superviseActivityWorker({
     queues: activityQueues,
     env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_NAMESPACE: settings.temporal.namespace },
     quiet: options.quiet,
     log,
   });
-  const done = Promise.all([workflowsDone, activityWorker.exited]).then(() => undefined);
+  const done = Promise.all([workflowsDone, activityWorker.done]).then(() => undefined);
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {

@@ -1,7 +1,7 @@
 /** The dev stack's activity worker runs as a child process: it polls, stops on request, and a crash is reported. */
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnActivityWorker } from '../../cli/stack/activity-worker-process';
+import { spawnActivityWorker, superviseActivityWorker } from '../../cli/stack/activity-worker-process';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { TASK_QUEUES } from '../../stages/activity-table';
 import { startHarness, type Harness } from '../support/harness';
@@ -54,5 +54,21 @@ describe('activity worker process', () => {
     await untilPolled(TASK_QUEUES.cpu);
     process.kill(worker.pid!, 'SIGKILL');
     await expect(worker.exited).rejects.toThrow(/activity worker \(cpu\) exited with SIGKILL/);
+  }, 120_000);
+
+  it('supervised (as the dev stack runs it), a killed worker is started again and says so', async () => {
+    const lines: string[] = [];
+    const worker = superviseActivityWorker({ queues: ['cpu'], env: childEnv(), quiet: true, log: (l) => lines.push(l) }, { first: 200, max: 1000, resetAfter: 60_000 });
+    await untilPolled(TASK_QUEUES.cpu);
+    const first = worker.pid;
+    process.kill(first!, 'SIGKILL');
+    const deadline = Date.now() + 60_000;
+    while (worker.restarts === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(worker.restarts).toBe(1);
+    expect(worker.pid).not.toBe(first);
+    expect(lines.some((l) => /activity worker \(cpu\) exited with SIGKILL; restarting it in 0 s \(restart 1\)/.test(l))).toBe(true);
+    await worker.stop();
+    await expect(worker.done).resolves.toBeUndefined();
+    expect(() => process.kill(worker.pid!, 0)).toThrow();
   }, 120_000);
 });
