@@ -1,0 +1,129 @@
+/** The fault suite's view of the local cluster: start it, find and kill its processes, read a run's history. */
+import { readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import { CLUSTER_ADDRESS, clusterPaths, clusterUp } from '../../cli/cluster/cluster';
+import { isRunning, stopProcess, type ManagedProcess } from '../../cli/cluster/processes';
+import { clusterS3Settings } from '../../cli/cluster/s3-gateway';
+import { settingsFromEnv, type Settings } from '../../core/settings';
+import { ArtifactStore } from '../../core/store';
+import { parseExperimentConfig, type ExperimentConfig } from '../../stages/config/schema';
+
+export interface Cluster {
+  settings: Settings;
+  client: Client;
+  connection: Connection;
+  store: ArtifactStore;
+  log: string[];
+  close(): Promise<void>;
+}
+
+export const settings = (): Settings => settingsFromEnv({ ...process.env, TEMPORAL_ADDRESS: CLUSTER_ADDRESS });
+
+/** Brings every part up (workers started by an older checkout are replaced first) and connects. */
+export async function openCluster(): Promise<Cluster> {
+  const s = settings();
+  const log: string[] = [];
+  const paths = clusterPaths(s);
+  // Workers that run older code than this checkout would prove nothing: start them afresh.
+  for (const proc of Object.values(processes(s))) if (proc.name.startsWith('worker-')) await stopProcess(proc, 30_000);
+  await clusterUp(s, (l) => log.push(l));
+  const secrets = JSON.parse(readFileSync(paths.secrets, 'utf8')) as { s3: { accessKeyId: string; secretAccessKey: string } };
+  const connection = await Connection.connect({ address: CLUSTER_ADDRESS });
+  const client = new Client({ connection, namespace: 'default' });
+  const store = new ArtifactStore(clusterS3Settings(secrets.s3));
+  return {
+    settings: s, client, connection, store, log,
+    async close() {
+      store.destroy();
+      await connection.close();
+    },
+  };
+}
+
+export function processes(s: Settings): Record<string, ManagedProcess> {
+  try {
+    return (JSON.parse(readFileSync(clusterPaths(s).state, 'utf8')) as { processes: Record<string, ManagedProcess> }).processes;
+  } catch {
+    return {};
+  }
+}
+
+/** The cluster's worker process whose Temporal identity (`<pid>@<host>`) is given. */
+export function workerByIdentity(s: Settings, identity: string): ManagedProcess | undefined {
+  const pid = Number(identity.split('@')[0]);
+  return Object.values(processes(s)).find((p) => p.pid === pid && p.name.startsWith('worker-') && isRunning(p));
+}
+
+/**
+ * The cluster's demo experiment made small enough for a fault case to run in minutes, with a seed
+ * of its own so that nothing is reused from another case or an earlier run of the suite.
+ */
+export function faultExperiment(s: Settings, seed: number, overrides: Record<string, unknown> = {}): ExperimentConfig {
+  const base = JSON.parse(readFileSync(clusterPaths(s).experiment, 'utf8')) as ExperimentConfig;
+  return parseExperimentConfig({
+    ...base,
+    seed,
+    train: { ...base.train, epochs: 4 },
+    topK: { ...base.topK, k: 3 },
+    caption: { ...base.caption, perImage: 1 },
+    generate: { ...base.generate, images: 100, batchSize: 50, repeat: 1 },
+    ...overrides,
+  });
+}
+
+export interface PendingActivity {
+  activityId: string;
+  type: string;
+  attempt: number;
+  identity: string;
+  details: { epoch?: number; step?: number; done?: number; total?: number } | undefined;
+}
+
+/** Every workflow that is running under `workflowId` (the experiment and its fan-out children). */
+export async function pendingActivities(client: Client, workflowIds: readonly string[]): Promise<PendingActivity[]> {
+  const all: PendingActivity[] = [];
+  for (const workflowId of workflowIds) {
+    const described = await client.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId } }).catch(() => undefined);
+    for (const p of described?.pendingActivities ?? []) all.push(toPending(p));
+  }
+  return all;
+}
+
+function toPending(p: temporal.api.workflow.v1.IPendingActivityInfo): PendingActivity {
+  const payload = p.heartbeatDetails?.payloads?.[0];
+  return {
+    activityId: p.activityId ?? '',
+    type: p.activityType?.name ?? '',
+    attempt: p.attempt ?? 0,
+    identity: p.lastWorkerIdentity ?? '',
+    details: payload ? defaultPayloadConverter.fromPayload(payload) : undefined,
+  };
+}
+
+/** Workflow ids of the experiment and the children it is running now. */
+export async function runningTree(client: Client, workflowId: string): Promise<string[]> {
+  const { executions } = await client.workflowService.listWorkflowExecutions({ namespace: 'default', query: `ExecutionStatus = 'Running'` });
+  return [workflowId, ...(executions ?? []).map((e) => e.execution?.workflowId ?? '').filter((id) => id.startsWith(`${workflowId}/`))];
+}
+
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${Math.round(timeoutMs / 1000)} s`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The history's events, decoded enough to count activity completions and read results. */
+export async function historyOf(client: Client, workflowId: string): Promise<temporal.api.history.v1.IHistoryEvent[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return history.events ?? [];
+}
+
+export function evidence(line: string): void {
+  process.stdout.write(`EVIDENCE ${line}\n`);
+}
