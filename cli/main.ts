@@ -292,6 +292,9 @@ cluster.command('up').description('start whatever part is not running (idempoten
 cluster.command('down').description('stop every part, workers first (idempotent)').action(async () => {
   await clusterSide().clusterDown(settingsFromEnv(), err);
 });
+cluster.command('setup').description('against TEMPORAL_ADDRESS and the configured S3: search attributes, bucket, demo bundles on S3 (compose\'s setup step)').action(async () => {
+  await clusterSide().clusterSetup(settingsFromEnv(), err);
+});
 cluster.command('status').description('each process: running or not, and its log').action(() => {
   for (const line of clusterSide().clusterStatus(settingsFromEnv())) out(line);
 });

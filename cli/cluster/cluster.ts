@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../../core/project-root';
+import { ArtifactStore } from '../../core/store';
+import { untilStoreAnswers } from '../../workers/product-worker';
 import type { Settings } from '../../core/settings';
 import { demoConfig } from '../../stages/config/demo';
 import { ensureGoTool, GO_TOOLS } from './go-tools';
@@ -222,4 +224,26 @@ export function clusterEnvLines(settings: Settings): string[] {
   if (!existsSync(paths.secrets)) throw new Error(`no cluster under ${paths.root}: run \`npm run cluster:up\` first`);
   const secrets = JSON.parse(readFileSync(paths.secrets, 'utf8')) as ClusterSecrets;
   return Object.entries(clusterEnv(secrets)).map(([k, v]) => `export ${k}=${v}`);
+}
+
+/**
+ * What `cluster up` does against a Temporal and an S3 that run elsewhere (docker/compose.yaml's
+ * setup step): the namespace's search attributes, the bucket, the demo bundles on S3. Idempotent.
+ */
+export async function clusterSetup(settings: Settings, log: (line: string) => void): Promise<void> {
+  const connection = await connectWhenServing(settings.temporal.address, 5 * 60_000);
+  try {
+    await ensureNamespace(connection, settings.temporal.namespace, 7, log);
+  } finally {
+    await connection.close();
+  }
+  const store = new ArtifactStore(settings.s3);
+  try {
+    await untilStoreAnswers(store, log);
+  } finally {
+    store.destroy();
+  }
+  for (const bundle of ['captioner', 'generator']) {
+    await uploadBundle(settings.s3, join(PROJECT_ROOT, 'models', 'demo', bundle), `bundles/demo/${bundle}`, log);
+  }
 }

@@ -45,11 +45,14 @@ async function completes(workflowId: string, timeoutMs = 20 * 60_000): Promise<n
   return (Date.now() - started) / 1000;
 }
 
-/** The running trainClassifier attempt of `role`, once it has reported `epoch` or later. */
+/**
+ * A running trainClassifier attempt once its heartbeat says it is in `epoch` or later with a
+ * checkpoint published (heartbeats are throttled: most carry a step, few the end of an epoch).
+ */
 function trainingAt(workflowId: string, epoch: number) {
-  return until(`training at epoch ${epoch}`, async () => {
+  return until(`training at epoch ${epoch} with a checkpoint`, async () => {
     const pending = await pendingActivities(cluster.client, [workflowId]);
-    return pending.find((p) => p.type === 'trainClassifier' && (p.details?.epoch ?? 0) >= epoch && p.details?.step === undefined);
+    return pending.find((p) => p.type === 'trainClassifier' && (p.details?.epoch ?? 0) >= epoch && p.details?.checkpointKey !== undefined);
   }, 10 * 60_000, 250);
 }
 
@@ -104,7 +107,7 @@ describe('the cluster under faults', () => {
   it('SIGKILL of a train worker mid-epoch: the other resumes from the last epoch checkpoint within about a minute', async () => {
     const config = faultExperiment(cluster.settings, nonce + 1, { train: { ...faultExperiment(cluster.settings, 0).train, epochs: 6 } });
     const workflowId = await start(config);
-    const victim = await trainingAt(workflowId, 2);
+    const victim = await trainingAt(workflowId, 3);
     const worker = workerByIdentity(cluster.settings, victim.identity);
     expect(worker, `worker ${victim.identity}`).toBeDefined();
     process.kill(worker!.pid, 'SIGKILL');
@@ -159,14 +162,15 @@ describe('the cluster under faults', () => {
     const vanilla = await pointer(second, 'trainClassifier', 'vanilla');
     expect(biased).toMatchObject({ manifestKey, reused: false });
     expect(vanilla.reused).toBe(true);
-    expect((await readListedFile(cluster.store, model.key)).byteLength).toBe(model.size);
+    // The recomputed model matches its new manifest (its header records this run's timings, so its size may differ).
+    await expect(readListedFile(cluster.store, model.key)).resolves.toBeInstanceOf(Buffer);
     evidence(`altered object: ${model.key} (one byte changed, size kept) refused on read; the next experiment recomputed trainClassifier/biased (reused: ${biased.reused}) and reused trainClassifier/vanilla (reused: ${vanilla.reused})`);
   });
 
   it('S3 unavailable for 30 s during training: the run completes', async () => {
     const config = faultExperiment(cluster.settings, nonce + 3, { train: { ...faultExperiment(cluster.settings, 0).train, epochs: 6 } });
     const workflowId = await start(config);
-    const at = await trainingAt(workflowId, 1);
+    const at = await trainingAt(workflowId, 2);
     const gateway = processes(cluster.settings)['s3-gateway']!;
     await stopProcess(gateway);
     await new Promise((r) => setTimeout(r, 30_000));
@@ -180,7 +184,7 @@ describe('the cluster under faults', () => {
   it('Temporal server and PostgreSQL restarted mid-run: the run completes, nothing stored is redone', async () => {
     const config = faultExperiment(cluster.settings, nonce + 4);
     const workflowId = await start(config);
-    await trainingAt(workflowId, 1);
+    await trainingAt(workflowId, 2);
     const server = processes(cluster.settings)['temporal-server']!;
     await stopProcess(server);
     stopPostgres(clusterPaths(cluster.settings).root, () => {});

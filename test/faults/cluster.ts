@@ -78,7 +78,7 @@ export interface PendingActivity {
   type: string;
   attempt: number;
   identity: string;
-  details: { epoch?: number; step?: number; done?: number; total?: number } | undefined;
+  details: { epoch?: number; step?: number; done?: number; total?: number; checkpointKey?: string } | undefined;
 }
 
 /** Every workflow that is running under `workflowId` (the experiment and its fan-out children). */
