@@ -182,7 +182,9 @@ describe('the cluster under faults', () => {
   });
 
   it('Temporal server and PostgreSQL restarted mid-run: the run completes, nothing stored is redone', async () => {
-    const config = faultExperiment(cluster.settings, nonce + 4);
+    // Eight epochs (~3 s each here): heartbeats are throttled to one per 10 s, so a short training
+    // can end before one of them shows a checkpoint.
+    const config = faultExperiment(cluster.settings, nonce + 4, { train: { ...faultExperiment(cluster.settings, 0).train, epochs: 8 } });
     const workflowId = await start(config);
     await trainingAt(workflowId, 2);
     const server = processes(cluster.settings)['temporal-server']!;
