@@ -58,7 +58,7 @@ export class ArtifactStore {
     };
     this.client = new S3Client(config);
     this.bucket = settings.bucket;
-    if (!isSafeKeyPrefix(settings.prefix)) throw new BadInputError('DIFFUBIAS_S3_PREFIX', `${JSON.stringify(settings.prefix)} is not a safe key prefix (no empty, "." or ".." parts, no backslash)`);
+    if (!isSafeKeyPrefix(settings.prefix)) throw new BadInputError(`s3://${settings.bucket}/${settings.prefix}`, 'not a safe key prefix (an empty, "." or ".." part, a leading "/", or a backslash)');
     this.prefix = settings.prefix && !settings.prefix.endsWith('/') ? `${settings.prefix}/` : settings.prefix;
   }
 

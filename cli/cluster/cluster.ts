@@ -180,10 +180,11 @@ export async function clusterUp(settings: Settings, log: (line: string) => void)
   }
 
   // Everything the experiment reads is on S3: no worker needs this checkout's files but the code.
+  const demo = demoConfig(1, 0);
   const experiment = demoConfig(1, 0, {
     datasetRoot: `s3://${CLUSTER_BUCKET}/datasets`,
-    caption: { ...demoConfig(1, 0).caption, model: captioner },
-    generate: { ...demoConfig(1, 0).generate, model: generator },
+    caption: { ...demo.caption, model: captioner },
+    generate: { ...demo.generate, model: generator },
   });
   await writeFile(paths.experiment, JSON.stringify(experiment, null, 2));
   await writeFile(paths.env, Object.entries(env).map(([k, v]) => `export ${k}=${v}`).join('\n') + '\n', { mode: 0o600 });

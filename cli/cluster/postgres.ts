@@ -52,15 +52,12 @@ export async function startPostgres(root: string, password: string, log: (line: 
     await serverUserOwns(dir);
   }
   if (!existsSync(join(paths.data, 'PG_VERSION'))) {
-    if (!existsSync(pgBin('initdb')) && pgBin('initdb') === 'initdb') {
-      throw new Error('postgres: initdb not found; install PostgreSQL from Debian\'s packages: apt-get install -y postgresql');
-    }
     log(`postgres: initialising ${paths.data}`);
     const pwfile = join(root, 'postgres', 'superuser-password');
     await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
     await serverUserOwns(pwfile);
     const [cmd, args] = asServerUser('initdb', ['-D', paths.data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8']);
-    runTool('postgres initdb', cmd, args);
+    runTool('postgres initdb (PostgreSQL comes from Debian\'s packages: apt-get install -y postgresql)', cmd, args);
   }
   await writeFile(paths.log, '', { flag: 'a' });
   await serverUserOwns(paths.log);

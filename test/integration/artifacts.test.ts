@@ -7,7 +7,8 @@ import { checkManifest, readListedFile, type Manifest } from '../../stages/runne
 import { runStageUnit, stageDir, unitPointerKey } from '../../stages/runner/stage-runner';
 import { stageTimeLines, stageTimes } from '../../stages/runner/stage-times';
 import { ArtifactStore } from '../../core/store';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
+import { EMBEDDED_S3_CREDENTIALS, settingsFromEnv } from '../../core/settings';
+import { BadInputError } from '../../core/errors';
 
 let s3: EmbeddedS3;
 let store: ArtifactStore;
@@ -41,6 +42,19 @@ describe('artifact store (embedded S3-compatible server)', () => {
     for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, 'x')));
     expect(await store.list('runs/many/')).toEqual(keys);
   }, 60_000);
+
+  it('refuses keys, listing prefixes and store prefixes that could leave their folder (s3rver would write them outside)', async () => {
+    const { existsSync } = await import('node:fs');
+    for (const key of ['../../escaped.txt', 'runs/../../escaped.txt', '/etc/x', 'a//b', 'a\\b', '']) {
+      await expect(store.put(key, 'x'), key).rejects.toBeInstanceOf(BadInputError);
+      await expect(store.get(key), key).rejects.toThrow(/unsafe object key/);
+    }
+    await expect(store.list('../')).rejects.toThrow(/unsafe listing prefix/);
+    expect(existsSync(join(directory, '..', 'escaped.txt'))).toBe(false);
+    expect(() => new ArtifactStore({ ...store.settings, prefix: 'team/../other' })).toThrow(/s3:\/\/artifacts\/team\/\.\.\/other: not a safe key prefix/);
+    expect(() => settingsFromEnv({ DIFFUBIAS_S3_PREFIX: '../x' })).toThrow(/DIFFUBIAS_S3_PREFIX/);
+    expect(settingsFromEnv({ DIFFUBIAS_S3_PREFIX: 'team-a/' }).s3.prefix).toBe('team-a/');
+  });
 
   it('survives a restart of the embedded server (objects live on disk)', async () => {
     await s3.close();

@@ -68,13 +68,12 @@ describe('classifier stage engines', () => {
     expect(unbiased).toBeCloseTo((aligned + conflicting) / 2, 9);
   });
 
-  it('an attempt lost after epoch 2 resumes from its S3 checkpoint and ends with the same weights', async () => {
-    const uninterrupted = await run('full', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('full'));
-
+  /** Trains `id` until epoch 2's checkpoint is published, then cancels it, as a lost worker would be. */
+  async function loseAfterEpoch2(id: string): Promise<{ last: StageProgress; epochsRun: number[] }> {
     const controller = new AbortController();
     let last: StageProgress | undefined;
     const epochsRun: number[] = [];
-    const lost = run('crash', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('crash'), {
+    const lost = run(id, 'trainClassifier', 'biased', trainClassifierEngine, trainInput(id), {
       signal: controller.signal,
       progress: (p) => {
         if (p.step === undefined && p.epoch !== undefined) epochsRun.push(p.epoch);
@@ -83,51 +82,48 @@ describe('classifier stage engines', () => {
       },
     });
     await expect(lost).rejects.toThrow('training cancelled');
-    expect(epochsRun).toEqual([1, 2]);
-    expect(last?.checkpointKey).toMatch(/^stages\/trainClassifier\/biased\/[0-9a-f]{12}\/checkpoint-e2\.bin$/);
-    expect(last?.checkpointSha256).toMatch(/^[0-9a-f]{64}$/);
+    return { last: last!, epochsRun };
+  }
 
-    const logs: string[] = [];
-    const resumedEpochs: number[] = [];
-    const resumed = await run('crash', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('crash'), {
-      resume: last,
-      log: (m) => logs.push(m),
-      progress: (p) => { if (p.step === undefined && p.epoch !== undefined) resumedEpochs.push(p.epoch); },
-    });
-    expect(logs.some((l) => l.startsWith('resuming after epoch 2'))).toBe(true);
-    expect(resumedEpochs).toEqual([3, 4]);
-    expect(await weightsOf(resumed.outputs.modelKey)).toEqual(await weightsOf(uninterrupted.outputs.modelKey));
-    // A finished unit leaves no checkpoints behind.
-    expect(await store.list(`${last!.checkpointKey!.slice(0, last!.checkpointKey!.lastIndexOf('/'))}/checkpoint-`)).toEqual([]);
-  });
-
-  it('a damaged checkpoint (bytes changed, size kept) is detected by its sha256 and never trained on', async () => {
-    const uninterrupted = await run('full', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('full'));
-    const controller = new AbortController();
-    let last: StageProgress | undefined;
-    const lost = run('torn', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('torn'), {
-      signal: controller.signal,
-      progress: (p) => {
-        last = p;
-        if (p.epoch === 2 && p.step === undefined) controller.abort();
-      },
-    });
-    await expect(lost).rejects.toThrow('training cancelled');
-    const key = last!.checkpointKey!;
-    const bytes = (await store.get(key))!;
-    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
-    await store.put(key, bytes);
-
+  /** The retried attempt: resumes from `last`, recording its log and the epochs it ran. */
+  async function retry(id: string, last: StageProgress) {
     const logs: string[] = [];
     const epochs: number[] = [];
-    const resumed = await run('torn', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('torn'), {
+    const resumed = await run(id, 'trainClassifier', 'biased', trainClassifierEngine, trainInput(id), {
       resume: last,
       log: (m) => logs.push(m),
       progress: (p) => { if (p.step === undefined && p.epoch !== undefined) epochs.push(p.epoch); },
     });
-    expect(logs.some((l) => l.includes('does not match its sha256') && l.endsWith('starting over'))).toBe(true);
-    expect(epochs).toEqual([1, 2, 3, 4]);
-    expect(await weightsOf(resumed.outputs.modelKey)).toEqual(await weightsOf(uninterrupted.outputs.modelKey));
+    return { modelKey: resumed.outputs.modelKey, logs, epochs };
+  }
+
+  it('an attempt lost after epoch 2 resumes from its S3 checkpoint and ends with the same weights', async () => {
+    const uninterrupted = await run('full', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('full'));
+    const { last, epochsRun } = await loseAfterEpoch2('crash');
+    expect(epochsRun).toEqual([1, 2]);
+    expect(last.checkpointKey).toMatch(/^stages\/trainClassifier\/biased\/[0-9a-f]{12}\/checkpoint-e2\.bin$/);
+    expect(last.checkpointSha256).toMatch(/^[0-9a-f]{64}$/);
+
+    const resumed = await retry('crash', last);
+    expect(resumed.logs.some((l) => l.startsWith('resuming after epoch 2'))).toBe(true);
+    expect(resumed.epochs).toEqual([3, 4]);
+    expect(await weightsOf(resumed.modelKey)).toEqual(await weightsOf(uninterrupted.outputs.modelKey));
+    // A finished unit leaves no checkpoints behind.
+    expect(await store.list(`${last.checkpointKey!.slice(0, last.checkpointKey!.lastIndexOf('/'))}/checkpoint-`)).toEqual([]);
+  });
+
+  it('a damaged checkpoint (bytes changed, size kept) is detected by its sha256 and never trained on', async () => {
+    const uninterrupted = await run('full', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('full'));
+    const { last } = await loseAfterEpoch2('torn');
+    const key = last.checkpointKey!;
+    const bytes = (await store.get(key))!;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await store.put(key, bytes);
+
+    const resumed = await retry('torn', last);
+    expect(resumed.logs.some((l) => l.includes('does not match its sha256') && l.endsWith('starting over'))).toBe(true);
+    expect(resumed.epochs).toEqual([1, 2, 3, 4]);
+    expect(await weightsOf(resumed.modelKey)).toEqual(await weightsOf(uninterrupted.outputs.modelKey));
   });
 });
 
