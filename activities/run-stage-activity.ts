@@ -53,6 +53,8 @@ export async function runStageActivity<S extends StageName>(
     );
     return { ...result.outputs, manifestKey: result.manifestKey, reused: result.cached };
   } catch (err) {
+    // Said at info level (the SDK says it at debug): whoever cancelled wants to see the unit stop.
+    if (ctx.cancellationSignal.aborted) ctx.log.info(`${stage}/${unit} cancelled; no manifest written, nothing published`);
     throw classify(err, ctx.cancellationSignal.aborted);
   } finally {
     clearInterval(beat);

@@ -2,7 +2,8 @@
  * A sweep (paper Table 3): one child experiment per (dataset, ratio, seed), a bounded number at a
  * time, then mean ± std per (dataset, ratio) beside the paper's numbers.
  */
-import { ApplicationFailure, isCancellation, patched, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure, isCancellation, patched, sleep, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { ExperimentInput, ExperimentResult } from '../stages/contracts';
 import { aggregateSweep, type SweepRow } from '../stages/report/sweep-aggregate';
 import { TASK_QUEUES } from '../stages/activity-table';
@@ -28,6 +29,10 @@ export interface SweepResult {
 }
 
 const RERUN_COMPLETED_CELLS = 'sweep-reruns-completed-cells';
+const WAIT_FOR_RUNNING_CELLS = 'sweep-waits-for-running-cells';
+
+/** Seconds between tries to start a cell that is running elsewhere: 5, 10, 20 ... 60. */
+const RUNNING_CELL_WAITS_S = { first: 5, max: 60 };
 
 export async function sweep(input: SweepInput): Promise<SweepResult> {
   const control = installControl();
@@ -40,20 +45,31 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   const runCell = async (i: number) => {
     const cell = input.cells[i]!;
     const { config } = cell.input;
+    const start = () => control.runChild<ExperimentResult>(
+      'experiment',
+      {
+        workflowId: cell.workflowId,
+        taskQueue: TASK_QUEUES.workflow,
+        // A cell that already ran (alone, or in another sweep) runs again from its stored stages,
+        // which are all reused: seconds, where it used to fail the cell as "already started".
+        workflowIdReusePolicy: patched(RERUN_COMPLETED_CELLS) ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        typedSearchAttributes: queuedExperimentAttributes(config),
+        staticSummary: `${config.dataset} ${config.ratio}% seed ${config.seed} (sweep ${input.sweepId})`,
+      },
+      () => [cell.input],
+    );
     try {
-      const result = await control.runChild<ExperimentResult>(
-        'experiment',
-        {
-          workflowId: cell.workflowId,
-          taskQueue: TASK_QUEUES.workflow,
-          // A cell that already ran (alone, or in another sweep) runs again from its stored stages,
-          // which are all reused: seconds, where it used to fail the cell as "already started".
-          workflowIdReusePolicy: patched(RERUN_COMPLETED_CELLS) ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-          typedSearchAttributes: queuedExperimentAttributes(config),
-          staticSummary: `${config.dataset} ${config.ratio}% seed ${config.seed} (sweep ${input.sweepId})`,
-        },
-        () => [cell.input],
-      );
+      let result: ExperimentResult | undefined;
+      for (let wait = RUNNING_CELL_WAITS_S.first; result === undefined; wait = Math.min(wait * 2, RUNNING_CELL_WAITS_S.max)) {
+        try {
+          result = await start();
+        } catch (err) {
+          // The same experiment running on its own (or in another sweep): a second execution would
+          // compute it twice. Wait for that one to finish, then run the cell from its stored stages.
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !patched(WAIT_FOR_RUNNING_CELLS)) throw err;
+          await sleep(`${wait}s`);
+        }
+      }
       results.push(result);
       outcomes.push({ workflowId: cell.workflowId, status: 'completed' });
     } catch (err) {

@@ -9,6 +9,9 @@ import { clusterS3Settings } from '../../cli/cluster/s3-gateway';
 import { settingsFromEnv, type Settings } from '../../core/settings';
 import { ArtifactStore } from '../../core/store';
 import { parseExperimentConfig, type ExperimentConfig } from '../../stages/config/schema';
+import { until } from '../support/wait';
+
+export { until };
 
 export interface Cluster {
   settings: Settings;
@@ -108,20 +111,47 @@ export async function runningTree(client: Client, workflowId: string): Promise<s
   return [workflowId, ...(executions ?? []).map((e) => e.execution?.workflowId ?? '').filter((id) => id.startsWith(`${workflowId}/`))];
 }
 
-export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${Math.round(timeoutMs / 1000)} s`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** The history's events, decoded enough to count activity completions and read results. */
 export async function historyOf(client: Client, workflowId: string): Promise<temporal.api.history.v1.IHistoryEvent[]> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   return history.events ?? [];
+}
+
+export async function completes(client: Client, workflowId: string, timeoutMs = 20 * 60_000): Promise<number> {
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.workflow.getHandle(workflowId).result(),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${workflowId} did not complete in ${timeoutMs / 1000} s`)), timeoutMs); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return (Date.now() - started) / 1000;
+}
+
+/**
+ * A running activity of `type` in the experiment or its fan-out children whose last heartbeat
+ * passes `ready` (heartbeats are throttled to one per 10 s: most carry a step, few an epoch's end).
+ */
+export function activityWhen(client: Client, workflowId: string, type: string, ready: (p: PendingActivity) => boolean, timeoutMs = 10 * 60_000): Promise<PendingActivity> {
+  return until(`${type} in ${workflowId}`, async () => {
+    const pending = await pendingActivities(client, await runningTree(client, workflowId));
+    return pending.find((p) => p.type === type && ready(p));
+  }, timeoutMs, 250);
+}
+
+/** A trainClassifier attempt in `epoch` or later with a checkpoint published (of `role` if given). */
+export function trainingAt(client: Client, workflowId: string, epoch: number, role?: string): Promise<PendingActivity> {
+  return activityWhen(client, workflowId, 'trainClassifier', (p) => (p.details?.epoch ?? 0) >= epoch && p.details?.checkpointKey !== undefined
+    && (role === undefined || p.details.checkpointKey.includes(`/trainClassifier/${role}/`)));
+}
+
+/** The next attempt of `victim`'s activity once a worker other than `victim`'s has heartbeated it. */
+export function retriedElsewhere(client: Client, workflowId: string, victim: PendingActivity): Promise<PendingActivity> {
+  return activityWhen(client, workflowId, victim.type, (p) => p.activityId === victim.activityId && p.attempt > victim.attempt
+    && p.identity !== victim.identity && p.details !== undefined, 3 * 60_000);
 }
 
 export function evidence(line: string): void {

@@ -8,6 +8,7 @@ import { parseExperimentConfig } from '../../stages/config/schema';
 import { pauseSignal, progressQuery, resumeSignal, SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { doubleEngines } from '../doubles/engines';
 import { startHarness, type Harness } from '../support/harness';
+import { until } from '../support/wait';
 
 const doubles = doubleEngines({ captionDelayMs: 700, crashAfterEpoch: 2 });
 let h: Harness;
@@ -19,15 +20,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) => until(what, probe, timeoutMs, 50);
 
 /**
  * A workflow with no activity running and no workflow task pending has nothing left to react to:

@@ -2,8 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planSweep, submitExperiment, submitSweep } from '../../cli/submit';
 import { parseSweepConfig } from '../../stages/config/schema';
 import type { SweepResult } from '../../workflows/sweep';
+import type { ExperimentResult } from '../../stages/contracts';
+import { pauseSignal, resumeSignal } from '../../workflows/definitions';
 import { doubleEngines } from '../doubles/engines';
 import { startHarness, type Harness } from '../support/harness';
+import { until } from '../support/wait';
 
 const doubles = doubleEngines();
 let h: Harness;
@@ -55,5 +58,30 @@ describe('sweep workflow', () => {
     const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as SweepResult;
     expect(result.experiments.map((e) => `${e.status}${e.error ? `: ${e.error}` : ''}`)).toEqual(['completed', 'completed']);
     expect(result.rows[0]!.seeds).toEqual([3, 4]);
+  });
+
+  it('a cell still running on its own is waited for, then run from its stored stages: computed once', async () => {
+    const config = { datasets: ['cmnist'], ratios: [0.5], seeds: [5], base: { train: { epochs: 1 }, topK: { k: 2 }, generate: { images: 2, batchSize: 2 } } };
+    const alone = planSweep(parseSweepConfig(config)).cells[0]!;
+    await submitExperiment(h.stack.client, { ...alone.input.config });
+    const aloneHandle = h.stack.client.workflow.getHandle(alone.workflowId);
+    // Held running (paused between stages) until the sweep has tried to start it.
+    await aloneHandle.signal(pauseSignal);
+    const plan = planSweep(parseSweepConfig({ ...config, seeds: [5, 6] }));
+    const { workflowId } = await submitSweep(h.stack.client, plan);
+    const sweepHandle = h.stack.client.workflow.getHandle(workflowId);
+    await until('the sweep to find the cell running', async () => {
+      const history = await sweepHandle.fetchHistory();
+      return history.events?.some((e) => e.startChildWorkflowExecutionFailedEventAttributes?.workflowId === alone.workflowId) || undefined;
+    });
+    await aloneHandle.signal(resumeSignal);
+    const result = (await sweepHandle.result()) as SweepResult;
+    expect(result.experiments.map((e) => `${e.status}${e.error ? `: ${e.error}` : ''}`)).toEqual(['completed', 'completed']);
+    const { executions } = await h.stack.client.workflowService.listWorkflowExecutions({ namespace: 'default', query: `WorkflowId = '${alone.workflowId}'` });
+    expect(executions).toHaveLength(2);
+    // The sweep's execution found every stage stored by the one that ran alone.
+    const rerun = (await h.stack.client.workflow.getHandle(alone.workflowId).result()) as ExperimentResult;
+    // prepareDataset is keyed by the dataset's content, which the first run built: the second checks it again (nothing is rebuilt).
+    expect(rerun.reuse!.filter((r) => r.reused < r.units && r.stage !== 'prepareDataset')).toEqual([]);
   });
 });
