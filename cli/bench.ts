@@ -43,7 +43,7 @@ function classifierBenchmarks(): Benchmark[] {
   });
 }
 
-/** Benchmarks, one JSON line each in `diffubias bench --json`. Engines add theirs here. */
+/** Benchmarks, one JSON line each in `diffubias bench`. Engines add theirs here. */
 export const BENCHMARKS: Benchmark[] = [
   {
     name: 'generate.sd.tiny',

@@ -12,7 +12,8 @@ import { ensureTemporalCli } from './setup/temporal-cli';
 import { connectClient } from './connect';
 import { experimentConfigFrom, parseConcurrency, parseQueues, sweepConfigFrom, workflowIdOf } from './options';
 import { followProgress, formatSnapshot, snapshot } from './progress';
-import { planSweep, submitExperiment, submitSweep } from './submit';
+import { experimentIdentity, planSweep, submitExperiment, submitSweep, sweepWorkflowId } from './submit';
+import { formatRuns, listRuns } from './list';
 import { sweepMarkdown } from '../stages/report/sweep-table';
 import type { SweepResult } from '../workflows/sweep';
 
@@ -46,8 +47,11 @@ function untilSignal(stop: () => Promise<void>): void {
   process.once('SIGTERM', onSignal);
 }
 
+const { version } = require('../package.json') as { version: string };
+
 const program = new Command('diffubias')
   .description('DiffuBias on Temporal: debias image classifiers with generated bias-conflicting images')
+  .version(version, '-V, --version')
   .showHelpAfterError();
 
 program
@@ -104,8 +108,14 @@ program
   .option('--ratio <percent>', 'percent of bias-conflicting training samples, e.g. 1')
   .option('--seed <n>', 'seed', undefined)
   .option('--follow', 'show progress until it ends')
-  .action(async (opts: { config?: string; dataset?: string; ratio?: string; seed?: string; follow?: boolean }) => {
+  .option('--dry-run', 'print the resolved config and its workflow id; submit nothing')
+  .action(async (opts: { config?: string; dataset?: string; ratio?: string; seed?: string; follow?: boolean; dryRun?: boolean }) => {
     const config = await experimentConfigFrom(opts);
+    if (opts.dryRun) {
+      const { workflowId, configHash } = experimentIdentity(config);
+      out(JSON.stringify({ workflowId, configHash, config }, null, 2));
+      return;
+    }
     await withClient(async (client) => {
       const { workflowId, state } = await submitExperiment(client, config);
       out(workflowId);
@@ -123,8 +133,13 @@ program
   .option('--seeds <list>', 'comma list of seeds, e.g. 0,1,2')
   .option('--parallelism <n>', 'experiments at once (default 2)')
   .option('--follow', 'show progress until it ends')
-  .action(async (opts: { config?: string; datasets?: string; ratios?: string; seeds?: string; parallelism?: string; follow?: boolean }) => {
+  .option('--dry-run', 'print the cells (workflow id and resolved config of each); submit nothing')
+  .action(async (opts: { config?: string; datasets?: string; ratios?: string; seeds?: string; parallelism?: string; follow?: boolean; dryRun?: boolean }) => {
     const plan = planSweep(await sweepConfigFrom(opts));
+    if (opts.dryRun) {
+      out(JSON.stringify({ workflowId: sweepWorkflowId(plan), parallelism: plan.parallelism, cells: plan.cells }, null, 2));
+      return;
+    }
     await withClient(async (client) => {
       const { workflowId, state } = await submitSweep(client, plan);
       out(workflowId);
@@ -133,6 +148,23 @@ program
         const status = await followProgress(client, workflowId, err);
         if (status === 'COMPLETED') out(sweepMarkdown(await client.workflow.getHandle(workflowId).result() as SweepResult));
       }
+    });
+  });
+
+program
+  .command('list')
+  .description('experiments and sweeps, newest first: id, status, stage, cell, start, duration')
+  .option('--running', 'running ones only')
+  .option('--cells', "include sweeps' cells")
+  .option('--limit <n>', 'at most this many', '20')
+  .option('--json', 'one JSON object per line')
+  .action(async (opts: { running?: boolean; cells?: boolean; limit: string; json?: boolean }) => {
+    const limit = Number(opts.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new ConfigError([`--limit: expected a positive integer, got ${opts.limit}`], 'flags');
+    await withClient(async (client) => {
+      const rows = await listRuns(client, { limit, running: opts.running, cells: opts.cells });
+      if (opts.json) for (const row of rows) out(JSON.stringify(row));
+      else out(formatRuns(rows));
     });
   });
 
@@ -217,7 +249,6 @@ program
 program
   .command('bench')
   .description('run the benchmarks; one JSON line per benchmark')
-  .option('--json', 'JSON lines only (the default output is also JSON lines)')
   .option('--only <names>', 'comma list of benchmark names')
   .action(async (opts: { only?: string }) => {
     const only = opts.only?.split(',');

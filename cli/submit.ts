@@ -74,8 +74,12 @@ export function sweepOf(cells: SweepInput['cells'], parallelism: number): SweepI
   return { sweepId: hashOf(cells.map((c) => c.workflowId)), cells, parallelism };
 }
 
+export function sweepWorkflowId(plan: SweepInput): string {
+  return `diffubias-sweep/${plan.sweepId}`;
+}
+
 export async function submitSweep(client: Client, plan: SweepInput): Promise<Submitted> {
-  const workflowId = `diffubias-sweep/${plan.sweepId}`;
+  const workflowId = sweepWorkflowId(plan);
   const before = await currentState(client, workflowId);
   try {
     await client.workflow.start('sweep', {

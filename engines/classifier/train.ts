@@ -7,6 +7,9 @@ import { createTrainStep } from './train-step';
 import { accuracyBreakdown, predictAll } from './predict';
 import { modelWeights, setModelWeights, toArrays, toTensor, type NamedArray } from './weights';
 
+/** Steps between turns of the event loop (a few microseconds each; a step is milliseconds). */
+const YIELD_EVERY_STEPS = 8;
+
 export interface TrainSettings {
   model: ModelSpec;
   loss: LossName;
@@ -106,6 +109,9 @@ export async function trainClassifier(settings: TrainSettings, data: { train: Ba
       augmentSeed: settings.augment ? deriveSeed(settings.seed, epoch, 1) : undefined,
     });
     for await (const batch of batches) {
+      // An epoch in memory never waits on I/O: without a turn of the event loop now and then, a
+      // cancellation (and any timer) would only be seen at the epoch's end.
+      if (step % YIELD_EVERY_STEPS === 0) await new Promise<void>((r) => setImmediate(r));
       if (hooks.signal?.aborted) throw new Error('training cancelled');
       costs.push(trainStep.run(batch.x, batch.labels, batch.size));
       hooks.onStep?.(++step, stepsPerEpoch, epoch);

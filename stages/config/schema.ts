@@ -105,7 +105,7 @@ const selectionSchema = z
 export const experimentConfigSchema = z
   .object({
     dataset: z.enum(DATASET_NAMES, {
-      error: (issue) => `unknown dataset ${JSON.stringify(issue.input)}; expected one of ${DATASET_NAMES.join(', ')}`,
+      error: (issue) => (issue.input === undefined ? `required; one of ${DATASET_NAMES.join(', ')}` : `unknown dataset ${JSON.stringify(issue.input)}; expected one of ${DATASET_NAMES.join(', ')}`),
     }),
     /** Percent of bias-conflicting training samples. */
     ratio: z

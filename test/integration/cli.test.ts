@@ -76,4 +76,34 @@ describe('diffubias CLI', () => {
     expect(result.stderr).toMatch(/topK\.k: /);
     expect(result.stderr).toContain('topK.modee: unknown key');
   });
+
+  it('--version, run --dry-run (resolved config and id, nothing submitted), list (newest first, running only)', async () => {
+    const { version } = (await import('../../package.json')).default;
+    expect((await cli('--version')).stdout.trim()).toBe(version);
+    const before = await executions();
+    const dry = await cli('run', '--dataset', 'cmnist', '--ratio', '2', '--seed', '7', '--dry-run');
+    expect(dry.code).toBe(0);
+    const printed = JSON.parse(dry.stdout) as { workflowId: string; config: { ratio: number; train: { epochs: number } } };
+    expect(printed.workflowId).toMatch(/^diffubias\/cmnist\/2\/7\/[0-9a-f]{12}$/);
+    expect(printed.config).toMatchObject({ ratio: 2, train: { epochs: 50 } });
+    const sweep = JSON.parse((await cli('sweep', '--datasets', 'cmnist', '--ratios', '1,2', '--seeds', '0,1', '--dry-run')).stdout) as { cells: unknown[] };
+    expect(sweep.cells).toHaveLength(4);
+    expect(await executions()).toBe(before);
+
+    // No workers here: a cancel would never be processed, a terminate closes it at once.
+    const closed = (await cli('run', '--dataset', 'cmnist', '--ratio', '2', '--seed', '9')).stdout.trim();
+    await h.stack.client.workflow.getHandle(closed).terminate('closed for the listing');
+    const started = (await cli('run', '--dataset', 'cmnist', '--ratio', '2', '--seed', '8')).stdout.trim();
+    const listed = await cli('list', '--running');
+    expect(listed.code).toBe(0);
+    const [header, first] = listed.stdout.split('\n');
+    expect(header).toMatch(/^WORKFLOW ID\s+STATUS\s+STAGE\s+CELL/);
+    expect(first).toContain(started);
+    expect(first).toContain('cmnist 2% seed 8');
+    expect(listed.stdout).not.toContain(closed);
+    expect((await cli('list')).stdout).toMatch(/terminated\s+\S+\s+cmnist 2% seed 9/);
+    const json = (await cli('list', '--json', '--limit', '1')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { workflowId: string; status: string });
+    expect(json).toEqual([expect.objectContaining({ workflowId: started, status: 'RUNNING' })]);
+    expect((await cli('list', '--limit', '0')).stderr).toContain('--limit: expected a positive integer');
+  });
 });

@@ -87,6 +87,18 @@ describe('classifier training', () => {
     a.forEach((w, i) => expect(Array.from(b[i]!.data)).toEqual(Array.from(w.data)));
   });
 
+  it('a cancellation from a timer is seen within an epoch, not at its end', async () => {
+    // 120 images at batch 4: 30 steps per epoch, none waiting on I/O.
+    const controller = new AbortController();
+    let steps = 0;
+    const timer = setTimeout(() => controller.abort(), 0);
+    await expect(trainClassifier({ ...settings, epochs: 1, batchSize: 4 }, { train, valid }, {
+      signal: controller.signal, onStep: () => { steps++; }, onEpoch: async () => {},
+    })).rejects.toThrow('training cancelled');
+    clearTimeout(timer);
+    expect(steps).toBeLessThan(30);
+  });
+
   it('ResNet-18 (CIFAR stem) trains a step and updates BatchNorm statistics', async () => {
     // 8 px keeps the pure-JS cpu backend fast; the architecture is the same as at 32 px.
     const small = new SplitReader(await syntheticItems(4, { classes: 4, size: 8, seed: 4 }), { imageSize: 8 });
