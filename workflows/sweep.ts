@@ -30,6 +30,7 @@ export interface SweepResult {
 
 const RERUN_COMPLETED_CELLS = 'sweep-reruns-completed-cells';
 const WAIT_FOR_RUNNING_CELLS = 'sweep-waits-for-running-cells';
+const PREPARE_DATASETS_FIRST = 'sweep-prepares-each-dataset-once';
 
 /** Seconds between tries to start a cell that is running elsewhere: 5, 10, 20 ... 60. */
 const RUNNING_CELL_WAITS_S = { first: 5, max: 60 };
@@ -79,6 +80,11 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     control.progress.done += 1;
   };
   try {
+    if (patched(PREPARE_DATASETS_FIRST)) {
+      control.progress.stage = 'prepareDataset';
+      await prepareDatasets(input.cells);
+      control.progress.stage = 'experiments';
+    }
     await slidingWindow(input.cells.length, input.parallelism, () => control.whenRunning(), runCell);
 
     control.progress.stagesDone.push('experiments');
@@ -100,6 +106,25 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: stage }]);
     throw err;
   }
+}
+
+/**
+ * Each (dataset, ratio, root) of the sweep prepared once, before any cell runs: cells started
+ * together would otherwise each build the same missing Colored MNIST (70,000 images) at once. The
+ * first cell of each is the one it is prepared for; a failure is left for the cells to report.
+ */
+async function prepareDatasets(cells: readonly SweepCell[]): Promise<void> {
+  const first = new Map<string, ExperimentInput>();
+  for (const { input } of cells) {
+    const key = JSON.stringify([input.config.dataset, input.config.ratio, input.config.datasetRoot]);
+    if (!first.has(key)) first.set(key, input);
+  }
+  await Promise.all([...first.values()].map(({ experimentId, config }) =>
+    callActivity('prepareDataset', `prepare ${config.dataset} at ${config.ratio}% conflicting for the sweep's cells`, {
+      experimentId, dataset: { name: config.dataset, ratio: config.ratio, seed: config.seed, root: config.datasetRoot },
+    }).catch((err: unknown) => {
+      if (isCancellation(err)) throw err;
+    })));
 }
 
 function describe(err: unknown): string {

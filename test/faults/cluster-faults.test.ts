@@ -266,7 +266,7 @@ describe('the cluster under faults', () => {
     for (const key of completeBefore) if (!(await cluster.store.getJson<UnitPointer>(key))!.reused) notReused.push(key);
     expect(notReused).toEqual([]);
     expect(await cluster.store.getJson<UnitPointer>(unitPointerKey(experimentId, 'trainClassifier', 'debiased'))).toMatchObject({ reused: false });
-    evidence(`cancel: cancelled in trainClassifier/debiased epoch ${running.details?.epoch}; ${worker.name}: "${stopped.trim().slice(0, 100)}"; no ${dir.slice(dir.lastIndexOf('/') - 30)}/manifest.json, no unit pointer; re-run ${again.state} and reused all ${completeBefore.length} units stored before the cancel (not reused: ${notReused.length}), then trained debiased afresh`);
+    evidence(`cancel: cancelled in trainClassifier/debiased epoch ${running.details?.epoch}; ${worker.name}: "${stopped.trim().slice(0, 100)}"; no ${dir}/manifest.json, no unit pointer; re-run ${again.state} and reused all ${completeBefore.length} units stored before the cancel (not reused: ${notReused.length}), then trained debiased afresh`);
   });
 
   it('a 12-cell sweep, parallelism 3, over 2 train workers (one cell first submitted alone): completes, the work spread, each cell computed once', async () => {

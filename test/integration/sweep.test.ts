@@ -29,6 +29,13 @@ describe('sweep workflow', () => {
     const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as SweepResult;
 
     expect(result.experiments.map((e) => e.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    // Each ratio's dataset prepared once by the sweep, before any cell started.
+    const events = (await h.stack.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const prepared = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareDataset');
+    expect(prepared).toHaveLength(2);
+    const lastPrepared = Math.max(...events.filter((e) => e.activityTaskCompletedEventAttributes).slice(0, 2).map((e) => Number(e.eventId)));
+    const firstChild = events.find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)!;
+    expect(Number(firstChild.eventId)).toBeGreaterThan(lastPrepared);
     // `parallelism` experiments at once, never more: as the server saw the child workflows run.
     const spans = await Promise.all(result.experiments.map(async (e) => {
       const d = await h.stack.client.workflow.getHandle(e.workflowId).describe();
