@@ -9,6 +9,7 @@ import { scoreLossesActivity } from './scoreLosses';
 import { selectTopKActivity } from './selectTopK';
 import { trainClassifierActivity } from './trainClassifier';
 import { writeReportActivity } from './writeReport';
+import { analyzeModelsActivity } from './analyzeModels';
 
 export type { ActivityDeps } from './deps';
 
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     filterCaptions: filterCaptionsActivity(deps),
     generateBatch: generateBatchActivity(deps),
     evaluate: evaluateActivity(deps),
+    analyzeModels: analyzeModelsActivity(deps),
     writeReport: writeReportActivity(deps),
     // The table's activities, no more and no fewer: a missing or extra one fails to compile.
   } satisfies Record<ActivityName, unknown>;

@@ -6,6 +6,8 @@ import { NON_RETRYABLE } from '../stages/activity-table';
 import { BadInputError, ConfigError, EngineMissingError } from '../core/errors';
 import type { StageProgress } from '../stages/context';
 import type { ActivityDeps } from './deps';
+import { defaultEnergyMeter } from '../core/energy-meter';
+import { unitProgressSignal, type UnitProgress } from '../workflows/definitions';
 
 const LIVENESS_INTERVAL_MS = 10_000;
 
@@ -32,8 +34,11 @@ export async function runStageActivity<S extends StageName>(
   const details = ctx.info.heartbeatDetails as StageProgress | undefined;
   // Beats every 10 s with the last progress, so that a stage between progress reports (a model
   // download, a long validation pass) is not taken for a lost worker; resume details stay current.
-  let last: StageProgress | undefined = details;
+  // Heartbeats name the unit (a role, a batch), so that `status` and the progress bars can say whose they are.
+  let last: (StageProgress & { unit: string }) | undefined = details && { ...details, unit };
   const beat = setInterval(() => ctx.heartbeat(last), LIVENESS_INTERVAL_MS);
+  const metered = (deps.meter ?? defaultEnergyMeter()).start();
+  let toldEpoch: number | undefined;
   try {
     // The experiment id names who asks, not what is computed: it stays out of the unit's key.
     const { experimentId, ...inputs } = input;
@@ -42,8 +47,12 @@ export async function runStageActivity<S extends StageName>(
       { experimentId, stage, unit, inputs, identity: identify ? await identify() : undefined },
       {
         progress: (p) => {
-          last = p;
-          ctx.heartbeat(p);
+          last = { ...p, unit };
+          ctx.heartbeat(last);
+          if (p.validAccuracy !== undefined && p.epoch !== toldEpoch) {
+            toldEpoch = p.epoch;
+            tellWorkflow(ctx, { stage, unit, epoch: p.epoch, epochs: p.epochs, validAccuracy: p.validAccuracy });
+          }
         },
         resume: details,
         signal: ctx.cancellationSignal,
@@ -51,13 +60,28 @@ export async function runStageActivity<S extends StageName>(
       },
       (stageCtx) => engine(input, stageCtx),
     );
-    return { ...result.outputs, manifestKey: result.manifestKey, reused: result.cached };
+    return { ...result.outputs, manifestKey: result.manifestKey, reused: result.cached, energy: metered.stop() };
   } catch (err) {
     // Said at info level (the SDK says it at debug): whoever cancelled wants to see the unit stop.
     if (ctx.cancellationSignal.aborted) ctx.log.info(`${stage}/${unit} cancelled; no manifest written, nothing published`);
     throw classify(err, ctx.cancellationSignal.aborted);
   } finally {
     clearInterval(beat);
+    metered.stop();
+  }
+}
+
+/**
+ * An epoch's end, told to the workflow for its Web UI details. Best effort: a workflow that has
+ * closed, or a test environment without a client, loses nothing by not hearing it.
+ */
+function tellWorkflow(ctx: Context, progress: UnitProgress): void {
+  const workflowId = ctx.info.workflowExecution?.workflowId;
+  if (!workflowId) return;
+  try {
+    ctx.client.workflow.getHandle(workflowId).signal(unitProgressSignal, progress).catch(() => undefined);
+  } catch {
+    // no client here
   }
 }
 

@@ -1,10 +1,11 @@
+import { Context } from '@temporalio/activity';
 import type { WriteReportInput, WriteReportOutput } from '../stages/contracts';
+import { storeReport } from '../stages/report/store-report';
 import type { ActivityDeps } from './deps';
 
-/** Stores a results JSON (an experiment's or a sweep's) where `diffubias report` finds it. */
+/** Stores a results JSON (an experiment's or a sweep's) where `diffubias report` finds it, and an experiment's page. */
 export function writeReportActivity(deps: ActivityDeps) {
   return async function writeReport(input: WriteReportInput): Promise<WriteReportOutput> {
-    await deps.store.putJson(input.key, input.report);
-    return { key: input.key, uri: deps.store.uri(input.key) };
+    return storeReport(deps.store, input, (m) => Context.current().log.warn(m));
   };
 }

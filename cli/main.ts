@@ -6,12 +6,14 @@ import { settingsFromEnv } from '../core/settings';
 import { installWorkerLogging } from '../workers/logging';
 import { pauseSignal, resumeSignal } from '../workflows/definitions';
 import { BENCHMARKS } from './bench';
+import { defaultEnergyMeter } from '../core/energy-meter';
 import { buildDataset } from './commands/dataset';
 import { ensureNativeTensorflow } from './setup/native-tensorflow';
 import { ensureTemporalCli } from './setup/temporal-cli';
 import { connectClient } from './connect';
 import { experimentConfigFrom, parseConcurrency, parseQueues, sweepConfigFrom, workflowIdOf } from './options';
-import { followProgress, formatSnapshot, snapshot } from './progress';
+import { formatSnapshot, snapshot } from './progress';
+import { followProgress } from './progress-bars';
 import { experimentIdentity, planSweep, submitExperiment, submitSweep, sweepWorkflowId } from './submit';
 import { formatRuns, listRuns } from './list';
 import { sweepMarkdown } from '../stages/report/sweep-table';
@@ -26,6 +28,7 @@ const workerSide = () => ({
 });
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Runs one command with a client, closing it after. */
@@ -214,34 +217,32 @@ program
   .option('--html <dir>', 'also write results.json and report.html (an experiment) or table.md and table.html (a sweep) into <dir>')
   .option('--md', 'a sweep: print its Markdown table instead of the JSON')
   .action(async (id: string, opts: { html?: string; md?: boolean }) => {
-    await withClient(async (client) => {
-      const handle = client.workflow.getHandle(workflowIdOf(id));
-      const { status, type } = await handle.describe();
-      if (status.name !== 'COMPLETED') throw new Error(`${workflowIdOf(id)} is ${status.name}; a report exists once it has completed`);
-      const result = await handle.result();
-      if (type === 'sweep') {
-        const sweep = result as SweepResult;
-        out(opts.md ? sweepMarkdown(sweep) : JSON.stringify(result, null, 2));
+    const settings = settingsFromEnv();
+    const workflowId = workflowIdOf(id);
+    const { readStoredResults, resultsKey, withStore } = require('./stored-results') as typeof import('./stored-results');
+    // Stored results first: a finished run's report needs the store only, not Temporal.
+    await withStore(settings, async (store) => {
+      const stored = await readStoredResults(store, workflowId);
+      if (!stored) {
+        const status = await withClient(async (client) => (await client.workflow.getHandle(workflowId).describe()).status.name).catch(() => undefined);
+        if (status) throw new Error(`${workflowId} is ${status}; a report exists once it has completed`);
+        throw new Error(`no stored results for ${workflowId} at ${store.uri(resultsKey(workflowId).key)}, and Temporal at ${settings.temporal.address} does not know it`);
+      }
+      if (stored.kind === 'sweep') {
+        out(opts.md ? sweepMarkdown(stored.result) : JSON.stringify(stored.result, null, 2));
         if (opts.html) {
           const { writeSweepTables } = require('./report-files') as typeof import('./report-files');
-          const files = await writeSweepTables(sweep, opts.html);
+          const files = await writeSweepTables(stored.result, opts.html);
           err(`table: ${files.md}`);
           err(`table: ${files.html}`);
         }
         return;
       }
-      out(JSON.stringify(result, null, 2));
+      out(JSON.stringify(stored.result, null, 2));
       if (opts.html) {
-        if (type !== 'experiment') throw new ConfigError([`html: only experiments and sweeps have an HTML report; ${workflowIdOf(id)} is a ${type}`]);
         const { writeReportFiles } = require('./report-files') as typeof import('./report-files');
-        const { ArtifactStore } = require('../core/store') as typeof import('../core/store');
-        const store = new ArtifactStore(settingsFromEnv().s3);
-        try {
-          const files = await writeReportFiles(store, result as import('../stages/contracts').ExperimentResult, opts.html);
-          err(`report: ${files.html}`);
-        } finally {
-          store.destroy();
-        }
+        const files = await writeReportFiles(store, stored.result, opts.html);
+        err(`report: ${files.html}`);
       }
     });
   });
@@ -254,7 +255,12 @@ program
     const only = opts.only?.split(',');
     for (const bench of BENCHMARKS) {
       if (only && !only.includes(bench.name)) continue;
-      out(JSON.stringify({ name: bench.name, ...(await bench.run()) }));
+      // Energy by the product's own meter (core/energy.ts), so tools/energy_vs_codecarbon.py can
+      // set it beside CodeCarbon's figure for the same run.
+      const metered = defaultEnergyMeter().start();
+      const result = await bench.run();
+      const energy = metered.stop();
+      out(JSON.stringify({ name: bench.name, ...result, cpuSeconds: round(energy.cpuSeconds, 3), kwh: round(energy.kwh.total, 9), kwhCpu: round(energy.kwh.cpu, 9), kwhRam: round(energy.kwh.ram, 9), gCo2eq: round(energy.gCo2eq, 6) }));
     }
   });
 
@@ -279,7 +285,8 @@ program
   .option('--images <n>', `images to generate (demo default ${demoConfig(1, 0).generate.images})`)
   .option('--selection <rule>', 'which epoch vanilla and DiffuBias keep: last or valid (docs/protocol.md; default last)')
   .option('--init <scheme>', 'initial weights: torch or glorot (default torch)')
-  .action(async (opts: { ratio: string; seed: string; epochs?: string; images?: string; selection?: string; init?: string }) => {
+  .option('--keep', 'keep the local stack (and its Web UI) up after the run, until Ctrl-C')
+  .action(async (opts: { ratio: string; seed: string; epochs?: string; images?: string; selection?: string; init?: string; keep?: boolean }) => {
     installWorkerLogging(err, 'WARN');
     const base = demoConfig(Number(opts.ratio), Number(opts.seed));
     const overrides: Record<string, unknown> = {};
@@ -287,7 +294,7 @@ program
     if (opts.images !== undefined) overrides.generate = { ...base.generate, images: Number(opts.images) };
     if (opts.selection !== undefined) overrides.selection = { ...base.selection, classifiers: opts.selection };
     if (opts.init !== undefined) overrides.classifier = { ...base.classifier, init: opts.init };
-    process.exitCode = await workerSide().runDemo(settingsFromEnv(), { ratio: Number(opts.ratio), seed: Number(opts.seed), overrides }, err);
+    process.exitCode = await workerSide().runDemo(settingsFromEnv(), { ratio: Number(opts.ratio), seed: Number(opts.seed), overrides, keep: opts.keep }, err);
   });
 
 program

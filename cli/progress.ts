@@ -95,16 +95,3 @@ export function formatSnapshot(s: Snapshot): string {
   if (p.paused) parts.push('PAUSED');
   return `${s.workflowId}: ${parts.join(' | ')}`;
 }
-
-/** Prints progress until the workflow closes; returns its final status. */
-export async function followProgress(client: Client, workflowId: string, write: (line: string) => void, intervalMs = 2000): Promise<string> {
-  let last = '';
-  for (;;) {
-    const s = await snapshot(client, workflowId);
-    const line = formatSnapshot(s);
-    if (line !== last) write(line);
-    last = line;
-    if (s.status !== 'RUNNING') return s.status;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}

@@ -48,11 +48,13 @@ export const ACTIVITY_TABLE = {
   trainClassifier: { queue: 'train', startToCloseTimeout: '48h', heartbeatTimeout: '1m' },
   scoreLosses: { queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m' },
   evaluate: { queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m' },
+  analyzeModels: { queue: 'train', startToCloseTimeout: '2h', heartbeatTimeout: '1m' },
   selectTopK: { queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '1m' },
   captionImage: { queue: 'caption', startToCloseTimeout: '30m', heartbeatTimeout: '1m' },
   filterCaptions: { queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '1m' },
   generateBatch: { queue: 'generate', startToCloseTimeout: '4h', heartbeatTimeout: '1m' },
-  writeReport: { queue: 'cpu', startToCloseTimeout: '5m' },
+  // Rendering the page reads every generated image once (their colours): minutes for tens of thousands.
+  writeReport: { queue: 'cpu', startToCloseTimeout: '30m' },
 } as const satisfies Record<string, ActivityPlacement>;
 
 export type ActivityName = keyof typeof ACTIVITY_TABLE;

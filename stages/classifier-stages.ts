@@ -128,7 +128,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   const result = await trainClassifier(settings, { train: normalizedSource(trainData, spec.inputNorm), valid: normalizedSource(valid, spec.inputNorm) }, {
     resume: await readCheckpoint(ctx),
     signal: ctx.signal,
-    onStep: (step, total, epoch) => ctx.progress({ epoch, step, total, ...checkpoint }),
+    onStep: (step, total, epoch) => ctx.progress({ epoch, epochs: settings.epochs, step, total, ...checkpoint }),
     async onEpoch(c, record) {
       const bytes = encodeTensors(
         { epoch: c.epoch, history: c.history, best: { epoch: c.best.epoch, validAccuracy: c.best.validAccuracy } },
@@ -137,7 +137,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
       // A new object per epoch, named in the heartbeat only once it is written whole: a crash
       // mid-write leaves the previous epoch's checkpoint as the one to resume from.
       checkpoint = { checkpointKey: await ctx.putScratch(CLASSIFIER_FILES.checkpoint(c.epoch), bytes), checkpointSha256: sha256Hex(bytes) };
-      ctx.progress({ epoch: c.epoch, ...checkpoint });
+      ctx.progress({ epoch: c.epoch, epochs: settings.epochs, validAccuracy: record.validAccuracy, ...checkpoint });
       ctx.log(`${input.role} epoch ${record.epoch}/${settings.epochs}: loss ${record.trainLoss.toFixed(4)}, valid ${record.validAccuracy.toFixed(2)}%, ${record.imagesPerSecond.toFixed(0)} img/s`);
     },
   });
@@ -162,7 +162,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
 };
 
 /** A trained model and the input normalisation it was trained with. */
-async function loadModel(store: ArtifactStore, key: string): Promise<{ model: tf.LayersModel; inputNorm?: InputNorm }> {
+export async function loadModel(store: ArtifactStore, key: string): Promise<{ model: tf.LayersModel; inputNorm?: InputNorm }> {
   const { model, meta } = decodeModel(await readListedFile(store, key), store.uri(key));
   return { model, inputNorm: meta.spec.inputNorm };
 }

@@ -3,6 +3,9 @@ import type { ArtifactStore } from '../core/store';
 /** Progress an engine reports while it works; the activity layer turns it into heartbeats. */
 export interface StageProgress {
   epoch?: number;
+  /** Epochs planned, and the validation accuracy of the epoch just ended: for live views. */
+  epochs?: number;
+  validAccuracy?: number;
   step?: number;
   done?: number;
   total?: number;

@@ -5,6 +5,7 @@
 import type { ClassifierConfig, ExperimentConfig, SelectionRule, TrainConfig, ValidationConfig } from './config/schema';
 import type { DatasetName } from '../datasets/specs';
 import type { LossName } from '../engines/classifier/losses';
+import type { EnergySummary } from './energy-summary';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
 export type { LossName };
@@ -166,6 +167,24 @@ export interface EvaluateInput {
   modelKey: string;
   dataset: DatasetRef;
 }
+export interface AnalyzeModelsInput {
+  experimentId: string;
+  dataset: DatasetRef;
+  /** f_B's and f_D's models. */
+  models: { biased: string; debiased: string };
+  generatedManifests: string[];
+  /** Bias-conflicting test images to draw saliency on (one per class, round robin). */
+  saliencyImages: number;
+  /** Points per group (aligned, conflicting, generated) in the embedding. */
+  embeddingPoints: number;
+  seed: number;
+}
+export interface AnalyzeModelsOutput {
+  analysisKey: string;
+  saliency: 'grad-cam' | 'input-gradient';
+  points: number;
+}
+
 /** Percent correct. */
 export interface Accuracy {
   unbiased: number;
@@ -181,10 +200,17 @@ export interface EvaluateOutput {
 export interface WriteReportInput {
   key: string;
   report: unknown;
+  /** An experiment's results: its report page is rendered and stored beside them. */
+  experiment?: boolean;
+  /** The run's path in the Temporal Web UI (`/namespaces/<ns>/workflows/<id>/<run>/history`), for the page's link. */
+  uiPath?: string;
 }
 export interface WriteReportOutput {
   key: string;
   uri: string;
+  /** The report page, when one was stored; else why not. */
+  htmlKey?: string;
+  htmlError?: string;
 }
 
 /** What starts an experiment workflow. */
@@ -214,6 +240,8 @@ export interface ExperimentResult {
   generated: number;
   /** Per stage (classifier roles apart), how many units this experiment found stored instead of computing. */
   reuse?: StageReuse[];
+  /** Energy and CO2 per stage, as measured by the workers that ran this experiment's activities. */
+  energy?: EnergySummary;
   reportKey: string;
   /** Where the stages' outputs are, for reports. */
   artifacts?: {
@@ -222,5 +250,7 @@ export interface ExperimentResult {
     keptKey: string;
     generatedManifests: string[];
     models: Partial<Record<ClassifierRole, string>>;
+    /** analyzeModels' analysis.json (stages/analyze-models.ts), where it ran. */
+    analysisKey?: string;
   };
 }

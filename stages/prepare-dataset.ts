@@ -1,4 +1,4 @@
-import { buildColoredMnist, BUILD_MARKER, BUILDING_MARKER, type BuildMarker } from '../datasets/cmnist/build';
+import { buildColoredMnist, buildingMarker, BUILD_MARKER, BUILDING_MARKER, type BuildMarker } from '../datasets/cmnist/build';
 import { listSplit, ratioFolder, type Split, type SplitListing } from '../datasets/disent/layout';
 import { withDataSource, type DataSource } from '../core/data-source';
 import { DATASETS } from '../datasets/specs';
@@ -70,8 +70,11 @@ async function cmnistIncomplete(source: DataSource, ratio: number, splits: Recor
       throw new BadInputError(source.describe(path), 'not valid JSON');
     }
   };
-  const building = await readJson<{ limit?: number | null }>(BUILDING_MARKER);
-  if (building) return { reason: `${BUILDING_MARKER} is there: a build was interrupted`, limit: building.limit ?? undefined };
+  const building = await readJson<{ limit?: number | null }>(buildingMarker(ratio));
+  if (building) return { reason: `${buildingMarker(ratio)} is there: a build of this ratio was interrupted`, limit: building.limit ?? undefined };
+  // Builds before per-ratio markers left one marker for all the ratios they wrote.
+  const legacy = await readJson<{ ratios?: number[]; limit?: number | null }>(BUILDING_MARKER);
+  if (legacy && (legacy.ratios ?? [ratio]).includes(ratio)) return { reason: `${BUILDING_MARKER} is there: a build was interrupted`, limit: legacy.limit ?? undefined };
   const marker = await readJson<BuildMarker>(BUILD_MARKER);
   if (!marker || !marker.ratios.includes(ratio)) return undefined;
   const expected: [Split, string][] = [['train', ratioFolder(ratio)], ['valid', 'valid'], ['test', 'test']];

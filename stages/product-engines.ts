@@ -5,6 +5,7 @@ import { generateBatchEngine } from './generate-batch';
 import type { Engines } from './stage-engines';
 import { prepareDatasetEngine } from './prepare-dataset';
 import { selectTopKEngine } from './select-top-k';
+import { analyzeModelsEngine } from './analyze-models';
 
 /** The product's engine for every stage. */
 export function productEngines(): Engines {
@@ -17,5 +18,6 @@ export function productEngines(): Engines {
     filterCaptions: filterCaptionsEngine,
     generateBatch: generateBatchEngine,
     evaluate: evaluateEngine,
+    analyzeModels: analyzeModelsEngine,
   };
 }

@@ -1,5 +1,5 @@
 import type {
-  CaptionImageInput, CaptionImageOutput, EvaluateInput, EvaluateOutput, FilterCaptionsInput, FilterCaptionsOutput,
+  AnalyzeModelsInput, AnalyzeModelsOutput, CaptionImageInput, CaptionImageOutput, EvaluateInput, EvaluateOutput, FilterCaptionsInput, FilterCaptionsOutput,
   GenerateBatchInput, GenerateBatchOutput, PrepareDatasetInput, PrepareDatasetOutput, ScoreLossesInput,
   ScoreLossesOutput, SelectTopKInput, SelectTopKOutput, TrainClassifierInput, TrainClassifierOutput,
 } from './contracts';
@@ -15,5 +15,6 @@ export interface Engines {
   filterCaptions: StageEngine<FilterCaptionsInput, FilterCaptionsOutput>;
   generateBatch: StageEngine<GenerateBatchInput, GenerateBatchOutput>;
   evaluate: StageEngine<EvaluateInput, EvaluateOutput>;
+  analyzeModels: StageEngine<AnalyzeModelsInput, AnalyzeModelsOutput>;
 }
 export type StageName = keyof Engines;

@@ -15,6 +15,16 @@ export interface Progress {
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
+
+/** What a running stage activity tells its workflow for the Web UI (one per epoch, not per step). */
+export interface UnitProgress {
+  stage: string;
+  unit: string;
+  epoch?: number;
+  epochs?: number;
+  validAccuracy?: number;
+}
+export const unitProgressSignal = defineSignal<[UnitProgress]>('unitProgress');
 /** Honoured between units of work: nothing new starts until `resume`; running units finish. */
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');

@@ -2,7 +2,7 @@
  * One DiffuBias experiment (paper Fig. 1) as a deterministic workflow: it only orchestrates.
  * Every stage is an activity; per-item stages fan out through `fanOut` child workflows.
  */
-import { isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
   StageReuse, TrainClassifierInput,
@@ -11,14 +11,22 @@ import { TASK_QUEUES } from '../stages/activity-table';
 import type { SelectionConfig } from '../stages/config/schema';
 import { callActivity as call, type ActivityInput, type ActivityOutput } from './call-activity';
 import { installControl, type Control } from './control';
+import { installLiveDetails } from './live-details';
 import { SEARCH_ATTRIBUTES } from './definitions';
 import type { FanOutInput, FanOutKind } from './fan-out';
+import type { Energy } from '../core/energy';
+import { summarizeEnergy } from '../stages/energy-summary';
+
+const ANALYZE_MODELS = 'experiment-analyzes-models';
+/** How much the analysis looks at: saliency images, and embedding points per group (aligned, conflicting, generated). */
+const ANALYSIS = { saliencyImages: 10, embeddingPoints: 300 };
 
 const LEGACY_SELECTION: SelectionConfig = { classifiers: 'valid', biased: 'valid', valid: { bias: 'unbiased' } };
 
 export async function experiment(input: ExperimentInput): Promise<ExperimentResult> {
   const control = installControl();
   const { config, experimentId } = input;
+  const live = installLiveDetails(control, `DiffuBias ${config.dataset} at ${config.ratio}% conflicting, seed ${config.seed}`);
   const dataset: DatasetRef = { name: config.dataset, ratio: config.ratio, seed: config.seed, root: config.datasetRoot };
 
   const enter = async (stage: string) => {
@@ -30,10 +38,12 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     control.progress.done = 0;
     control.progress.total = 0;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: stage }]);
+    live.render();
   };
   const finish = (stage: 'done' | 'failed' | 'cancelled') => {
     control.progress.stage = stage;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: stage }]);
+    live.render();
   };
 
   try {
@@ -62,6 +72,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       : undefined;
     vanillaRun?.catch(() => undefined); // awaited below; this only keeps an early failure from going unobserved
     const biased = await biasedRun;
+    live.note(`f_B: epoch ${biased.bestEpoch} kept, validation ${biased.validAccuracy.toFixed(2)}%`);
 
     await enter('scoreLosses');
     const scores = await call('scoreLosses', `per-sample CE and GCE of f_B over ${prepared.counts.train} training images`, {
@@ -72,6 +83,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     const topK = await call('selectTopK', `top-${config.topK.k} ${config.topK.mode} by ${config.topK.score.toUpperCase()}`, {
       experimentId, tableKey: scores.tableKey, ...config.topK, numClasses: prepared.classNames.length, ratio: config.ratio,
     });
+    live.note(`top-K: ${topK.items.length} images selected, ${(100 * topK.precision).toFixed(1)}% bias-conflicting`);
 
     await enter('captionImage');
     const captionItems: CaptionImageInput[] = topK.items.map((item) => ({
@@ -89,7 +101,8 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     await enter('generateBatch');
     let generatedManifests: string[] = [];
     let generated = 0;
-    let generateOutputs: { reused?: boolean }[] = [];
+    let generateOutputs: { reused?: boolean; energy?: Energy }[] = [];
+    live.note(`captions: ${filtered.kept} kept, ${filtered.dropped} dropped`);
     if (filtered.kept > 0) {
       const images = config.generate.images === 'aligned' ? prepared.counts.train - prepared.counts.conflicting : config.generate.images;
       const batches = planBatches(images, config.generate.batchSize).map(
@@ -102,6 +115,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       generatedManifests = outputs.map((o) => o.manifestKey);
       generateOutputs = outputs;
       generated = outputs.reduce((n, o) => n + o.images, 0);
+      live.note(`generated: ${generated} images`);
     }
 
     await enter('trainClassifier');
@@ -110,6 +124,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       ...trainInput('debiased', 'ce'), extraManifests: generatedManifests, extraRepeat: repeat,
     });
     const vanilla = await vanillaRun;
+    live.note(`f_D: epoch ${debiased.bestEpoch} kept, validation ${debiased.validAccuracy.toFixed(2)}%`);
 
     await enter('evaluate');
     const models = [biased, debiased, ...(vanilla ? [vanilla] : [])];
@@ -118,8 +133,32 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     );
     const accuracy: Partial<Record<ClassifierRole, Accuracy>> = {};
     for (const e of evaluations) accuracy[e.role] = e.accuracy;
+    live.note(`unbiased test accuracy: ${evaluations.map((e) => `${e.role} ${e.accuracy.unbiased.toFixed(2)}%`).join(', ')}`);
+
+    // Saliency and embedding for the report (paper Figs. 2 and 7); experiments started before it skip it.
+    let analysis: ActivityOutput<'analyzeModels'> | undefined;
+    if (patched(ANALYZE_MODELS)) {
+      await enter('analyzeModels');
+      analysis = await call('analyzeModels', `saliency of f_B and f_D on ${ANALYSIS.saliencyImages} bias-conflicting test images; UMAP of f_D's features (${ANALYSIS.embeddingPoints} per group)`, {
+        experimentId, dataset: data, models: { biased: biased.modelKey, debiased: debiased.modelKey }, generatedManifests, seed: config.seed, ...ANALYSIS,
+      });
+    }
 
     const reportKey = `runs/${experimentId}/report/results.json`;
+    // Per stage (classifier roles apart): what was reused, and what the rest cost.
+    const units: [string, readonly { reused?: boolean; energy?: Energy }[]][] = [
+      ['prepareDataset', [prepared]],
+      ['trainClassifier(biased)', [biased]],
+      ...(vanilla ? [['trainClassifier(vanilla)', [vanilla]] as [string, typeof vanilla[]]] : []),
+      ['scoreLosses', [scores]],
+      ['selectTopK', [topK]],
+      ['captionImage', captions],
+      ['filterCaptions', [filtered]],
+      ['generateBatch', generateOutputs],
+      ['trainClassifier(debiased)', [debiased]],
+      ['evaluate', evaluations],
+      ['analyzeModels', analysis ? [analysis] : []],
+    ];
     const result: ExperimentResult = {
       experimentId, dataset: config.dataset, ratio: config.ratio, seed: config.seed, configHash: input.configHash,
       accuracy,
@@ -129,26 +168,21 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
       captions: { images: captions.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
       generated,
-      reuse: [
-        reuseOf('prepareDataset', [prepared]),
-        reuseOf('trainClassifier(biased)', [biased]),
-        ...(vanilla ? [reuseOf('trainClassifier(vanilla)', [vanilla])] : []),
-        reuseOf('scoreLosses', [scores]),
-        reuseOf('selectTopK', [topK]),
-        reuseOf('captionImage', captions),
-        reuseOf('filterCaptions', [filtered]),
-        reuseOf('generateBatch', generateOutputs),
-        reuseOf('trainClassifier(debiased)', [debiased]),
-        reuseOf('evaluate', evaluations),
-      ],
+      reuse: units.map(([stage, outputs]) => reuseOf(stage, outputs)),
+      energy: summarizeEnergy(units),
       reportKey,
       artifacts: {
         tableKey: scores.tableKey, selectionKey: topK.selectionKey, keptKey: filtered.keptKey, generatedManifests,
         models: Object.fromEntries(models.map((m) => [m.role, m.modelKey])),
+        ...(analysis ? { analysisKey: analysis.analysisKey } : {}),
       },
     };
     await enter('writeReport');
-    await call('writeReport', 'store results.json', { key: reportKey, report: { ...result, config } });
+    const { namespace, workflowId, runId } = workflowInfo();
+    await call('writeReport', 'store results.json and report.html', {
+      key: reportKey, report: { ...result, config }, experiment: true,
+      uiPath: `/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`,
+    });
     finish('done');
     return result;
   } catch (err) {

@@ -5,6 +5,7 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import { callActivity, type ActivityInput, type ActivityOutput } from './call-activity';
 import { installControl } from './control';
+import { installLiveDetails } from './live-details';
 import { SEARCH_ATTRIBUTES } from './definitions';
 import { slidingWindow } from './sliding-window';
 
@@ -29,6 +30,7 @@ export async function fanOut<K extends FanOutKind>(input: FanOutInput<K>): Promi
   control.progress.stage = input.kind;
   control.progress.total = input.items.length;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: input.kind }]);
+  const live = installLiveDetails(control, `${input.kind}: ${input.items.length} ${input.kind === 'captionImage' ? 'images' : 'batches'}, ${input.concurrency} at a time`);
 
   const summary = SUMMARY[input.kind] as (item: ActivityInput<K>) => string;
   const results: ActivityOutput<K>[] = new Array(input.items.length);
@@ -36,8 +38,10 @@ export async function fanOut<K extends FanOutKind>(input: FanOutInput<K>): Promi
     const item = input.items[i]!;
     results[i] = await callActivity(input.kind, summary(item), item);
     control.progress.done += 1;
+    live.render();
   });
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: 'done' }]);
   control.progress.stage = 'done';
+  live.render();
   return results;
 }

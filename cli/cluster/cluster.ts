@@ -94,6 +94,8 @@ export function clusterEnv(secrets: ClusterSecrets): Record<string, string> {
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: secrets.s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: secrets.s3.secretAccessKey,
+    // The report pages link to the run in this cluster's Web UI.
+    DIFFUBIAS_UI_URL: `http://${CLUSTER_HOST}:${CLUSTER_PORTS.ui}`,
   };
 }
 

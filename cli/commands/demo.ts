@@ -6,10 +6,12 @@ import { demoConfig } from '../../stages/config/demo';
 import type { Manifest } from '../../stages/runner/manifest';
 import type { Accuracy, ClassifierRole, ExperimentResult, TrainClassifierOutput } from '../../stages/contracts';
 import type { Settings } from '../../core/settings';
-import { followProgress, rootCause } from '../progress';
+import { rootCause } from '../progress';
+import { followProgress } from '../progress-bars';
 import { writeReportFiles } from '../report-files';
 import { submitExperiment } from '../submit';
 import { startDev, UI_PORT } from './dev';
+import { energyLines } from '../../stages/energy-summary';
 
 const ROWS: [ClassifierRole, string][] = [['vanilla', 'Vanilla (CE)'], ['biased', 'f_B (GCE)'], ['debiased', 'DiffuBias']];
 
@@ -57,7 +59,7 @@ async function trainedOn(store: ArtifactStore, result: ExperimentResult): Promis
 }
 
 export async function runDemo(
-  settings: Settings, options: { ratio: number; seed: number; overrides?: Record<string, unknown> }, log: (line: string) => void,
+  settings: Settings, options: { ratio: number; seed: number; overrides?: Record<string, unknown>; keep?: boolean }, log: (line: string) => void,
 ): Promise<number> {
   const started = Date.now();
   const config = demoConfig(options.ratio, options.seed, options.overrides);
@@ -79,7 +81,7 @@ export async function runDemo(
       result = (await Promise.race([dev.stack.client.workflow.getHandle(workflowId).result(), workersGone])) as ExperimentResult;
     } catch (err) {
       if (!(err instanceof WorkflowFailedError)) throw err;
-      log(`demo incomplete: ${rootCause(err)}`);
+      log(`demo incomplete after ${((Date.now() - started) / 1000).toFixed(1)} s: ${rootCause(err)}`);
       return 3;
     }
     for (const line of accuracyLines(result.accuracy)) log(line);
@@ -96,16 +98,33 @@ export async function runDemo(
       if (trained) log(`classifiers trained on tfjs backend ${trained}`);
       log('time per stage (wall seconds from the stored manifests; starting the stack is not included):');
       for (const line of stageTimeLines(await stageTimes(store, result.experimentId))) log(line);
-      const files = await writeReportFiles(store, result, join(settings.home, 'reports', result.experimentId.replace(/\//g, '_')), uiLink);
+      if (result.energy) {
+        log('energy and CO2 per stage (CodeCarbon\'s method, measured by the workers; docs/energy.md):');
+        for (const line of energyLines(result.energy)) log(line);
+      }
+      const files = await writeReportFiles(store, result, join(settings.home, 'reports', result.experimentId.replace(/\//g, '_')));
       log(`results: ${files.json}`);
       log(`report:  ${files.html}`);
     } finally {
       store.destroy();
     }
     log(`Web UI: ${uiLink}`);
+    log(`wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (options.keep) {
+      log('the stack stays up for the Web UI link (--keep); Ctrl-C stops it');
+      await Promise.race([untilInterrupted(), dev.done]);
+    } else {
+      log(`the stack stops now; \`npx diffubias dev\` brings the Web UI back with this run in it (history in ${join(settings.home, 'temporal.db')}), or pass --keep`);
+    }
     return 0;
   } finally {
-    log(`wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
     await dev.stop();
   }
+}
+
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 }

@@ -13,6 +13,7 @@ import {
   type SplitCounts,
 } from './plan';
 import { parseS3Uri } from '../../core/s3-uri';
+import { ratioFolder } from '../disent/layout';
 
 export interface BuildOptions {
   /** A local folder, or `s3://bucket/prefix` (then `store` is required and must be for that bucket). */
@@ -47,7 +48,15 @@ export interface BuildSummary {
 
 /** Written last: its presence is what tells a reader the build under `<out>/cmnist` is complete. */
 export const BUILD_MARKER = 'cmnist/BUILD.json';
-/** Written first and removed last: while it is there, a build was started and has not finished. */
+/**
+ * Written first and removed last, one per ratio a build writes: while it is there, that ratio's
+ * build was started and has not finished. Per ratio, because builds of different ratios run at
+ * once (a sweep prepares its ratios side by side) and must not vouch for, or doubt, each other.
+ */
+export function buildingMarker(ratio: number): string {
+  return `cmnist/building/${ratioFolder(ratio)}.json`;
+}
+/** The one marker builds before per-ratio markers wrote; still honoured for the ratios it lists. */
 export const BUILDING_MARKER = 'cmnist/BUILDING.json';
 
 /** What BUILD.json says of one split folder: how many images of each kind the build wrote there. */
@@ -120,12 +129,10 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
     }
   }
 
-  // A marker left by an earlier build must not vouch for the files this one is about to replace;
-  // ratios it lists that this build leaves alone stay listed.
-  const previous = await sink.read(BUILD_MARKER).then((text) => (text === null ? undefined : (JSON.parse(text) as BuildMarker)), () => undefined);
-  const kept = previous && previous.seed === plan.seed ? previous : undefined;
-  await sink.write(BUILDING_MARKER, `${JSON.stringify({ ratios: plan.ratios, seed: plan.seed, limit: options.limit ?? null })}\n`, 'application/json');
-  await sink.remove(BUILD_MARKER);
+  // While a ratio's building marker is there, BUILD.json does not vouch for that ratio's files.
+  for (const ratio of plan.ratios) {
+    await sink.write(buildingMarker(ratio), `${JSON.stringify({ ratio, seed: plan.seed, limit: options.limit ?? null })}\n`, 'application/json');
+  }
   const total = jobs.length;
   let done = 0;
   await runBounded(jobs, concurrency, async (job) => {
@@ -135,6 +142,9 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
   });
 
   const ratios = plan.perRatio.map((r) => ({ ratio: r.ratio, dir: r.dir, ...r.counts }));
+  // Read again: a build of another ratio may have finished meanwhile, and its ratios stay listed.
+  const latest = await sink.read(BUILD_MARKER).then((text) => (text === null ? undefined : (JSON.parse(text) as BuildMarker)), () => undefined);
+  const kept = latest && latest.seed === plan.seed ? latest : undefined;
   // No timestamps or durations here: two builds with the same seed must be byte-identical, marker included.
   const marker = {
     dataset: 'cmnist',
@@ -153,7 +163,14 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
     colors: CMNIST_COLORS,
   };
   await sink.write(BUILD_MARKER, `${JSON.stringify(marker, null, 2)}\n`, 'application/json');
-  await sink.remove(BUILDING_MARKER);
+  for (const ratio of plan.ratios) await sink.remove(buildingMarker(ratio));
+  // An older build's single marker: this build settles the ratios it lists that it wrote.
+  const legacy = await sink.read(BUILDING_MARKER).then((text) => (text === null ? undefined : (JSON.parse(text) as { ratios?: number[] })), () => undefined);
+  if (legacy) {
+    const left = (legacy.ratios ?? []).filter((r) => !plan.ratios.includes(r));
+    if (left.length === 0) await sink.remove(BUILDING_MARKER);
+    else await sink.write(BUILDING_MARKER, `${JSON.stringify({ ...legacy, ratios: left })}\n`, 'application/json');
+  }
 
   return {
     out: options.out,

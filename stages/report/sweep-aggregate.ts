@@ -14,6 +14,8 @@ export interface SweepRow {
   published: PublishedNumber[];
   /** How the cell's classifiers were trained and chosen (from its first experiment that says). */
   protocol?: Partial<Record<ClassifierRole, TrainingProtocol>>;
+  /** Energy (Wh) and emissions (gCO2eq) of one experiment, over the seeds that measured them. */
+  energy?: { wh: Stat; gCo2eq: Stat };
 }
 
 const SUBSETS: (keyof Accuracy)[] = ['unbiased', 'aligned', 'conflicting'];
@@ -43,9 +45,16 @@ export function aggregateSweep(results: readonly ExperimentResult[]): SweepRow[]
       paper: paperTable3(first.dataset, first.ratio),
       published: publishedNumbers(first.dataset, first.ratio),
       protocol: protocolOf(group),
+      ...energyOf(group),
     });
   }
   return rows.sort((a, b) => a.dataset.localeCompare(b.dataset) || a.ratio - b.ratio);
+}
+
+function energyOf(group: readonly ExperimentResult[]): Pick<SweepRow, 'energy'> {
+  const totals = group.flatMap((r) => (r.energy ? [r.energy.total] : []));
+  if (totals.length === 0) return {};
+  return { energy: { wh: meanStd(totals.map((t) => t.kwh.total * 1000)), gCo2eq: meanStd(totals.map((t) => t.gCo2eq)) } };
 }
 
 function protocolOf(group: readonly ExperimentResult[]): SweepRow['protocol'] {

@@ -17,6 +17,12 @@ export function formatStat(stat: Stat | undefined): string {
   return `${stat.mean.toFixed(2)} ± ${stat.std === null ? 'n/a' : stat.std.toFixed(2)}`;
 }
 
+/** Energy of one experiment of the cell (docs/energy.md), with its emissions. */
+function formatEnergy(row: SweepRow): string {
+  if (!row.energy || row.energy.wh.mean === null) return 'n/a';
+  return `${formatStat(row.energy.wh)} (${row.energy.gCo2eq.mean!.toFixed(2)} gCO2eq)`;
+}
+
 function gain(row: SweepRow): string {
   const d = row.ours.debiased?.unbiased.mean;
   const v = row.ours.vanilla?.unbiased.mean;
@@ -41,14 +47,14 @@ function protocolText(protocol: SweepRow['protocol']): string | undefined {
 
 /** The table a sweep ends with, in Markdown: one line per (dataset, ratio), unbiased test accuracy (%). */
 export function sweepMarkdown(input: SweepTableInput): string {
-  const header = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'published (unbiased %)'];
+  const header = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'published (unbiased %)', 'Wh per run'];
   const lines = [
     `Sweep ${input.sweepId}: unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished).`,
     '',
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
     ...input.rows.map((row) => `| ${[
-      row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row),
+      row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row), formatEnergy(row),
     ].join(' | ')} |`),
   ];
   const protocols = [...new Set(input.rows.map((r) => protocolText(r.protocol)).filter((p): p is string => p !== undefined))];
@@ -66,9 +72,9 @@ function esc(text: string): string {
 
 /** The same table as a self-contained HTML page. */
 export function sweepHtml(input: SweepTableInput): string {
-  const head = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'published (unbiased %)'];
+  const head = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'published (unbiased %)', 'Wh per run'];
   const rows = input.rows.map((row) => `<tr>${[
-    row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row),
+    row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row), formatEnergy(row),
   ].map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
   const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Published:') || l.includes('experiments failed:') || l.startsWith('- '));
   return `<!doctype html><html><head><meta charset="utf-8"><title>Sweep ${esc(input.sweepId)}</title>

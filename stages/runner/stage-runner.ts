@@ -2,6 +2,7 @@ import { hashOf } from '../config/canonical-hash';
 import type { StageContext, StageProgress } from '../context';
 import { checkManifest, describeFile, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest';
 import type { ArtifactStore } from '../../core/store';
+import type { Energy } from '../../core/energy';
 
 export interface StageUnit {
   /** The experiment asking: recorded, and where its pointer to the unit goes; not part of the key. */
@@ -29,7 +30,13 @@ export interface StageHooks {
  * What a stage activity returns: the engine's outputs and the key of the unit's manifest, which
  * readers of the unit's files (the next stage, the report) start from.
  */
-export type WithManifest<O> = O & { manifestKey: string; /** Found stored, not computed by this call. */ reused: boolean };
+export type WithManifest<O> = O & {
+  manifestKey: string;
+  /** Found stored, not computed by this call. */
+  reused: boolean;
+  /** What this call used (a reused unit: the check only), by core/energy.ts. */
+  energy?: Energy;
+};
 
 /** Where an experiment records which unit it used: `runs/<experimentId>/<stage>/<unit>.json`. */
 export interface UnitPointer {

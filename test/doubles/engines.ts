@@ -79,7 +79,7 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         for (let epoch = (ctx.resume?.epoch ?? 0) + 1; epoch <= input.train.epochs; epoch++) {
           log.epochs.push(`${input.experimentId}:${input.role}:${epoch}`);
           const checkpointKey = await ctx.putScratch(`checkpoints/epoch-${epoch}.json`, JSON.stringify({ epoch }));
-          ctx.progress({ epoch, checkpointKey });
+          ctx.progress({ epoch, epochs: input.train.epochs, validAccuracy: 40 + epoch, checkpointKey });
           if (epoch === options.crashAfterEpoch && ctx.resume === undefined) throw new Error('worker lost (test double)');
         }
         const modelKey = await ctx.putJson('model.json', { role: input.role, loss: input.loss, extra: input.extraManifests ?? [] });
@@ -147,6 +147,13 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         await readJson(ctx, input.modelKey);
         const score = { biased: 20, vanilla: 30, debiased: 60 }[input.role] + input.dataset.ratio + input.dataset.seed;
         return { role: input.role, accuracy: { unbiased: score, aligned: 99, conflicting: score - 5 }, backend: 'double' };
+      }),
+    analyzeModels: (input, ctx) =>
+      track('analyzeModels', 'models', async () => {
+        await readJson(ctx, input.models.biased);
+        await readJson(ctx, input.models.debiased);
+        const analysisKey = await ctx.putJson('analysis.json', { saliency: { kind: 'input-gradient', images: [] }, embedding: { method: 'umap', model: 'debiased', points: [] } });
+        return { analysisKey, saliency: 'input-gradient', points: 0 };
       }),
   };
   return { engines, log };

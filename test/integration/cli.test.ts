@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness';
+import { startEmbeddedS3 } from '../../cli/stack/s3-server';
+import { ArtifactStore } from '../../core/store';
+import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 
 const run = promisify(execFile);
 const bin = join(__dirname, '..', '..', 'bin', 'diffubias.js');
@@ -105,5 +108,30 @@ describe('diffubias CLI', () => {
     const json = (await cli('list', '--json', '--limit', '1')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { workflowId: string; status: string });
     expect(json).toEqual([expect.objectContaining({ workflowId: started, status: 'RUNNING' })]);
     expect((await cli('list', '--limit', '0')).stderr).toContain('--limit: expected a positive integer');
+  });
+
+  it('report reads stored results without Temporal, and says where it looked when there are none', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const home = mkdtempSync(join(tmpdir(), 'report-home-'));
+    // Stored the way writeReport stores them, then the server is gone: only files remain.
+    const s3 = await startEmbeddedS3({ directory: join(home, 's3'), bucket: 'diffubias' });
+    const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'diffubias', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+    const stored = { experimentId: 'cmnist/1/0/abcdef123456', accuracy: { debiased: { unbiased: 72.85 } } };
+    await store.putJson('runs/cmnist/1/0/abcdef123456/report/results.json', stored);
+    store.destroy();
+    await s3.close();
+
+    const env = { ...process.env, DIFFUBIAS_HOME: home, TEMPORAL_ADDRESS: '127.0.0.1:9' };
+    const offline = async (...args: string[]) => run(process.execPath, [bin, ...args], { env }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+    const found = await offline('report', 'cmnist/1/0/abcdef123456');
+    expect(found.code).toBe(0);
+    expect(JSON.parse(found.stdout)).toEqual(stored);
+    const missing = await offline('report', 'cmnist/1/0/000000000000');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no stored results for diffubias/cmnist/1/0/000000000000 at s3://diffubias/runs/cmnist/1/0/000000000000/report/results.json');
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Analysis } from '../../stages/analyze-models';
 import { writeReportFiles } from '../../cli/report-files';
 import { submitExperiment } from '../../cli/submit';
 import { parseExperimentConfig } from '../../stages/config/schema';
@@ -66,9 +67,15 @@ describe('experiment workflow with every product engine (tiny random-weight bund
 
     // The demo's report: results.json and a self-contained HTML page with every section.
     const files = await writeReportFiles(h.store, result, join(root, 'report'));
+    expect(files.stored).toBe(true);
     expect(JSON.parse(readFileSync(files.json, 'utf8'))).toMatchObject({ experimentId: result.experimentId });
     const html = readFileSync(files.html, 'utf8');
-    for (const heading of ['Test accuracy', 'Top-8 highest-loss training images', 'Captions', 'Generated samples']) expect(html).toContain(heading);
-    expect(html.match(/src="data:image\/png;base64,/g)?.length).toBe(8 + Math.min(result.generated, 8 * 10));
+    for (const heading of ['Test accuracy', 'Training', "f_B's loss on the training set", 'Top-8 highest-loss training images', 'Captions', 'Generated samples', 'What the models look at', 'Stages: time, reuse, energy']) expect(html).toContain(heading);
+    // The analysis ran on the real engines: saliency of both models on the same images, an embedding, the judge.
+    const analysis = (await h.store.getJson<Analysis>(result.artifacts!.analysisKey!))!;
+    expect(analysis.saliency.images.length).toBeGreaterThan(0);
+    expect(html.match(/class="sal"/g)?.length).toBe(3 * analysis.saliency.images.length);
+    expect(analysis.embedding.points.filter((p) => p.group === 'generated')).toHaveLength(Math.min(result.generated, 300));
+    expect(analysis.judge?.generated).toBe(result.generated);
   });
 });

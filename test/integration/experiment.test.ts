@@ -42,7 +42,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
 
     // Stage order: every stage starts after the one before it finished.
     const firstIndex = (prefix: string) => doubles.log.started.findIndex((s) => s.startsWith(prefix));
-    const order = ['prepareDataset', 'trainClassifier:biased', 'scoreLosses', 'selectTopK', 'captionImage', 'filterCaptions', 'generateBatch', 'trainClassifier:debiased', 'evaluate'];
+    const order = ['prepareDataset', 'trainClassifier:biased', 'scoreLosses', 'selectTopK', 'captionImage', 'filterCaptions', 'generateBatch', 'trainClassifier:debiased', 'evaluate', 'analyzeModels'];
     const positions = order.map(firstIndex);
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
@@ -58,6 +58,24 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(result.generated).toBe(10);
     expect(result.captions.kept).toBe(24);
 
+    // The Web UI's current details: each training epoch told by its activity, results so far.
+    const signalled = ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'unitProgress');
+    expect(signalled.length).toBeGreaterThanOrEqual(2);
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain('stage: **done**');
+    expect(metadata.currentDetails).toMatch(/f_B: epoch \d+ kept, validation 50\.00%/);
+    expect(metadata.currentDetails).toContain('unbiased test accuracy: biased');
+
+    // Energy: every unit of every stage measured by the worker, summed per stage and in total.
+    const energy = result.energy!;
+    expect(energy.stages.map((st) => [st.stage, st.measured, st.units])).toEqual(result.reuse!.map((r) => [r.stage, r.units, r.units]));
+    expect(energy.stages.find((st) => st.stage === 'captionImage')!.units).toBe(12);
+    expect(energy.total.cpuSeconds).toBeGreaterThan(0);
+    expect(energy.total.kwh.total).toBeCloseTo(energy.stages.reduce((n, st) => n + st.energy.kwh.total, 0), 15);
+    expect(energy.total.gCo2eq).toBeCloseTo(energy.total.kwh.total * 475, 12);
+    expect(energy.models).toHaveLength(1);
+    expect(energy.models[0]).toContain('475 gCO2eq/kWh');
+
     // Artifacts: every unit under stages/<stage>/<unit>/<inputsHash>/ with a complete manifest, and
     // the experiment's pointer to each under runs/<experimentId>/<stage>/<unit>.json.
     const pointerKeys = (await h.store.list(`runs/${experimentId}/`)).filter((k) => !k.includes('/report/'));
@@ -65,7 +83,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const manifests = pointers.map((p) => p.manifestKey);
     expect(manifests.every((k) => /^stages\/\w+\/[\w-]+\/[0-9a-f]{12}\/manifest\.json$/.test(k))).toBe(true);
     const stages = new Set(manifests.map((k) => k.split('/')[1]));
-    expect([...stages].sort()).toEqual(['captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
+    expect([...stages].sort()).toEqual(['analyzeModels', 'captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
     expect(manifests.filter((k) => k.includes('/captionImage/'))).toHaveLength(12);
     expect(pointers.every((p) => p.reused === false)).toBe(true);
     for (const key of manifests) {
@@ -114,13 +132,14 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const result = (await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, more)).workflowId).result()) as ExperimentResult;
     // What the engines actually ran for the second experiment (a stored unit never reaches its engine).
     const ran = doubles.log.started.slice(before).map((s) => s.split(':')[0] === 'trainClassifier' || s.split(':')[0] === 'evaluate' ? s : s.split(':')[0]);
-    expect([...new Set(ran)].sort()).toEqual(['evaluate:debiased', 'generateBatch', 'trainClassifier:debiased']);
+    // The analysis looks at f_D, which changed: it runs again too.
+    expect([...new Set(ran)].sort()).toEqual(['analyzeModels', 'evaluate:debiased', 'generateBatch', 'trainClassifier:debiased']);
     const reused = Object.fromEntries(result.reuse!.map((r) => [r.stage, `${r.reused}/${r.units}`]));
     expect(reused).toEqual({
       prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
       captionImage: '12/12', filterCaptions: '1/1', 'trainClassifier(debiased)': '0/1', evaluate: '2/3',
       // 6 images in batches of 4: images 0-3 are the first experiment's batch 0 (same captions, seeds): reused.
-      generateBatch: '1/2',
+      generateBatch: '1/2', analyzeModels: '0/1',
     });
 
     const seed = parseExperimentConfig({ ...first, seed: 5 });

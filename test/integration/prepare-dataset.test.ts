@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { buildColoredMnist, BUILD_MARKER, BUILDING_MARKER, type BuildMarker } from '../../datasets/cmnist/build';
+import { buildColoredMnist, buildingMarker, BUILD_MARKER, BUILDING_MARKER, type BuildMarker } from '../../datasets/cmnist/build';
 import { CMNIST_BUILD_SEED, prepareDatasetEngine } from '../../stages/prepare-dataset';
 import type { StageContext } from '../../stages/context';
 import type { ArtifactStore } from '../../core/store';
@@ -54,6 +54,20 @@ describe('prepareDataset on a Colored MNIST folder this project built', () => {
     expect(logs.some((l) => l.includes('BUILDING.json is there: a build was interrupted'))).toBe(true);
     expect(out.counts.train).toBe(LIMIT);
     expect(readdirSync(join(root, 'cmnist'))).not.toContain('BUILDING.json');
+  });
+
+  it('rebuilds a ratio whose own build was interrupted; a build of another ratio under way is no reason', async () => {
+    mkdirSync(join(root, 'cmnist', 'building'), { recursive: true });
+    writeFileSync(join(root, buildingMarker(2)), JSON.stringify({ ratio: 2, seed: 0, limit: LIMIT }));
+    await prepare();
+    expect(logs.some((l) => l.includes('incomplete'))).toBe(false);
+    writeFileSync(join(root, buildingMarker(1)), JSON.stringify({ ratio: 1, seed: 0, limit: LIMIT }));
+    rmSync(trainFiles()[0]!);
+    const out = await prepare();
+    expect(logs.some((l) => l.includes(`${buildingMarker(1)} is there: a build of this ratio was interrupted`))).toBe(true);
+    expect(out.counts.train).toBe(LIMIT);
+    expect(existsSync(join(root, buildingMarker(1)))).toBe(false);
+    expect(existsSync(join(root, buildingMarker(2)))).toBe(true);
   });
 
   it('takes a copy with no marker of ours as given, like any other dataset', async () => {

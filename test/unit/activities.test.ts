@@ -58,7 +58,7 @@ describe('activity table (lib/activity-table.ts)', () => {
     expect(registered.map((r) => r.name).sort()).toEqual([...ACTIVITY_NAMES].sort());
     for (const { name, queue } of registered) expect(activityOptions(name).taskQueue).toBe(TASK_QUEUES[queue]);
     expect(queueActivities('workflow')).toEqual([]);
-    expect(queueActivities('train')).toEqual(['trainClassifier', 'scoreLosses', 'evaluate']);
+    expect(queueActivities('train')).toEqual(['trainClassifier', 'scoreLosses', 'evaluate', 'analyzeModels']);
   });
 
   it('stages that run for hours heartbeat, so a lost worker is noticed in minutes', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ExperimentResult } from '../../stages/contracts';
 import { aggregateSweep } from '../../stages/report/sweep-aggregate';
 import { meanStd } from '../../stages/report/stats';
+import { NO_ENERGY } from '../../core/energy';
 import { formatStat, sweepHtml, sweepMarkdown } from '../../stages/report/sweep-table';
 
 const result = (dataset: 'cmnist' | 'bffhq', ratio: number, seed: number, debiased: number): ExperimentResult => ({
@@ -10,6 +11,8 @@ const result = (dataset: 'cmnist' | 'bffhq', ratio: number, seed: number, debias
   topK: { k: 1, mode: 'global', selected: 1, precision: 1, recall: 1 },
   captions: { images: 1, kept: 1, dropped: 0, topWords: [] }, generated: 1, reportKey: 'k',
 });
+
+const energyAt = (kwh: number) => ({ ...NO_ENERGY, kwh: { ...NO_ENERGY.kwh, total: kwh } });
 
 describe('sweep aggregation', () => {
   it('mean and sample std', () => {
@@ -34,12 +37,16 @@ describe('sweep aggregation', () => {
     const results = [result('cmnist', 1, 0, 70), result('cmnist', 1, 1, 80), result('cmnist', 5, 0, 90)];
     results[0]!.accuracy.vanilla = { unbiased: 50, aligned: 99, conflicting: 45 };
     results[1]!.accuracy.vanilla = { unbiased: 60, aligned: 99, conflicting: 55 };
+    // Energy per run: 2 Wh and 4 Wh (0.95 and 1.91 gCO2eq); the 5% cell measured none.
+    results[0]!.energy = { stages: [], models: [], total: { ...energyAt(0.002), gCo2eq: 0.95 } };
+    results[1]!.energy = { stages: [], models: [], total: { ...energyAt(0.004), gCo2eq: 1.91 } };
     const rows = aggregateSweep(results);
     expect(rows[0]!.published.map((p) => `${p.method} ${p.unbiased}`)).toContain('DisEnt 81.73');
     const md = sweepMarkdown({ sweepId: 's1', rows, experiments: [{ workflowId: 'w', status: 'failed', error: 'no such bundle' }] });
     const lines = md.split('\n');
-    expect(lines.find((l) => l.startsWith('| cmnist | 1% |'))).toBe('| cmnist | 1% | 2 | 55.00 ± 7.07 | n/a | 75.00 ± 7.07 | +20.00 | Vanilla 52.09; LfF 61.89; DisEnt 81.73; ERM 50.34; LfF 74.01; DeNetDM 85.22 |');
+    expect(lines.find((l) => l.startsWith('| cmnist | 1% |'))).toBe('| cmnist | 1% | 2 | 55.00 ± 7.07 | n/a | 75.00 ± 7.07 | +20.00 | Vanilla 52.09; LfF 61.89; DisEnt 81.73; ERM 50.34; LfF 74.01; DeNetDM 85.22 | 3.00 ± 1.41 (1.43 gCO2eq) |');
     expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toContain('| 1 | n/a | n/a | 90.00 ± n/a | n/a |');
+    expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toMatch(/\| n\/a \|$/);
     expect(md).toContain('Published: Lee et al.');
     expect(md).toContain('- w: no such bundle');
     expect(sweepHtml({ sweepId: 's1', rows, experiments: [] })).toContain('<td>75.00 ± 7.07</td>');

@@ -1,0 +1,57 @@
+/**
+ * A finished run's results as its writeReport step stored them, read from the artifact store alone:
+ * `report` works with Temporal down. For the embedded store of `diffubias dev`, when nothing serves
+ * it, a private one is started over the same folder for the read.
+ */
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { ArtifactStore } from '../core/store';
+import type { Settings } from '../core/settings';
+import type { ExperimentResult } from '../stages/contracts';
+import type { SweepResult } from '../workflows/sweep';
+import { startEmbeddedS3 } from './stack/s3-server';
+
+export type StoredResults = { kind: 'experiment'; result: ExperimentResult } | { kind: 'sweep'; result: SweepResult };
+
+/** Where a workflow's results are stored: its writeReport key. */
+export function resultsKey(workflowId: string): { kind: StoredResults['kind']; key: string } {
+  const sweep = /^diffubias-sweep\/(.+)$/.exec(workflowId);
+  if (sweep) return { kind: 'sweep', key: `sweeps/${sweep[1]}/results.json` };
+  const experimentId = workflowId.replace(/^diffubias\//, '');
+  return { kind: 'experiment', key: `runs/${experimentId}/report/results.json` };
+}
+
+function answers(endpoint: string): Promise<boolean> {
+  const { hostname, port } = new URL(endpoint);
+  return new Promise((done) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.setTimeout(1000, () => { socket.destroy(); done(false); });
+    socket.once('connect', () => { socket.destroy(); done(true); });
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Runs `fn` with a store for `settings`, serving the embedded one's folder when its server is down. */
+export async function withStore<T>(settings: Settings, fn: (store: ArtifactStore) => Promise<T>): Promise<T> {
+  let close: (() => Promise<void>) | undefined;
+  let s3 = settings.s3;
+  if (settings.embeddedS3 && !(await answers(settings.s3.endpoint!))) {
+    const server = await startEmbeddedS3({ directory: join(settings.home, 's3'), bucket: settings.s3.bucket });
+    close = server.close;
+    s3 = { ...settings.s3, endpoint: server.endpoint };
+  }
+  const store = new ArtifactStore(s3);
+  try {
+    return await fn(store);
+  } finally {
+    store.destroy();
+    await close?.();
+  }
+}
+
+export async function readStoredResults(store: ArtifactStore, workflowId: string): Promise<StoredResults | undefined> {
+  const { kind, key } = resultsKey(workflowId);
+  const result = await store.getJson<ExperimentResult & SweepResult>(key);
+  if (!result) return undefined;
+  return kind === 'sweep' ? { kind, result } : { kind, result };
+}

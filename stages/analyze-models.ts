@@ -1,0 +1,179 @@
+/**
+ * Stage (after evaluation): what f_B and f_D look at (saliency on the same bias-conflicting test
+ * images) and how f_D sees real aligned, real conflicting and generated images (UMAP of its
+ * penultimate features), stored as `analysis.json` and PNGs for the report.
+ */
+import sharp from 'sharp';
+import { UMAP } from 'umap-js';
+import { initBackend } from '../engines/classifier/backend';
+import type { InputNorm } from '../engines/classifier/batch-source';
+import { penultimateFeatures, saliencyMaps, type SaliencyKind } from '../engines/classifier/analysis';
+import { SplitReader, type ImageItem } from '../datasets/disent/reader';
+import { DATASETS } from '../datasets/specs';
+import { Rng, deriveSeed } from '../core/random';
+import { generatedItems, loadModel } from './classifier-stages';
+import { splitReader } from './dataset-access';
+import type { AnalyzeModelsInput, AnalyzeModelsOutput } from './contracts';
+import type { StageEngine } from './context';
+import * as tf from '@tensorflow/tfjs';
+import { JUDGE, judgeView, trainJudge } from './mnist-judge';
+
+/** The file this stage writes and the report reads. */
+export const ANALYSIS_FILE = 'analysis.json';
+
+export type EmbeddingGroup = 'aligned' | 'conflicting' | 'generated';
+
+export interface Analysis {
+  saliency: {
+    kind: SaliencyKind;
+    images: { label: number; bias: number; image: string; biased: string; debiased: string }[];
+  };
+  embedding: { method: 'umap'; model: 'debiased'; points: { x: number; y: number; group: EmbeddingGroup; label: number }[] };
+  /** Colored MNIST: is the prompted digit there? A grayscale MNIST judge's reading of every generated image. */
+  judge?: JudgeVerdict;
+}
+
+export interface JudgeVerdict {
+  method: string;
+  testAccuracy: number;
+  generated: number;
+  recognised: number;
+  perClass: { label: number; generated: number; recognised: number }[];
+}
+
+async function judgeGenerated(items: readonly ImageItem[], imageSize: number, backend: string): Promise<JudgeVerdict> {
+  const judge = await trainJudge(backend);
+  const perClass = Array.from({ length: 10 }, (_, label) => ({ label, generated: 0, recognised: 0 }));
+  for (let at = 0; at < items.length; at += 500) {
+    const chunk = items.slice(at, at + 500);
+    const { raw } = await pixels(chunk, imageSize, undefined);
+    const view = judgeView(raw, chunk.length);
+    const logits = tf.tidy(() => judge.model.apply(tf.tensor4d(view, [chunk.length, imageSize, imageSize, 3])) as tf.Tensor2D);
+    const argmax = logits.argMax(-1);
+    const predicted = (await argmax.data()) as Int32Array;
+    tf.dispose([logits, argmax]);
+    chunk.forEach((item, i) => {
+      const c = perClass[item.label];
+      if (!c) return;
+      c.generated++;
+      if (predicted[i] === item.label) c.recognised++;
+    });
+  }
+  judge.model.dispose();
+  return {
+    method: `MLP trained here on grayscale MNIST (${JUDGE.epochs} epochs), reading each image's intensity`,
+    testAccuracy: judge.testAccuracy,
+    generated: perClass.reduce((n, c) => n + c.generated, 0),
+    recognised: perClass.reduce((n, c) => n + c.recognised, 0),
+    perClass,
+  };
+}
+
+/** The items' pixels in [0, 1] as the reader decodes them, and as a model with `norm` takes them. */
+async function pixels(items: readonly ImageItem[], imageSize: number, norm: InputNorm | undefined): Promise<{ raw: Float32Array; x: Float32Array }> {
+  const reader = new SplitReader(items, { imageSize });
+  const raw = new Float32Array(items.length * imageSize * imageSize * 3);
+  let at = 0;
+  for await (const batch of reader.batches({ batchSize: 256 })) {
+    raw.set(batch.x, at);
+    at += batch.x.length;
+  }
+  if (!norm) return { raw, x: raw };
+  const x = new Float32Array(raw.length);
+  for (let i = 0; i < x.length; i++) x[i] = (raw[i]! - norm.mean[i % 3]!) / norm.std[i % 3]!;
+  return { raw, x };
+}
+
+/** An RGB image in [0, 1] as PNG, scaled up for the page. */
+function png(rgb: Float32Array, size: number): Promise<Buffer> {
+  const bytes = Buffer.alloc(rgb.length);
+  for (let i = 0; i < rgb.length; i++) bytes[i] = Math.round(255 * Math.min(1, Math.max(0, rgb[i]!)));
+  return sharp(bytes, { raw: { width: size, height: size, channels: 3 } }).resize(4 * size, 4 * size, { kernel: 'nearest' }).png().toBuffer();
+}
+
+/** A map in [0, 1] over its image: dimmed image, the map in red-yellow on top. */
+function overlay(rgb: Float32Array, map: Float32Array): Float32Array {
+  const out = new Float32Array(rgb.length);
+  for (let p = 0; p < map.length; p++) {
+    const m = map[p]!;
+    const grey = (rgb[3 * p]! + rgb[3 * p + 1]! + rgb[3 * p + 2]!) / 3;
+    out[3 * p] = 0.35 * grey + m;
+    out[3 * p + 1] = 0.35 * grey + m * m;
+    out[3 * p + 2] = 0.35 * grey;
+  }
+  return out;
+}
+
+function sample<T>(items: readonly T[], n: number, rng: Rng): T[] {
+  return rng.shuffle([...items]).slice(0, n);
+}
+
+export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsOutput> = async (input, ctx) => {
+  const backend = await initBackend(ctx.log);
+  const spec = DATASETS[input.dataset.name];
+  const numClasses = spec.classNames.length;
+  const [test, train] = await Promise.all([splitReader(input.dataset, 'test', ctx.store.settings), splitReader(input.dataset, 'train', ctx.store.settings)]);
+  const biased = await loadModel(ctx.store, input.models.biased);
+  const debiased = await loadModel(ctx.store, input.models.debiased);
+
+  // Saliency: the first bias-conflicting test images, one class after another.
+  const conflictingTest = test.items.filter((i) => i.label !== i.bias);
+  const chosen: ImageItem[] = [];
+  for (let round = 0; chosen.length < input.saliencyImages && round < conflictingTest.length; round++) {
+    const label = round % numClasses;
+    const next = conflictingTest.find((i) => i.label === label && !chosen.includes(i));
+    if (next) chosen.push(next);
+    if (round > numClasses * input.saliencyImages) break;
+  }
+  const images: Analysis['saliency']['images'] = [];
+  let kind: SaliencyKind = 'input-gradient';
+  if (chosen.length > 0) {
+    const labels = chosen.map((i) => i.label);
+    const { raw } = await pixels(chosen, spec.imageSize, undefined);
+    const maps = { biased: saliencyMaps(biased.model, (await pixels(chosen, spec.imageSize, biased.inputNorm)).x, labels), debiased: saliencyMaps(debiased.model, (await pixels(chosen, spec.imageSize, debiased.inputNorm)).x, labels) };
+    kind = maps.debiased.kind;
+    const size = spec.imageSize;
+    const per = size * size * 3;
+    for (let i = 0; i < chosen.length; i++) {
+      const rgb = raw.subarray(i * per, (i + 1) * per);
+      images.push({
+        label: chosen[i]!.label, bias: chosen[i]!.bias,
+        image: await ctx.put(`saliency/${i}-image.png`, await png(rgb, size), 'image/png'),
+        biased: await ctx.put(`saliency/${i}-biased.png`, await png(overlay(rgb, maps.biased.maps[i]!), size), 'image/png'),
+        debiased: await ctx.put(`saliency/${i}-debiased.png`, await png(overlay(rgb, maps.debiased.maps[i]!), size), 'image/png'),
+      });
+    }
+  }
+  ctx.progress({ done: 1, total: 2 });
+
+  // Embedding: f_D's penultimate features of aligned, conflicting and generated training images.
+  const rng = new Rng(deriveSeed(input.seed, 7));
+  const generated = input.generatedManifests.length ? await generatedItems(ctx.store, input.generatedManifests) : [];
+  const groups: [EmbeddingGroup, ImageItem[]][] = [
+    ['aligned', sample(train.items.filter((i) => i.label === i.bias), input.embeddingPoints, rng)],
+    ['conflicting', sample(train.items.filter((i) => i.label !== i.bias), input.embeddingPoints, rng)],
+    ['generated', sample(generated, input.embeddingPoints, rng)],
+  ];
+  const rows: { group: EmbeddingGroup; label: number; features: number[] }[] = [];
+  for (const [group, items] of groups) {
+    if (items.length === 0) continue;
+    const { x } = await pixels(items, spec.imageSize, debiased.inputNorm);
+    const { features, dim } = penultimateFeatures(debiased.model, x, items.length);
+    items.forEach((item, i) => rows.push({ group, label: item.label, features: Array.from(features.subarray(i * dim, (i + 1) * dim)) }));
+  }
+  biased.model.dispose();
+  debiased.model.dispose();
+  const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, Math.max(2, rows.length - 1)), minDist: 0.1, random: () => rng.float() });
+  const xy = rows.length > 2 ? umap.fit(rows.map((r) => r.features)) : rows.map(() => [0, 0]);
+  const judge = input.dataset.name === 'cmnist' && generated.length > 0 ? await judgeGenerated(generated, spec.imageSize, backend) : undefined;
+  if (judge) ctx.log(`judge (MNIST test ${judge.testAccuracy.toFixed(2)}%): prompted digit recognised in ${judge.recognised} of ${judge.generated} generated images`);
+  const analysis: Analysis = {
+    ...(judge ? { judge } : {}),
+    saliency: { kind, images },
+    embedding: { method: 'umap', model: 'debiased', points: rows.map((r, i) => ({ x: xy[i]![0]!, y: xy[i]![1]!, group: r.group, label: r.label })) },
+  };
+  const analysisKey = await ctx.putJson(ANALYSIS_FILE, analysis);
+  ctx.progress({ done: 2, total: 2 });
+  ctx.log(`analysis: ${kind} on ${images.length} bias-conflicting test images; UMAP of f_D's features for ${rows.length} images`);
+  return { analysisKey, saliency: kind, points: rows.length };
+};

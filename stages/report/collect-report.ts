@@ -1,0 +1,149 @@
+/**
+ * What an experiment's report shows, read from the artifacts its stages stored (the keys their
+ * outputs name, in the result), and the page itself: the writeReport step stores it beside
+ * results.json, and `report --html` renders it again for results stored before that.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { readFileAt } from '../../core/data-source';
+import { DATASETS } from '../../datasets/specs';
+import type { ArtifactStore } from '../../core/store';
+import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../filter-captions';
+import { readGeneratedRows } from '../generated-rows';
+import type { ExperimentResult } from '../contracts';
+import { renderReport, type ReportAssets, type ReportData, type ReportImage } from './html';
+import type { Caption } from '../../engines/text/caption-filter';
+import type { LossRow } from '../../engines/selection/top-k';
+import { lossTableFromCsv } from '../../engines/selection/loss-table';
+import { lossHistogram, selectionPerClass } from './selection-stats';
+import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
+import { colourGrid, nearestColour } from './colour-check';
+import { MAX_INPUT_PIXELS } from '../../core/image-limits';
+import sharp from 'sharp';
+import type { Analysis } from '../analyze-models';
+
+const SHOW_TOP_K_PER_CLASS = 6;
+const SHOW_CAPTIONS = 60;
+const SHOW_PER_CLASS = 8;
+
+async function dataUri(load: () => Promise<Buffer | null>): Promise<string> {
+  const bytes = await load().catch(() => null);
+  return bytes ? `data:image/png;base64,${bytes.toString('base64')}` : '';
+}
+
+/** Reads what the report shows from the run's artifacts. */
+export async function collectReport(store: ArtifactStore, result: ExperimentResult, uiLink?: string): Promise<ReportData> {
+  const a = result.artifacts;
+  if (!a) throw new Error(`${result.experimentId}: this result has no artifact keys (run before reports existed)`);
+  const selection = (await store.getJson<{ rows: LossRow[]; precision: number; recall: number; k: number }>(a.selectionKey))!;
+  // The highest losses of each class (the selection is ordered by loss), so no class goes unseen.
+  const shown = new Map<number, LossRow[]>();
+  for (const row of [...selection.rows].sort((x, y) => y.ce - x.ce)) {
+    const list = shown.get(row.label) ?? [];
+    if (list.length < SHOW_TOP_K_PER_CLASS) shown.set(row.label, [...list, row]);
+  }
+  const topRows = await Promise.all([...shown.values()].flat().map(async (row) => {
+    const image: ReportImage = { src: await dataUri(() => readFileAt(row.file, store.settings)), caption: `class ${row.label}` };
+    return { image, label: row.label, bias: row.bias, ce: row.ce, gce: row.gce };
+  }));
+  const tableBytes = await store.get(a.tableKey);
+  const table = tableBytes ? lossTableFromCsv(tableBytes.toString('utf8'), store.uri(a.tableKey)) : undefined;
+  const classNames = DATASETS[result.dataset].classNames;
+  const config = (result as ExperimentResult & { config?: { topK?: { score?: 'ce' | 'gce' } } }).config;
+  const kept = (await store.getJson<Caption[]>(a.keptKey)) ?? [];
+  const dropped = (await store.getJson<DroppedCaption[]>(filterFileKey(a.keptKey, 'dropped'))) ?? [];
+  const top = (await store.getJson<Pick<TopWordsFile, 'f' | 'topWords'>>(filterFileKey(a.keptKey, 'topWords'))) ?? { f: 0, topWords: [] };
+  // Every generated image's colour (Colored MNIST), and one example per class x colour.
+  const colours = result.dataset === 'cmnist' ? { rgb: CMNIST_COLORS.map((c) => c.rgb) } : undefined;
+  const perClass = new Map<number, ReportImage[]>();
+  const measuredItems: { label: number; colour: number | undefined; example: ReportImage }[] = [];
+  for (const manifestKey of a.generatedManifests) {
+    for (const row of await readGeneratedRows(store, manifestKey)) {
+      const list = perClass.get(row.label) ?? [];
+      const needed = list.length < SHOW_PER_CLASS;
+      if (!needed && !colours) continue;
+      const bytes = await store.get(row.key).catch(() => null);
+      if (!bytes) continue;
+      const image: ReportImage = { src: `data:image/png;base64,${bytes.toString('base64')}`, caption: row.prompt };
+      if (needed) perClass.set(row.label, [...list, image]);
+      if (colours) {
+        const { data } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        measuredItems.push({ label: row.label, colour: nearestColour(data, colours), example: image });
+      }
+    }
+  }
+  const grid = colours ? colourGrid(measuredItems, DATASETS[result.dataset].classNames.length, colours.rgb.length) : undefined;
+  return {
+    result,
+    classNames,
+    uiLink,
+    topK: { k: result.topK.k, mode: result.topK.mode, precision: selection.precision, recall: selection.recall, rows: topRows },
+    captions: {
+      f: top.f, topWords: top.topWords, kept: await withThumbs(store, kept.slice(0, SHOW_CAPTIONS)), dropped: await withThumbs(store, dropped.slice(0, SHOW_CAPTIONS)),
+      keptTotal: kept.length, droppedTotal: dropped.length,
+    },
+    generated: [...perClass.entries()].sort((x, y) => x[0] - y[0]).map(([label, images]) => ({ label, images })),
+    config,
+    losses: table && lossHistogram(table, selection.rows, config?.topK?.score ?? 'ce'),
+    perClass: table && selectionPerClass(table, selection.rows, classNames.length),
+    biasNames: result.dataset === 'cmnist' ? CMNIST_COLORS.map((c) => c.name) : undefined,
+    generatedGrid: grid && {
+      ...grid,
+      // Only the examples travel: the grid's cells keep one image each.
+      cells: grid.cells.map((row) => row.map((c) => ({ count: c.count, example: c.example }))),
+      realConflicting: await realConflicting(store, selection.rows),
+    },
+    analysis: a.analysisKey ? await inlinedAnalysis(store, a.analysisKey) : undefined,
+  };
+}
+
+/** The captioned image beside its caption: a store key (the captionImage stage's copy) or a dataset file. */
+async function withThumbs<C extends { image: string }>(store: ArtifactStore, captions: readonly C[]): Promise<(C & { thumb: string })[]> {
+  const cache = new Map<string, string>();
+  const out: (C & { thumb: string })[] = [];
+  for (const c of captions) {
+    if (!cache.has(c.image)) {
+      const storeKey = !c.image.includes('://') && !c.image.startsWith('/');
+      cache.set(c.image, await dataUri(() => (storeKey ? store.get(c.image) : readFileAt(c.image, store.settings))));
+    }
+    out.push({ ...c, thumb: cache.get(c.image)! });
+  }
+  return out;
+}
+
+/** analyzeModels' analysis with its PNGs as data: URIs. */
+async function inlinedAnalysis(store: ArtifactStore, key: string): Promise<ReportData['analysis']> {
+  const analysis = await store.getJson<Analysis>(key);
+  if (!analysis) return undefined;
+  const uri = (k: string) => dataUri(() => store.get(k));
+  const images = await Promise.all(analysis.saliency.images.map(async (s) => ({ ...s, image: await uri(s.image), biased: await uri(s.biased), debiased: await uri(s.debiased) })));
+  return { saliency: { kind: analysis.saliency.kind, images }, embedding: analysis.embedding };
+}
+
+/** Up to two real bias-conflicting training images per class, from the selection, to set beside the generated ones. */
+async function realConflicting(store: ArtifactStore, rows: readonly LossRow[]): Promise<Record<number, ReportImage[]>> {
+  const out: Record<number, ReportImage[]> = {};
+  for (const row of rows) {
+    if (row.label === row.bias || (out[row.label]?.length ?? 0) >= 2) continue;
+    out[row.label] = [...(out[row.label] ?? []), { src: await dataUri(() => readFileAt(row.file, store.settings)), caption: `real, class ${row.label}` }];
+  }
+  return out;
+}
+
+/** Chart.js's browser build, inlined so that the page works offline and alone. */
+export async function reportAssets(): Promise<ReportAssets> {
+  // The UMD build is not among the package's exports: found beside its main entry.
+  const dist = dirname(require.resolve('chart.js'));
+  return { chartScript: await readFile(join(dist, 'chart.umd.min.js'), 'utf8') };
+}
+
+
+/** Where the page goes: beside the results it is made from. */
+export function reportHtmlKey(resultsKey: string): string {
+  return resultsKey.replace(/results\.json$/, 'report.html');
+}
+
+/** The experiment's report as one self-contained page. */
+export async function renderExperimentReport(store: ArtifactStore, result: ExperimentResult, uiLink?: string): Promise<string> {
+  return renderReport(await collectReport(store, result, uiLink), await reportAssets());
+}
