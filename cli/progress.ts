@@ -85,12 +85,12 @@ export function formatSnapshot(s: Snapshot): string {
   const counts = s.child ?? p;
   if (counts.total > 0) parts.push(`${counts.done}/${counts.total}`);
   for (const a of s.activities) {
-    const d = a.details as { epoch?: number; step?: number; done?: number; total?: number } | undefined;
+    const d = a.details as { unit?: string; epoch?: number; step?: number; done?: number; total?: number } | undefined;
     const bits = [
       d?.epoch !== undefined ? `epoch ${d.epoch}` : '',
       d?.step !== undefined ? `step ${d.step}${d.total !== undefined ? `/${d.total}` : ''}` : d?.total !== undefined ? `${d.done ?? 0}/${d.total}` : '',
     ].filter(Boolean);
-    if (bits.length > 0 || a.attempt > 1) parts.push(`${a.type}${a.attempt > 1 ? ` (attempt ${a.attempt})` : ''} ${bits.join(' ')}`.trim());
+    if (bits.length > 0 || a.attempt > 1) parts.push(`${a.type}${d?.unit ? ` ${d.unit}` : ''}${a.attempt > 1 ? ` (attempt ${a.attempt})` : ''} ${bits.join(' ')}`.trim());
   }
   if (p.paused) parts.push('PAUSED');
   return `${s.workflowId}: ${parts.join(' | ')}`;

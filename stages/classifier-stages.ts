@@ -157,6 +157,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
       init: spec.init ?? 'glorot', epochs: settings.epochs,
     },
     validCurve: result.history.map((h) => h.validAccuracy),
+    trainLossCurve: result.history.map((h) => h.trainLoss),
     trainImages: trainData.size, backend, imagesPerSecond: Math.round(imagesPerSecond),
   };
 };

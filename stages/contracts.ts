@@ -59,6 +59,8 @@ export interface TrainClassifierOutput {
   protocol: TrainingProtocol;
   /** Unbiased validation accuracy after each epoch, 1..epochs. */
   validCurve: number[];
+  /** Mean training loss per epoch (absent in outputs stored before it was recorded). */
+  trainLossCurve?: number[];
   /** Images per epoch: the training split plus generated images times their repeat. */
   trainImages: number;
   /** The tfjs backend that computed it (tensorflow-gpu, tensorflow, wasm or cpu). */
@@ -234,7 +236,7 @@ export interface ExperimentResult {
   configHash: string;
   accuracy: Partial<Record<ClassifierRole, Accuracy>>;
   /** Per classifier: how its epoch was chosen, which epoch, and its validation curve. */
-  training?: Partial<Record<ClassifierRole, { protocol: TrainingProtocol; bestEpoch: number; validAccuracy: number; validCurve: number[] }>>;
+  training?: Partial<Record<ClassifierRole, { protocol: TrainingProtocol; bestEpoch: number; validAccuracy: number; validCurve: number[]; trainLossCurve?: number[] }>>;
   topK: { k: number; mode: string; selected: number; precision: number; recall: number };
   captions: { images: number; kept: number; dropped: number; topWords: { word: string; count: number }[] };
   generated: number;

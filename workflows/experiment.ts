@@ -64,8 +64,8 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       experimentId, role, loss, dataset: data, train: config.train, classifier, seed: config.seed,
       selection: role === 'biased' ? selection.biased : selection.classifiers, valid: selection.valid,
     });
-    const describeTrain = (role: string, loss: string) =>
-      `train ${role} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${config.train.epochs} epochs`;
+    const describeTrain = (role: string, loss: string, images = `${prepared.counts.train} images`) =>
+      `train ${role} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${config.train.epochs} epochs on ${images}`;
     const biasedRun = call('trainClassifier', describeTrain('biased f_B', config.biasedLoss), trainInput('biased', config.biasedLoss));
     const vanillaRun = config.vanilla
       ? call('trainClassifier', describeTrain('vanilla', 'ce'), trainInput('vanilla', 'ce'))
@@ -120,7 +120,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
 
     await enter('trainClassifier');
     const repeat = config.generate.repeat ?? 1;
-    const debiased = await call('trainClassifier', `${describeTrain('debiased', 'ce')} on original + ${generated} generated images${repeat > 1 ? ` (x${repeat} per epoch)` : ''}`, {
+    const debiased = await call('trainClassifier', describeTrain('debiased', 'ce', `${prepared.counts.train} original + ${generated} generated images${repeat > 1 ? ` (x${repeat} per epoch)` : ''}`), {
       ...trainInput('debiased', 'ce'), extraManifests: generatedManifests, extraRepeat: repeat,
     });
     const vanilla = await vanillaRun;
@@ -129,7 +129,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     await enter('evaluate');
     const models = [biased, debiased, ...(vanilla ? [vanilla] : [])];
     const evaluations = await Promise.all(
-      models.map((m) => call('evaluate', `evaluate ${m.role} on the unbiased test set`, { experimentId, role: m.role, modelKey: m.modelKey, dataset: data })),
+      models.map((m) => call('evaluate', `evaluate ${m.role} on the unbiased test set (${prepared.counts.test} images)`, { experimentId, role: m.role, modelKey: m.modelKey, dataset: data })),
     );
     const accuracy: Partial<Record<ClassifierRole, Accuracy>> = {};
     for (const e of evaluations) accuracy[e.role] = e.accuracy;
@@ -164,6 +164,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       accuracy,
       training: Object.fromEntries(models.map((m) => [m.role, {
         protocol: m.protocol, bestEpoch: m.bestEpoch, validAccuracy: m.validAccuracy, validCurve: m.validCurve,
+        ...(m.trainLossCurve ? { trainLossCurve: m.trainLossCurve } : {}),
       }])),
       topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
       captions: { images: captions.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },

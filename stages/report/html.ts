@@ -89,6 +89,23 @@ function curvesChart(training: ExperimentResult['training']): ChartSpec | undefi
   };
 }
 
+function lossCurvesChart(training: ExperimentResult['training']): ChartSpec | undefined {
+  const roles = ROLE_ORDER.filter((r) => training?.[r]?.trainLossCurve?.length);
+  if (roles.length === 0) return undefined;
+  const epochs = Math.max(...roles.map((r) => training![r]!.trainLossCurve!.length));
+  return {
+    id: 'chart-train-loss', label: 'Training loss per epoch (each model its own loss: GCE for f_B, CE for the others)',
+    config: {
+      type: 'line',
+      data: {
+        labels: Array.from({ length: epochs }, (_, i) => String(i + 1)),
+        datasets: roles.map((r) => ({ label: ROLE_NAMES[r], borderColor: ROLE_COLORS[r], backgroundColor: ROLE_COLORS[r], data: training![r]!.trainLossCurve })),
+      },
+      options: { animation: false, responsive: true, scales: { x: { title: { display: true, text: 'epoch' } }, y: { type: 'logarithmic', title: { display: true, text: 'mean training loss' } } } },
+    },
+  };
+}
+
 function energyChart(energy: ExperimentResult['energy']): ChartSpec | undefined {
   if (!energy) return undefined;
   return {
@@ -259,7 +276,7 @@ function figure(img: ReportImage, extra = ''): string {
 /** A self-contained HTML report of one experiment (images inlined), readable offline. */
 export function renderReport(d: ReportData, assets: ReportAssets): string {
   const r = d.result;
-  const charts = [accuracyChart(r.accuracy), curvesChart(r.training), lossChart(d.losses), embeddingChart(d.analysis), energyChart(r.energy)].filter((c): c is ChartSpec => c !== undefined);
+  const charts = [accuracyChart(r.accuracy), curvesChart(r.training), lossCurvesChart(r.training), lossChart(d.losses), embeddingChart(d.analysis), energyChart(r.energy)].filter((c): c is ChartSpec => c !== undefined);
   const chart = (id: string) => { const c = charts.find((x) => x.id === id); return c ? chartFigure(c) : ''; };
   const name = (label: number) => d.classNames[label] ?? String(label);
   const biasName = (bias: number) => d.biasNames?.[bias] ?? `bias ${bias}`;
@@ -293,7 +310,7 @@ table.colours td,table.colours th{text-align:center;padding:.15rem}table.colours
 <p class="verdict">${esc(verdict(r))}</p>
 <p>Experiment <code>${esc(r.experimentId)}</code> (config ${esc(r.configHash)})${d.uiLink ? ` · <a href="${esc(d.uiLink)}">Temporal Web UI</a>` : ''}</p>
 <h2>Test accuracy (%)</h2>${chart('chart-accuracy')}<div class="wide">${accuracyTable(r.accuracy)}</div>
-${r.training ? `<h2>Training</h2>${chart('chart-curves')}<div class="wide">${trainingTable(r.training)}</div>` : ''}
+${r.training ? `<h2>Training</h2>${chart('chart-curves')}${chart('chart-train-loss')}<div class="wide">${trainingTable(r.training)}</div>` : ''}
 ${lossSection(d, chart('chart-losses'))}
 <h2>Top-${d.topK.k} highest-loss training images ${d.topK.mode === 'per-class' ? 'per class' : `(${esc(d.topK.mode)})`}</h2>
 <p>${r.topK.selected} selected; ${(100 * d.topK.precision).toFixed(1)}% are bias-conflicting; they hold ${(100 * d.topK.recall).toFixed(1)}% of all bias-conflicting training images.

@@ -29,8 +29,8 @@ const result: ExperimentResult = {
     debiased: { unbiased: 72.85, aligned: 95.2, conflicting: 70.4 },
   },
   training: {
-    vanilla: { protocol, bestEpoch: 5, validAccuracy: 50.2, validCurve: [30.1, 41.2, 46.8, 48.9, 50.2] },
-    biased: { protocol, bestEpoch: 5, validAccuracy: 19.8, validCurve: [20.7, 19.6, 18.2, 19.8, 19.8] },
+    vanilla: { protocol, bestEpoch: 5, validAccuracy: 50.2, validCurve: [30.1, 41.2, 46.8, 48.9, 50.2], trainLossCurve: [0.9, 0.4, 0.2, 0.1, 0.05] },
+    biased: { protocol, bestEpoch: 5, validAccuracy: 19.8, validCurve: [20.7, 19.6, 18.2, 19.8, 19.8], trainLossCurve: [0.14, 0.013, 0.012, 0.012, 0.011] },
     debiased: { protocol, bestEpoch: 5, validAccuracy: 70.1, validCurve: [35, 52.4, 61.9, 66.3, 70.1] },
   },
   topK: { k: 50, mode: 'per-class', selected: 500, precision: 0.8, recall: 0.7 },
@@ -93,7 +93,7 @@ describe.skipIf(!chromiumPath() && process.env.DIFFUBIAS_REQUIRE_CHROMIUM !== '1
       const { page, errors } = opened;
       const charts = await page.evaluate(CHARTS_ON_PAGE) as { id: string; drawn: boolean; inked: number; shown: boolean }[];
       expect(errors).toEqual([]);
-      expect(charts.map((c) => c.id)).toEqual(['chart-accuracy', 'chart-curves', 'chart-losses', 'chart-embedding', 'chart-energy']);
+      expect(charts.map((c) => c.id)).toEqual(['chart-accuracy', 'chart-curves', 'chart-train-loss', 'chart-losses', 'chart-embedding', 'chart-energy']);
       for (const c of charts) {
         expect(c, c.id).toMatchObject({ drawn: true, shown: true });
         expect(c.inked, c.id).toBeGreaterThan(2000);
