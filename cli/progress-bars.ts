@@ -87,7 +87,7 @@ export function progressView(stream: NodeJS.WriteStream, write: (line: string) =
     etaBuffer: 30,
     autopadding: true,
   }, Presets.shades_classic);
-  const header = multi.create(1, 0, { name: '', detail: '', rate: '', left: '' }, { format: ' {line}' });
+  const header = multi.create(1, 0, { line: '', name: '', detail: '', rate: '', left: '' }, { format: ' {line}' });
   const bars = new Map<string, { bar: SingleBar; first: { value: number; at: number } }>();
   return {
     update(s) {
