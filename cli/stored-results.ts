@@ -1,9 +1,7 @@
 /**
  * A finished run's results as its writeReport step stored them, read from the artifact store alone:
- * `report` works with Temporal down. For the embedded store of `diffubias dev`, when nothing serves
- * it, a private one is started over the same folder for the read.
+ * `report` works with Temporal down.
  */
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ArtifactStore } from '../core/store';
 import type { Settings } from '../core/settings';
@@ -21,21 +19,15 @@ export function resultsKey(workflowId: string): { kind: StoredResults['kind']; k
   return { kind: 'experiment', key: `runs/${experimentId}/report/results.json` };
 }
 
-function answers(endpoint: string): Promise<boolean> {
-  const { hostname, port } = new URL(endpoint);
-  return new Promise((done) => {
-    const socket = connect({ host: hostname, port: Number(port) });
-    socket.setTimeout(1000, () => { socket.destroy(); done(false); });
-    socket.once('connect', () => { socket.destroy(); done(true); });
-    socket.once('error', () => done(false));
-  });
-}
-
-/** Runs `fn` with a store for `settings`, serving the embedded one's folder when its server is down. */
+/**
+ * Runs `fn` with a store for `settings`. The embedded store is read through a private server over
+ * the configured home's folder, whether or not `diffubias dev` serves one: the endpoint is the same
+ * for every home, the folder is not (reads beside a running server are safe).
+ */
 export async function withStore<T>(settings: Settings, fn: (store: ArtifactStore) => Promise<T>): Promise<T> {
   let close: (() => Promise<void>) | undefined;
   let s3 = settings.s3;
-  if (settings.embeddedS3 && !(await answers(settings.s3.endpoint!))) {
+  if (settings.embeddedS3) {
     const server = await startEmbeddedS3({ directory: join(settings.home, 's3'), bucket: settings.s3.bucket });
     close = server.close;
     s3 = { ...settings.s3, endpoint: server.endpoint };
