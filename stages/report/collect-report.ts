@@ -97,14 +97,14 @@ export async function collectReport(store: ArtifactStore, result: ExperimentResu
   };
 }
 
-/** The captioned image beside its caption: a store key (the captionImage stage's copy) or a dataset file. */
+/** The captioned image beside its caption. */
 async function withThumbs<C extends { image: string }>(store: ArtifactStore, captions: readonly C[]): Promise<(C & { thumb: string })[]> {
   const cache = new Map<string, string>();
   const out: (C & { thumb: string })[] = [];
   for (const c of captions) {
     if (!cache.has(c.image)) {
-      const storeKey = !c.image.includes('://') && !c.image.startsWith('/');
-      cache.set(c.image, await dataUri(() => (storeKey ? store.get(c.image) : readFileAt(c.image, store.settings))));
+      // A dataset file (path or s3:// URI) as the loss table named it; else a key of this store.
+      cache.set(c.image, await dataUri(() => readFileAt(c.image, store.settings).catch(() => store.get(c.image))));
     }
     out.push({ ...c, thumb: cache.get(c.image)! });
   }
@@ -117,7 +117,7 @@ async function inlinedAnalysis(store: ArtifactStore, key: string): Promise<Repor
   if (!analysis) return undefined;
   const uri = (k: string) => dataUri(() => store.get(k));
   const images = await Promise.all(analysis.saliency.images.map(async (s) => ({ ...s, image: await uri(s.image), biased: await uri(s.biased), debiased: await uri(s.debiased) })));
-  return { saliency: { kind: analysis.saliency.kind, images }, embedding: analysis.embedding };
+  return { ...analysis, saliency: { ...analysis.saliency, images } };
 }
 
 /** Up to two real bias-conflicting training images per class, from the selection, to set beside the generated ones. */
