@@ -4,10 +4,10 @@ import { runStageUnit, StageCancelledError, type WithManifest } from '../stages/
 import type { Engines, StageName } from '../stages/stage-engines';
 import { NON_RETRYABLE } from '../stages/activity-table';
 import { BadInputError, ConfigError, EngineMissingError } from '../core/errors';
-import type { StageProgress } from '../stages/context';
+import { UNIT_PROGRESS_SIGNAL, type StageProgress, type UnitProgress } from '../stages/context';
 import type { ActivityDeps } from './deps';
 import { defaultEnergyMeter } from '../core/energy-meter';
-import { unitProgressSignal, type UnitProgress } from '../workflows/definitions';
+
 
 const LIVENESS_INTERVAL_MS = 10_000;
 
@@ -79,7 +79,7 @@ function tellWorkflow(ctx: Context, progress: UnitProgress): void {
   const workflowId = ctx.info.workflowExecution?.workflowId;
   if (!workflowId) return;
   try {
-    ctx.client.workflow.getHandle(workflowId).signal(unitProgressSignal, progress).catch(() => undefined);
+    ctx.client.workflow.getHandle(workflowId).signal<[UnitProgress]>(UNIT_PROGRESS_SIGNAL, progress).catch(() => undefined);
   } catch {
     // no client here
   }

@@ -1,6 +1,19 @@
 import type { ArtifactStore } from '../core/store';
 
 /** Progress an engine reports while it works; the activity layer turns it into heartbeats. */
+/**
+ * What a running stage activity tells its workflow for the Web UI (one per epoch, not per step),
+ * by the signal of this name: defined here, below both, so activities need not import workflows.
+ */
+export interface UnitProgress {
+  stage: string;
+  unit: string;
+  epoch?: number;
+  epochs?: number;
+  validAccuracy?: number;
+}
+export const UNIT_PROGRESS_SIGNAL = 'unitProgress';
+
 export interface StageProgress {
   epoch?: number;
   /** Epochs planned, and the validation accuracy of the epoch just ended: for live views. */

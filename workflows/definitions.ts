@@ -1,6 +1,7 @@
 /** Signals, queries and search attributes of the workflows, shared with the client side. */
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { UNIT_PROGRESS_SIGNAL, type UnitProgress } from '../stages/context';
 
 export interface Progress {
   /** The stage running now, or done / failed / cancelled. */
@@ -16,15 +17,7 @@ export interface Progress {
 
 export const progressQuery = defineQuery<Progress>('progress');
 
-/** What a running stage activity tells its workflow for the Web UI (one per epoch, not per step). */
-export interface UnitProgress {
-  stage: string;
-  unit: string;
-  epoch?: number;
-  epochs?: number;
-  validAccuracy?: number;
-}
-export const unitProgressSignal = defineSignal<[UnitProgress]>('unitProgress');
+export const unitProgressSignal = defineSignal<[UnitProgress]>(UNIT_PROGRESS_SIGNAL);
 /** Honoured between units of work: nothing new starts until `resume`; running units finish. */
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');

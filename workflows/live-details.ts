@@ -5,7 +5,8 @@
  */
 import { setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { Control } from './control';
-import { unitProgressSignal, type UnitProgress } from './definitions';
+import { unitProgressSignal } from './definitions';
+import type { UnitProgress } from '../stages/context';
 
 export interface LiveDetails {
   /** A result line kept under "so far" (a trained model's accuracy, a selection's precision). */

@@ -66,45 +66,39 @@ function accuracyChart(accuracy: Partial<Record<ClassifierRole, Accuracy>>): Cha
   };
 }
 
-function curvesChart(training: ExperimentResult['training']): ChartSpec | undefined {
-  const roles = ROLE_ORDER.filter((r) => training?.[r]?.validCurve?.length);
+type Training = NonNullable<ExperimentResult['training']>[ClassifierRole];
+
+/** One line per role over epochs, from each role's training record; the kept epoch drawn larger. */
+function perEpochChart(
+  training: ExperimentResult['training'], id: string, label: string, y: object,
+  curve: (t: NonNullable<Training>) => number[] | undefined,
+): ChartSpec | undefined {
+  const roles = ROLE_ORDER.filter((r) => training?.[r] && curve(training[r]!)?.length);
   if (roles.length === 0) return undefined;
-  const epochs = Math.max(...roles.map((r) => training![r]!.validCurve.length));
+  const epochs = Math.max(...roles.map((r) => curve(training![r]!)!.length));
   return {
-    id: 'chart-curves', label: 'Validation accuracy per epoch (%); the large point is the epoch kept',
+    id, label,
     config: {
       type: 'line',
       data: {
         labels: Array.from({ length: epochs }, (_, i) => String(i + 1)),
         datasets: roles.map((r) => {
           const t = training![r]!;
-          return {
-            label: ROLE_NAMES[r], borderColor: ROLE_COLORS[r], backgroundColor: ROLE_COLORS[r], data: t.validCurve,
-            pointRadius: t.validCurve.map((_, i) => (i + 1 === t.bestEpoch ? 7 : 2)),
-          };
+          const data = curve(t)!;
+          return { label: ROLE_NAMES[r], borderColor: ROLE_COLORS[r], backgroundColor: ROLE_COLORS[r], data, pointRadius: data.map((_, i) => (i + 1 === t.bestEpoch ? 7 : 2)) };
         }),
       },
-      options: { animation: false, responsive: true, scales: { x: { title: { display: true, text: 'epoch' } }, y: { title: { display: true, text: 'validation accuracy (%)' } } } },
+      options: { animation: false, responsive: true, scales: { x: { title: { display: true, text: 'epoch' } }, y } },
     },
   };
 }
 
-function lossCurvesChart(training: ExperimentResult['training']): ChartSpec | undefined {
-  const roles = ROLE_ORDER.filter((r) => training?.[r]?.trainLossCurve?.length);
-  if (roles.length === 0) return undefined;
-  const epochs = Math.max(...roles.map((r) => training![r]!.trainLossCurve!.length));
-  return {
-    id: 'chart-train-loss', label: 'Training loss per epoch (each model its own loss: GCE for f_B, CE for the others)',
-    config: {
-      type: 'line',
-      data: {
-        labels: Array.from({ length: epochs }, (_, i) => String(i + 1)),
-        datasets: roles.map((r) => ({ label: ROLE_NAMES[r], borderColor: ROLE_COLORS[r], backgroundColor: ROLE_COLORS[r], data: training![r]!.trainLossCurve })),
-      },
-      options: { animation: false, responsive: true, scales: { x: { title: { display: true, text: 'epoch' } }, y: { type: 'logarithmic', title: { display: true, text: 'mean training loss' } } } },
-    },
-  };
-}
+const curvesChart = (training: ExperimentResult['training']) => perEpochChart(training, 'chart-curves',
+  'Validation accuracy per epoch (%); the large point is the epoch kept', { title: { display: true, text: 'validation accuracy (%)' } }, (t) => t.validCurve);
+
+const lossCurvesChart = (training: ExperimentResult['training']) => perEpochChart(training, 'chart-train-loss',
+  'Training loss per epoch (each model its own loss: GCE for f_B, CE for the others); the large point is the epoch kept',
+  { type: 'logarithmic', title: { display: true, text: 'mean training loss' } }, (t) => t.trainLossCurve);
 
 function energyChart(energy: ExperimentResult['energy']): ChartSpec | undefined {
   if (!energy) return undefined;
