@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ArtifactStore } from '../core/store';
 import type { ExperimentResult } from '../stages/contracts';
-import { renderExperimentReport, reportHtmlKey } from '../stages/report/collect-report';
+import { renderExperimentReport, reportAssets, reportHtmlKey } from '../stages/report/collect-report';
 import { sweepHtml, sweepMarkdown, type SweepTableInput } from '../stages/report/sweep-table';
 
 /**
@@ -27,6 +27,6 @@ export async function writeSweepTables(sweep: SweepTableInput, dir: string): Pro
   const html = resolve(join(dir, 'table.html'));
   await writeFile(resolve(join(dir, 'results.json')), `${JSON.stringify(sweep, null, 2)}\n`);
   await writeFile(md, sweepMarkdown(sweep));
-  await writeFile(html, sweepHtml(sweep));
+  await writeFile(html, sweepHtml(sweep, await reportAssets()));
   return { md, html };
 }

@@ -178,6 +178,8 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
         ...(analysis ? { analysisKey: analysis.analysisKey } : {}),
       },
     };
+    const spent = result.energy!.total;
+    live.note(`energy: ${(spent.kwh.total * 1000).toFixed(2)} Wh, ${spent.gCo2eq.toFixed(2)} gCO2eq (CodeCarbon's method; docs/energy.md)`);
     await enter('writeReport');
     const { namespace, workflowId, runId } = workflowInfo();
     await call('writeReport', 'store results.json and report.html', {

@@ -42,7 +42,7 @@ export interface ReportAssets {
 }
 
 /** One chart: a canvas and its Chart.js configuration. */
-interface ChartSpec {
+export interface ChartSpec {
   id: string;
   label: string;
   config: unknown;
@@ -162,8 +162,15 @@ function saliencySection(d: ReportData, name: (label: number) => string, biasNam
     + `<div class="wide"><table class="saliency"><tr><th>class, colour</th><th>image</th><th>f_B</th><th>f_D (DiffuBias)</th></tr>${rows}</table></div>${chart}`;
 }
 
-function chartFigure(spec: ChartSpec): string {
+export function chartFigure(spec: ChartSpec): string {
   return `<figure class="chart"><figcaption>${esc(spec.label)}</figcaption><canvas id="${spec.id}" role="img" aria-label="${esc(spec.label)}"></canvas></figure>`;
+}
+
+/** The library and what draws each chart: the end of a page's body. */
+export function chartScripts(charts: readonly ChartSpec[], assets: ReportAssets): string {
+  return `<script type="application/json" id="chart-specs">${scriptJson(charts.map(({ id, config }) => ({ id, config })))}</script>
+<script>${assets.chartScript}</script>
+<script>for (const spec of JSON.parse(document.getElementById('chart-specs').textContent)) new Chart(document.getElementById(spec.id), spec.config);</script>`;
 }
 
 /** JSON safe inside a script element. */
@@ -286,7 +293,7 @@ export function renderReport(d: ReportData, assets: ReportAssets): string {
   const perImage = d.captions.keptTotal + d.captions.droppedTotal > 0 && r.captions.images > 0 ? (d.captions.keptTotal + d.captions.droppedTotal) / r.captions.images : undefined;
   const generated = d.generated.map((g) => `<h3>${esc(name(g.label))}</h3><div class="grid">${g.images.map((i) => figure(i)).join('')}</div>`).join('');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>DiffuBias ${esc(r.experimentId)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>DiffuBias ${esc(r.experimentId)}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:1rem auto;padding:0 1rem;max-width:75rem;color:#222}
 .verdict{font-size:1.15rem;font-weight:600;background:#eef6ee;border-left:.3rem solid #2ca02c;padding:.5rem .8rem}
@@ -318,9 +325,7 @@ ${selectionTable(d, name)}${topKByClass}
 ${saliencySection(d, name, biasName, chart('chart-embedding'))}
 ${r.energy ? `<h2>Stages: time, reuse, energy and CO<sub>2</sub></h2>${chart('chart-energy')}${stagesTable(r)}` : ''}
 ${d.config === undefined ? '' : `<h2>Config</h2><pre class="wide">${esc(JSON.stringify(d.config, null, 2))}</pre>`}
-<script type="application/json" id="chart-specs">${scriptJson(charts.map(({ id, config }) => ({ id, config })))}</script>
-<script>${assets.chartScript}</script>
-<script>for (const spec of JSON.parse(document.getElementById('chart-specs').textContent)) new Chart(document.getElementById(spec.id), spec.config);</script>
+${chartScripts(charts, assets)}
 </body></html>
 `;
 }

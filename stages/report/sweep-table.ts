@@ -1,5 +1,6 @@
 import type { ClassifierRole, TrainingProtocol } from '../contracts';
 import type { SweepRow } from './sweep-aggregate';
+import { chartFigure, chartScripts, type ChartSpec, type ReportAssets } from './html';
 import type { Stat } from './stats';
 
 /** What a sweep's table is made from: its rows and how each experiment ended. */
@@ -70,18 +71,38 @@ function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** The same table as a self-contained HTML page. */
-export function sweepHtml(input: SweepTableInput): string {
+const ROLE_COLORS: Record<ClassifierRole, string> = { vanilla: '#7f7f7f', biased: '#d62728', debiased: '#1f77b4' };
+
+/** Mean unbiased accuracy per cell and model, the paper's DiffuBias beside it where it has one. */
+function sweepChart(input: SweepTableInput): ChartSpec {
+  const labels = input.rows.map((r) => `${r.dataset} ${r.ratio}%`);
+  const datasets = ROLES.filter(([role]) => input.rows.some((r) => r.ours[role])).map(([role, name]) => ({
+    label: name, backgroundColor: ROLE_COLORS[role], data: input.rows.map((r) => r.ours[role]?.unbiased.mean ?? null),
+  }));
+  if (input.rows.some((r) => r.paper?.DiffuBias !== undefined)) {
+    datasets.push({ label: 'DiffuBias (paper)', backgroundColor: '#aec7e8', data: input.rows.map((r) => r.paper?.DiffuBias ?? null) });
+  }
+  return {
+    id: 'chart-sweep', label: 'Unbiased test accuracy (%), mean over seeds (the table gives ± std and n)',
+    config: { type: 'bar', data: { labels, datasets }, options: { animation: false, responsive: true, scales: { y: { min: 0, max: 100 } } } },
+  };
+}
+
+/** The same table as a self-contained HTML page; with the chart library given, a chart above it. */
+export function sweepHtml(input: SweepTableInput, assets?: ReportAssets): string {
+  const chart = assets && input.rows.length > 0 ? sweepChart(input) : undefined;
   const head = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'published (unbiased %)', 'Wh per run'];
   const rows = input.rows.map((row) => `<tr>${[
     row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row), formatEnergy(row),
   ].map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
   const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Published:') || l.includes('experiments failed:') || l.startsWith('- '));
   return `<!doctype html><html><head><meta charset="utf-8"><title>Sweep ${esc(input.sweepId)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}td:first-child,th:first-child{text-align:left}</style></head>
-<body><h1>Sweep ${esc(input.sweepId)}</h1><p>Unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished).</p>
-<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.join('')}</table>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;margin:1rem auto;padding:0 1rem;max-width:75rem}.wide{overflow-x:auto}.chart{margin:1rem 0;max-width:48rem}.chart figcaption{font-size:.85rem;color:#555}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}td:first-child,th:first-child{text-align:left}</style></head>
+<body><h1>Sweep ${esc(input.sweepId)}</h1>${chart ? chartFigure(chart) : ''}<p>Unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished).</p>
+<div class="wide"><table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.join('')}</table></div>
 ${notes.map((n) => `<p>${esc(n)}</p>`).join('\n')}
+${chart && assets ? chartScripts([chart], assets) : ''}
 </body></html>
 `;
 }

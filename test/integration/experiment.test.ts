@@ -65,6 +65,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(metadata.currentDetails).toContain('stage: **done**');
     expect(metadata.currentDetails).toMatch(/f_B: epoch \d+ kept, validation 50\.00%/);
     expect(metadata.currentDetails).toContain('unbiased test accuracy: biased');
+    expect(metadata.currentDetails).toMatch(/energy: \d+\.\d\d Wh, \d+\.\d\d gCO2eq/);
 
     // Energy: every unit of every stage measured by the worker, summed per stage and in total.
     const energy = result.energy!;

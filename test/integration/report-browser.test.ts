@@ -17,6 +17,8 @@ import { reportAssets } from '../../stages/report/collect-report';
 import { chromiumPath, openPage, type OpenedPage } from '../support/browser';
 import { lossHistogram, selectionPerClass } from '../../stages/report/selection-stats';
 import { colourGrid } from '../../stages/report/colour-check';
+import { sweepHtml } from '../../stages/report/sweep-table';
+import { aggregateSweep } from '../../stages/report/sweep-aggregate';
 
 const energy = (wh: number, cpu: number): Energy => ({ ...NO_ENERGY, wallSeconds: cpu, cpuSeconds: cpu, kwh: { ...NO_ENERGY.kwh, cpu: wh / 1000, total: wh / 1000 }, gCo2eq: (wh / 1000) * 475 });
 const stages: [string, number, number][] = [['prepareDataset', 0.2, 3], ['trainClassifier(biased)', 1.5, 60], ['captionImage', 0.8, 30], ['generateBatch', 2.4, 95], ['trainClassifier(debiased)', 1.9, 75], ['evaluate', 0.3, 9]];
@@ -107,5 +109,22 @@ describe.skipIf(!chromiumPath() && process.env.DIFFUBIAS_REQUIRE_CHROMIUM !== '1
       await opened.close();
       opened = undefined;
     }
+  });
+
+  it('the sweep page: its chart renders without console errors, beside the table', async () => {
+    const results = [0, 1].flatMap((seed) => [1, 5].map((ratio) => ({ ...result, ratio, seed, accuracy: { ...result.accuracy, debiased: { unbiased: 70 + ratio + seed, aligned: 95, conflicting: 65 } } })));
+    const dir = mkdtempSync(join(tmpdir(), 'sweep-browser-'));
+    const file = join(dir, 'table.html');
+    writeFileSync(file, sweepHtml({ sweepId: 's1', rows: aggregateSweep(results), experiments: [] }, await reportAssets()));
+    opened = await openPage(pathToFileURL(file).href, 390);
+    const charts = await opened.page.evaluate(CHARTS_ON_PAGE) as { id: string; drawn: boolean; inked: number }[];
+    expect(opened.errors).toEqual([]);
+    expect(charts).toHaveLength(1);
+    expect(charts[0]).toMatchObject({ id: 'chart-sweep', drawn: true });
+    expect(charts[0]!.inked).toBeGreaterThan(2000);
+    expect(await opened.page.evaluate('document.documentElement.scrollWidth - window.innerWidth') as number).toBeLessThanOrEqual(0);
+    await opened.page.screenshot({ path: join(process.env.DIFFUBIAS_SCREENSHOTS ?? dir, 'sweep-390.png'), fullPage: true });
+    await opened.close();
+    opened = undefined;
   });
 });
