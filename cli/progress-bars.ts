@@ -88,7 +88,7 @@ export function progressView(stream: NodeJS.WriteStream, write: (line: string) =
     autopadding: true,
   }, Presets.shades_classic);
   const header = multi.create(1, 0, { line: '', name: '', detail: '', rate: '', left: '' }, { format: ' {line}' });
-  const bars = new Map<string, { bar: SingleBar; first: { value: number; at: number } }>();
+  const bars = new Map<string, { bar: SingleBar; first: { value: number; at: number }; moved: { value: number; at: number } }>();
   return {
     update(s) {
       header.update(0, { line: stageLine(s) });
@@ -98,12 +98,14 @@ export function progressView(stream: NodeJS.WriteStream, write: (line: string) =
         seen.add(u.key);
         let entry = bars.get(u.key);
         if (!entry) {
-          entry = { bar: multi.create(u.total, u.value, { name: u.name, detail: u.detail, rate: '', left: '?' }), first: { value: u.value, at: now } };
+          entry = { bar: multi.create(u.total, u.value, { name: u.name, detail: u.detail, rate: '', left: '?' }), first: { value: u.value, at: now }, moved: { value: u.value, at: now } };
           bars.set(u.key, entry);
         }
-        // Rate and ETA from what this view saw (cli-progress's own need steady updates).
-        const seconds = (now - entry.first.at) / 1000;
-        const perSecond = seconds > 0 ? (u.value - entry.first.value) / seconds : 0;
+        // Rate and ETA from what this view saw, between the first and the latest change: heartbeats
+        // come every 10 s, so the value stands still between them (cli-progress's own need steady updates).
+        if (u.value !== entry.moved.value) entry.moved = { value: u.value, at: now };
+        const seconds = (entry.moved.at - entry.first.at) / 1000;
+        const perSecond = seconds > 0 ? (entry.moved.value - entry.first.value) / seconds : 0;
         const rate = perSecond > 0 ? `${perSecond.toFixed(1)}/s` : '';
         const eta = perSecond > 0 ? formatSeconds((u.total - u.value) / perSecond) : '?';
         entry.bar.setTotal(u.total);
