@@ -17,6 +17,8 @@ import type { AnalyzeModelsInput, AnalyzeModelsOutput } from './contracts';
 import type { StageEngine } from './context';
 import * as tf from '@tensorflow/tfjs';
 import { JUDGE, judgeView, trainJudge } from './mnist-judge';
+import { CMNIST_COLORS } from '../datasets/cmnist/colors';
+import { colourGrid, nearestColour, type ColourGrid } from './report/colour-check';
 
 /** The file this stage writes and the report reads. */
 export const ANALYSIS_FILE = 'analysis.json';
@@ -31,6 +33,8 @@ export interface Analysis {
   embedding: { method: 'umap'; model: 'debiased'; points: { x: number; y: number; group: EmbeddingGroup; label: number }[] };
   /** Colored MNIST: is the prompted digit there? A grayscale MNIST judge's reading of every generated image. */
   judge?: JudgeVerdict;
+  /** Colored MNIST: generated images by class x measured colour; each cell's example by its location. */
+  colours?: ColourGrid<string>;
 }
 
 export interface JudgeVerdict {
@@ -41,12 +45,17 @@ export interface JudgeVerdict {
   perClass: { label: number; generated: number; recognised: number }[];
 }
 
-async function judgeGenerated(items: readonly ImageItem[], imageSize: number, backend: string): Promise<JudgeVerdict> {
+/** Colored MNIST's generated images, each decoded once: the judge's verdict and each image's colour. */
+async function inspectGenerated(items: readonly ImageItem[], imageSize: number, backend: string): Promise<{ judge: JudgeVerdict; colours: ColourGrid<string> }> {
   const judge = await trainJudge(backend);
   const perClass = Array.from({ length: 10 }, (_, label) => ({ label, generated: 0, recognised: 0 }));
+  const palette = { rgb: CMNIST_COLORS.map((c) => c.rgb) };
+  const per = imageSize * imageSize * 3;
+  const measured: { label: number; colour: number | undefined; example: string }[] = [];
   for (let at = 0; at < items.length; at += 500) {
     const chunk = items.slice(at, at + 500);
     const { raw } = await pixels(chunk, imageSize, undefined);
+    chunk.forEach((item, i) => measured.push({ label: item.label, colour: nearestColour(raw.subarray(i * per, (i + 1) * per), palette, 1), example: item.location }));
     const view = judgeView(raw, chunk.length);
     const logits = tf.tidy(() => judge.model.apply(tf.tensor4d(view, [chunk.length, imageSize, imageSize, 3])) as tf.Tensor2D);
     const argmax = logits.argMax(-1);
@@ -61,11 +70,14 @@ async function judgeGenerated(items: readonly ImageItem[], imageSize: number, ba
   }
   judge.model.dispose();
   return {
-    method: `MLP trained here on grayscale MNIST (${JUDGE.epochs} epochs), reading each image's intensity`,
-    testAccuracy: judge.testAccuracy,
-    generated: perClass.reduce((n, c) => n + c.generated, 0),
-    recognised: perClass.reduce((n, c) => n + c.recognised, 0),
-    perClass,
+    judge: {
+      method: `MLP trained here on grayscale MNIST (${JUDGE.epochs} epochs), reading each image's intensity`,
+      testAccuracy: judge.testAccuracy,
+      generated: perClass.reduce((n, c) => n + c.generated, 0),
+      recognised: perClass.reduce((n, c) => n + c.recognised, 0),
+      perClass,
+    },
+    colours: colourGrid(measured, 10, palette.rgb.length),
   };
 }
 
@@ -165,10 +177,11 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
   debiased.model.dispose();
   const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, Math.max(2, rows.length - 1)), minDist: 0.1, random: () => rng.float() });
   const xy = rows.length > 2 ? umap.fit(rows.map((r) => r.features)) : rows.map(() => [0, 0]);
-  const judge = input.dataset.name === 'cmnist' && generated.length > 0 ? await judgeGenerated(generated, spec.imageSize, backend) : undefined;
+  const inspected = input.dataset.name === 'cmnist' && generated.length > 0 ? await inspectGenerated(generated, spec.imageSize, backend) : undefined;
+  const judge = inspected?.judge;
   if (judge) ctx.log(`judge (MNIST test ${judge.testAccuracy.toFixed(2)}%): prompted digit recognised in ${judge.recognised} of ${judge.generated} generated images`);
   const analysis: Analysis = {
-    ...(judge ? { judge } : {}),
+    ...(inspected ? { judge: inspected.judge, colours: inspected.colours } : {}),
     saliency: { kind, images },
     embedding: { method: 'umap', model: 'debiased', points: rows.map((r, i) => ({ x: xy[i]![0]!, y: xy[i]![1]!, group: r.group, label: r.label })) },
   };

@@ -17,9 +17,6 @@ import type { LossRow } from '../../engines/selection/top-k';
 import { lossTableFromCsv } from '../../engines/selection/loss-table';
 import { lossHistogram, selectionPerClass } from './selection-stats';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
-import { colourGrid, nearestColour } from './colour-check';
-import { MAX_INPUT_PIXELS } from '../../core/image-limits';
-import sharp from 'sharp';
 import type { Analysis } from '../analyze-models';
 
 const SHOW_TOP_K_PER_CLASS = 6;
@@ -53,26 +50,15 @@ export async function collectReport(store: ArtifactStore, result: ExperimentResu
   const kept = (await store.getJson<Caption[]>(a.keptKey)) ?? [];
   const dropped = (await store.getJson<DroppedCaption[]>(filterFileKey(a.keptKey, 'dropped'))) ?? [];
   const top = (await store.getJson<Pick<TopWordsFile, 'f' | 'topWords'>>(filterFileKey(a.keptKey, 'topWords'))) ?? { f: 0, topWords: [] };
-  // Every generated image's colour (Colored MNIST), and one example per class x colour.
-  const colours = result.dataset === 'cmnist' ? { rgb: CMNIST_COLORS.map((c) => c.rgb) } : undefined;
   const perClass = new Map<number, ReportImage[]>();
-  const measuredItems: { label: number; colour: number | undefined; example: ReportImage }[] = [];
   for (const manifestKey of a.generatedManifests) {
     for (const row of await readGeneratedRows(store, manifestKey)) {
       const list = perClass.get(row.label) ?? [];
-      const needed = list.length < SHOW_PER_CLASS;
-      if (!needed && !colours) continue;
-      const bytes = await store.get(row.key).catch(() => null);
-      if (!bytes) continue;
-      const image: ReportImage = { src: `data:image/png;base64,${bytes.toString('base64')}`, caption: row.prompt };
-      if (needed) perClass.set(row.label, [...list, image]);
-      if (colours) {
-        const { data } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-        measuredItems.push({ label: row.label, colour: nearestColour(data, colours), example: image });
-      }
+      if (list.length >= SHOW_PER_CLASS) continue;
+      perClass.set(row.label, [...list, { src: await dataUri(() => store.get(row.key)), caption: row.prompt }]);
     }
   }
-  const grid = colours ? colourGrid(measuredItems, DATASETS[result.dataset].classNames.length, colours.rgb.length) : undefined;
+  const analysis = a.analysisKey ? await store.getJson<Analysis>(a.analysisKey) : null;
   return {
     result,
     classNames,
@@ -87,13 +73,16 @@ export async function collectReport(store: ArtifactStore, result: ExperimentResu
     losses: table && lossHistogram(table, selection.rows, config?.topK?.score ?? 'ce'),
     perClass: table && selectionPerClass(table, selection.rows, classNames.length),
     biasNames: result.dataset === 'cmnist' ? CMNIST_COLORS.map((c) => c.name) : undefined,
-    generatedGrid: grid && {
-      ...grid,
-      // Only the examples travel: the grid's cells keep one image each.
-      cells: grid.cells.map((row) => row.map((c) => ({ count: c.count, example: c.example }))),
+    generatedGrid: analysis?.colours && {
+      ...analysis.colours,
+      // The analysis measured every generated image's colour; the page shows one per cell.
+      cells: await Promise.all(analysis.colours.cells.map((row) => Promise.all(row.map(async (c) => ({
+        count: c.count,
+        example: c.example === undefined ? undefined : { src: await dataUri(() => readFileAt(c.example!, store.settings)), caption: '' },
+      }))))),
       realConflicting: await realConflicting(store, selection.rows),
     },
-    analysis: a.analysisKey ? await inlinedAnalysis(store, a.analysisKey) : undefined,
+    analysis: analysis ? await inlinedAnalysis(store, analysis) : undefined,
   };
 }
 
@@ -112,9 +101,7 @@ async function withThumbs<C extends { image: string }>(store: ArtifactStore, cap
 }
 
 /** analyzeModels' analysis with its PNGs as data: URIs. */
-async function inlinedAnalysis(store: ArtifactStore, key: string): Promise<ReportData['analysis']> {
-  const analysis = await store.getJson<Analysis>(key);
-  if (!analysis) return undefined;
+async function inlinedAnalysis(store: ArtifactStore, analysis: Analysis): Promise<ReportData['analysis']> {
   const uri = (k: string) => dataUri(() => store.get(k));
   const images = await Promise.all(analysis.saliency.images.map(async (s) => ({ ...s, image: await uri(s.image), biased: await uri(s.biased), debiased: await uri(s.debiased) })));
   return { ...analysis, saliency: { ...analysis.saliency, images } };

@@ -7,18 +7,21 @@ export interface Palette {
   readonly rgb: readonly (readonly [number, number, number])[];
 }
 
-/** Pixels brighter than this (max channel, 0-255) are the digit. */
-const FOREGROUND = 64;
+/** Pixels brighter than this share of full intensity (max channel) are the digit. */
+const FOREGROUND = 0.25;
 
-/** The palette index nearest the foreground's mean colour; undefined when nothing is foreground. */
-export function nearestColour(rgb: Uint8Array | Buffer, palette: Palette): number | undefined {
+/**
+ * The palette index nearest the foreground's mean colour; undefined when nothing is foreground.
+ * `full` is what full intensity reads as in `rgb` (255 for bytes, 1 for pixels in [0, 1]).
+ */
+export function nearestColour(rgb: ArrayLike<number>, palette: Palette, full = 255): number | undefined {
   let r = 0;
   let g = 0;
   let b = 0;
   let n = 0;
   for (let i = 0; i + 2 < rgb.length; i += 3) {
     const [pr, pg, pb] = [rgb[i]!, rgb[i + 1]!, rgb[i + 2]!];
-    if (Math.max(pr, pg, pb) < FOREGROUND) continue;
+    if (Math.max(pr, pg, pb) < FOREGROUND * full) continue;
     r += pr; g += pg; b += pb; n++;
   }
   if (n === 0) return undefined;

@@ -77,6 +77,9 @@ describe('experiment workflow with every product engine (tiny random-weight bund
     expect(html.match(/class="sal"/g)?.length).toBe(3 * analysis.saliency.images.length);
     expect(analysis.embedding.points.filter((p) => p.group === 'generated')).toHaveLength(Math.min(result.generated, 300));
     expect(analysis.judge?.generated).toBe(result.generated);
+    // Every generated image's colour measured once, by the analysis; the page draws its grid.
+    expect(analysis.colours!.measured + analysis.colours!.noForeground).toBe(result.generated);
+    expect(html).toContain('<table class="colours">');
     expect(html).toContain(`recognises the prompted digit in <b>${analysis.judge!.recognised} of ${analysis.judge!.generated} generated images`);
     // Captions come with the image they describe.
     expect(html.match(/<img class="thumb" src="data:image\/png;base64,/g)?.length).toBeGreaterThan(0);
