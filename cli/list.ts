@@ -1,6 +1,7 @@
 /** `diffubias list`: the experiments and sweeps Temporal knows, newest first, from its visibility store. */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/definitions';
+import { formatSeconds } from './durations';
 
 export interface ListedRun {
   workflowId: string;
@@ -51,8 +52,7 @@ export async function listRuns(client: Client, options: ListOptions): Promise<Li
 }
 
 function duration(row: ListedRun, now: Date): string {
-  const s = Math.round(((row.closed ?? now).getTime() - row.started.getTime()) / 1000);
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return formatSeconds(((row.closed ?? now).getTime() - row.started.getTime()) / 1000);
 }
 
 /** One line per run, in columns: id, status, stage, cell, started, how long. */

@@ -6,6 +6,7 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Client } from '@temporalio/client';
 import { formatSnapshot, snapshot, type Snapshot } from './progress';
+import { formatSeconds } from './durations';
 
 export interface ProgressView {
   update(s: Snapshot): void;
@@ -51,13 +52,6 @@ export function unitBars(s: Snapshot): UnitBar[] {
     }
   }
   return bars;
-}
-
-export function formatSeconds(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 function stageLine(s: Snapshot): string {

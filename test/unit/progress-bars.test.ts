@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
-import { formatSeconds, progressView, unitBars } from '../../cli/progress-bars';
+import { progressView, unitBars } from '../../cli/progress-bars';
+import { formatSeconds } from '../../cli/durations';
 import type { Snapshot } from '../../cli/progress';
 
 const progress = (stage: string, done = 0, total = 0) => ({ stage, stagesDone: ['prepareDataset'], done, total, paused: false, children: [] });
