@@ -169,7 +169,7 @@ export async function loadModel(store: ArtifactStore, key: string): Promise<{ mo
 }
 
 export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput> = async (input, ctx) => {
-  const backend = await initBackend(ctx.log);
+  await initBackend(ctx.log);
   const { model, inputNorm } = await loadModel(ctx.store, input.modelKey);
   const train = await splitReader(input.dataset, 'train', ctx.store.settings);
   const p = await predictAll(model, normalizedSource(train, inputNorm), INFERENCE_BATCH, (done, total) => ctx.progress({ done, total }));
@@ -178,16 +178,17 @@ export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput>
     file: item.location, label: item.label, bias: item.bias, predicted: argmax(p.logits, p.classes, i), ...sampleLosses(p.logits, p.classes, i, item.label, input.gceQ),
   }));
   const tableKey = await ctx.put(CLASSIFIER_FILES.losses, lossTableToCsv(rows), 'text/csv');
-  return { tableKey, rows: rows.length, backend };
+  return { tableKey, rows: rows.length, backend: p.engine };
 };
 
 export const evaluateEngine: StageEngine<EvaluateInput, EvaluateOutput> = async (input, ctx) => {
-  const backend = await initBackend(ctx.log);
+  await initBackend(ctx.log);
   const { model, inputNorm } = await loadModel(ctx.store, input.modelKey);
   const test = await splitReader(input.dataset, 'test', ctx.store.settings);
-  const breakdown = accuracyBreakdown(await predictAll(model, normalizedSource(test, inputNorm), INFERENCE_BATCH, (done, total) => ctx.progress({ done, total })));
+  const p = await predictAll(model, normalizedSource(test, inputNorm), INFERENCE_BATCH, (done, total) => ctx.progress({ done, total }));
   model.dispose();
+  const breakdown = accuracyBreakdown(p);
   await ctx.putJson(CLASSIFIER_FILES.accuracy, breakdown);
   const { unbiased, aligned, conflicting } = breakdown;
-  return { role: input.role, accuracy: { unbiased, aligned, conflicting }, backend };
+  return { role: input.role, accuracy: { unbiased, aligned, conflicting }, backend: p.engine };
 };

@@ -86,6 +86,7 @@ export interface ScoreLossesOutput {
   /** Table of (file, label, bias, predicted, ce, gce), one row per training image. */
   tableKey: string;
   rows: number;
+  /** What computed the logits: 'onnxruntime' (dense stacks such as the MLP) or the tfjs backend. */
   backend: string;
 }
 
@@ -196,6 +197,7 @@ export interface Accuracy {
 export interface EvaluateOutput {
   role: ClassifierRole;
   accuracy: Accuracy;
+  /** What computed the logits: 'onnxruntime' (dense stacks such as the MLP) or the tfjs backend. */
   backend: string;
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
 import { buildModel, type ModelSpec } from './models';
-import { batchForward } from './predict';
+import { batchPredictor } from './predict';
 import { createTrainStep } from './train-step';
 
 export interface Throughput {
@@ -43,20 +43,16 @@ export async function trainingThroughput(spec: ModelSpec, batch: number, steps: 
 }
 
 /** Inference as scoreLosses and evaluate run it (predictAll): a forward pass per batch, logits read back each batch. */
-export async function inferenceThroughput(spec: ModelSpec, batch: number, steps: number): Promise<Throughput> {
+export async function inferenceThroughput(spec: ModelSpec, batch: number, steps: number): Promise<Throughput & { inference: string }> {
   const backend = await initBackend();
   const model = buildModel(spec);
   const { x } = randomBatch(spec, batch);
-  const forward = batchForward(model);
-  const run = async () => {
-    const out = forward(x, batch);
-    await out.data();
-    out.dispose();
-  };
-  await run();
+  const predictor = await batchPredictor(model);
+  await predictor.logits(x, batch);
   const start = performance.now();
-  for (let i = 0; i < steps; i++) await run();
+  for (let i = 0; i < steps; i++) await predictor.logits(x, batch);
   const seconds = (performance.now() - start) / 1000;
+  await predictor.dispose();
   model.dispose();
-  return { backend, images_per_s: Number(((batch * steps) / seconds).toFixed(1)), batch, steps };
+  return { backend, inference: predictor.engine, images_per_s: Number(((batch * steps) / seconds).toFixed(1)), batch, steps };
 }

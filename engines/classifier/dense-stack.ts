@@ -45,8 +45,6 @@ function forward(ops: TensorflowOps, layers: readonly DenseLayer[], input: tf.Te
 }
 
 export interface DenseStackStep {
-  /** Logits of a batch (inference). */
-  logits(x: Float32Array, size: number): tf.Tensor2D;
   /**
    * Summed loss of a batch and the gradient of its mean for every variable, keyed by the
    * variable's name: forward with MatMul/BiasAdd/Relu, the loss and its logit gradient on the
@@ -56,13 +54,12 @@ export interface DenseStackStep {
   gradients(x: Float32Array, labels: Int32Array, size: number, loss: LossName, gceQ: number): { sum: number; grads: Map<string, tf.Tensor> };
 }
 
-/** Forward and backward passes of a dense stack on the native TensorFlow backend's own ops. */
+/** Training passes of a dense stack on the native TensorFlow backend's own ops (inference: dense-onnx.ts). */
 export function denseStackStep(layers: readonly DenseLayer[]): DenseStackStep {
   const ops = tensorflowOps();
   const features = layers[0]!.kernel.shape[0]!;
   const classes = layers[layers.length - 1]!.kernel.shape[1]!;
   return {
-    logits: (x, size) => tf.tidy(() => forward(ops, layers, tf.tensor2d(x, [size, features])).pop()!),
     gradients: (x, labels, size, loss, gceQ) => {
       const grads = new Map<string, tf.Tensor>();
       let sum = 0;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BatchSource } from './batch-source';
-import { denseStack, denseStackStep } from './dense-stack';
-import { onNativeTensorflow } from './tensorflow-ops';
+import { DenseStackSession } from './dense-onnx';
+import { denseStack } from './dense-stack';
 
 export interface Predictions {
   /** [n, classes] row-major, in the reader's item order. */
@@ -9,44 +9,74 @@ export interface Predictions {
   classes: number;
   labels: Int32Array;
   biases: Int32Array;
+  /** What computed the logits: 'onnxruntime' or the tfjs backend's name. */
+  engine: string;
+}
+
+/** Logits of batches in inference mode, by whichever engine is fastest for the model. */
+export interface BatchPredictor {
+  readonly engine: string;
+  logits(x: Float32Array, size: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
 }
 
 /**
- * The model's logits for a batch in inference mode. A dense stack on the native backend runs on
- * TensorFlow's own MatMul/BiasAdd/Relu (a third of the ops of the layers' path); anything else
- * through `apply`, not `predict`: predict's per-call input standardisation costs 7x the MLP's
- * forward pass there. Without `training`, BatchNorm uses its moving statistics all the same.
+ * A dense stack (the LfF MLP) runs on onnxruntime's kernels, whatever the tfjs backend: on this
+ * project's CPUs its whole forward pass takes less time than TensorFlow's first MatMul alone
+ * (engines/classifier/dense-onnx.ts). Anything else goes through `apply`, not `predict`:
+ * predict's per-call input standardisation costs 7x the forward pass. Without `training`,
+ * BatchNorm uses its moving statistics all the same.
  */
-export function batchForward(model: tf.LayersModel): (x: Float32Array, size: number) => tf.Tensor2D {
-  const dense = onNativeTensorflow() ? denseStack(model) : undefined;
-  if (dense) return denseStackStep(dense).logits;
+export async function batchPredictor(model: tf.LayersModel): Promise<BatchPredictor> {
+  const dense = denseStack(model);
+  if (dense) {
+    const layers = await Promise.all(dense.map(async (l) => ({
+      kernel: (await l.kernel.data()) as Float32Array, bias: (await l.bias.data()) as Float32Array,
+      inputs: l.kernel.shape[0]!, outputs: l.kernel.shape[1]!, relu: l.relu,
+    })));
+    const session = await DenseStackSession.create(layers);
+    return { engine: 'onnxruntime', logits: (x, size) => session.logits(x, size), dispose: () => session.dispose() };
+  }
   const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
-  return (x, size) => tf.tidy(() => model.apply(tf.tensor4d(x, [size, h, w, c])) as tf.Tensor2D);
+  return {
+    engine: tf.getBackend(),
+    async logits(x, size) {
+      const out = tf.tidy(() => model.apply(tf.tensor4d(x.subarray(0, size * h * w * c), [size, h, w, c])) as tf.Tensor2D);
+      try {
+        return (await out.data()) as Float32Array;
+      } finally {
+        out.dispose();
+      }
+    },
+    dispose: async () => {},
+  };
 }
 
 /** Logits of every image of a split, in item order (inference mode: BatchNorm uses its statistics). */
 export async function predictAll(
   model: tf.LayersModel, reader: BatchSource, batchSize: number, onBatch?: (done: number, total: number) => void,
 ): Promise<Predictions> {
-  const forward = batchForward(model);
+  const predictor = await batchPredictor(model);
   const classes = model.outputs[0]!.shape[1] as number;
   const logits = new Float32Array(reader.size * classes);
   const labels = new Int32Array(reader.size);
   const biases = new Int32Array(reader.size);
   let done = 0;
-  for await (const batch of reader.batches({ batchSize })) {
-    const out = forward(batch.x, batch.size);
-    const values = await out.data();
-    out.dispose();
-    batch.indices.forEach((idx, k) => {
-      logits.set(values.subarray(k * classes, (k + 1) * classes), idx * classes);
-      labels[idx] = batch.labels[k]!;
-      biases[idx] = batch.biases[k]!;
-    });
-    done += batch.size;
-    onBatch?.(done, reader.size);
+  try {
+    for await (const batch of reader.batches({ batchSize })) {
+      const values = await predictor.logits(batch.x, batch.size);
+      batch.indices.forEach((idx, k) => {
+        logits.set(values.subarray(k * classes, (k + 1) * classes), idx * classes);
+        labels[idx] = batch.labels[k]!;
+        biases[idx] = batch.biases[k]!;
+      });
+      done += batch.size;
+      onBatch?.(done, reader.size);
+    }
+  } finally {
+    await predictor.dispose();
   }
-  return { logits, classes, labels, biases };
+  return { logits, classes, labels, biases, engine: predictor.engine };
 }
 
 export function argmax(logits: Float32Array, classes: number, row: number): number {

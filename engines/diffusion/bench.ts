@@ -16,7 +16,7 @@ export interface GenerateThroughput {
 /**
  * Images per second of a bundle at the default step count (the experiment config's generate.steps
  * default, 25) and guidance 7.5, batches of `batch` images at the bundle's default size, after one warm-up
- * batch. For `generate.sd.tiny`: `generateThroughput('test/fixtures/tiny-sd')`.
+ * batch, pixels out (no PNG encoding, as the generate stage runs it). For `generate.sd.tiny`: `generateThroughput('test/fixtures/tiny-sd')`.
  */
 export async function generateThroughput(
   bundlePath: string,
@@ -33,6 +33,8 @@ export async function generateThroughput(
     seeds: Array.from({ length: batch }, (_, i) => b * batch + i),
     steps,
     guidance,
+    // As the generate stage calls it: pixels out, PNGs encoded by the stage, in parallel with its uploads.
+    png: false,
   });
   let start = performance.now();
   await model.generate(request(0));
