@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { chosenBackend } from './backend';
 import type { BatchSource } from './batch-source';
 import { DenseStackSession } from './dense-onnx';
 import { denseStack } from './dense-stack';
@@ -39,7 +40,8 @@ export async function batchPredictor(model: tf.LayersModel): Promise<BatchPredic
   }
   const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
   return {
-    engine: tf.getBackend(),
+    // tfjs calls both native builds 'tensorflow'; the name initBackend settled on says which.
+    engine: (await chosenBackend()) ?? tf.getBackend(),
     async logits(x, size) {
       const out = tf.tidy(() => model.apply(tf.tensor4d(x.subarray(0, size * h * w * c), [size, h, w, c])) as tf.Tensor2D);
       try {
