@@ -92,9 +92,9 @@ export function denseStackOnnx(layers: readonly DenseLayerValues[]): Uint8Array 
 
 /**
  * A dense stack's inference on onnxruntime's CPU kernels. Measured on this project's 2-core
- * machine (docs/benchmarks.md): the LfF MLP's forward at batch 512 takes ~0.95 ms here, against
- * ~1.0 ms in PyTorch and ≥ 1.4 ms through TensorFlow 2.21's eager MatMul, whose first layer alone
- * takes 0.88 ms at that shape. Training stays on TensorFlow.
+ * machine (README, "Speed against PyTorch"): the LfF MLP's forward at batch 512 takes ~0.95 ms
+ * here, against ~1.0 ms in PyTorch and ≥ 1.4 ms through TensorFlow 2.21's eager ops, whose first
+ * MatMul alone takes 0.88 ms at that shape. Training stays on TensorFlow.
  */
 export class DenseStackSession {
   private constructor(private readonly session: ort.InferenceSession, private readonly features: number) {}
