@@ -14,7 +14,8 @@ export interface DenseLayerValues {
  * The part of onnx.proto (onnx/onnx.proto, IR version 8) an inference graph of Gemm and Relu
  * nodes with its weights as initializers needs; field numbers as there. Written as a protobufjs
  * descriptor because no maintained npm package ships ONNX's schema (onnxruntime reads models, it
- * does not write them).
+ * does not write them). TypeProto.Tensor and TensorShapeProto.Dimension sit at the top level here:
+ * message names are not on the wire, field numbers and types are.
  */
 const ONNX_SUBSET = {
   nested: {
