@@ -494,7 +494,7 @@ export class Text2Image {
 
   /**
    * latents / scaling_factor (+ shift_factor) through the VAE decoder, several images a call: at
-   * the demo's 32 px one call for 50 images takes 0.6x the time of 50 calls, with the same bytes per
+   * the demo's 32 px one call for 50 images takes 0.6-0.75x the time of 50 calls, with the same bytes per
    * image (test/unit/diffusion-parity.test.ts). Calls are capped at DECODE_PIXELS output pixels, so
    * a 512 px model still decodes one image a call (its activations are ~130 MB per layer and image).
    */
