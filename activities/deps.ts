@@ -1,6 +1,7 @@
 import type { ArtifactStore } from '../core/store';
 import type { EnergyMeter } from '../core/energy-meter';
 import type { Engines } from '../stages/stage-engines';
+import type { StageVersions } from '../stages/stage-versions';
 
 /** What the activities of one worker process share: the artifact store, the engines, the energy meter. */
 export interface ActivityDeps {
@@ -8,4 +9,6 @@ export interface ActivityDeps {
   engines: Partial<Engines>;
   /** Default: the process's meter under the power model from the environment. */
   meter?: EnergyMeter;
+  /** Each stage's code version; default: the code's own (STAGE_VERSIONS). Tests bump one to see what recomputes. */
+  versions?: StageVersions;
 }

@@ -3,6 +3,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runStageUnit, StageCancelledError, type WithManifest } from '../stages/runner/stage-runner';
 import type { Engines, StageName } from '../stages/stage-engines';
 import { NON_RETRYABLE } from '../stages/activity-table';
+import { STAGE_VERSIONS } from '../stages/stage-versions';
 import { BadInputError, ConfigError, EngineMissingError } from '../core/errors';
 import { UNIT_PROGRESS_SIGNAL, type StageProgress, type UnitProgress } from '../stages/context';
 import type { ActivityDeps } from './deps';
@@ -44,7 +45,7 @@ export async function runStageActivity<S extends StageName>(
     const { experimentId, ...inputs } = input;
     const result = await runStageUnit(
       deps.store,
-      { experimentId, stage, unit, inputs, identity: identify ? await identify() : undefined },
+      { experimentId, stage, version: (deps.versions ?? STAGE_VERSIONS)[stage], unit, inputs, identity: identify ? await identify() : undefined },
       {
         progress: (p) => {
           last = { ...p, unit };

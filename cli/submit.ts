@@ -5,16 +5,19 @@ import { hashOf } from '../stages/config/canonical-hash';
 import { parseExperimentConfig, sweepRatios, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
 import type { ExperimentInput } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
+import { STAGE_VERSIONS } from '../stages/stage-versions';
 import { queuedExperimentAttributes, SEARCH_ATTRIBUTES } from '../workflows/definitions';
 import type { SweepInput } from '../workflows/sweep';
 
 /**
- * Ids are derived from the config, so the same experiment submitted twice is one workflow. The hash
- * leaves out dataset, ratio and seed (they are in the id already): all cells of a sweep share it.
+ * Ids are derived from the config and the stages' code versions, so the same experiment submitted twice
+ * is one workflow, and the same config submitted after a stage's computation changed is a new one (which
+ * reuses every stage that did not change). The hash leaves out dataset, ratio and seed (they are in the
+ * id already): all cells of a sweep share it.
  */
 export function experimentIdentity(config: ExperimentConfig): ExperimentInput & { workflowId: string } {
   const { dataset, ratio, seed, ...method } = config;
-  const configHash = hashOf(method);
+  const configHash = hashOf({ ...method, stageVersions: STAGE_VERSIONS });
   const experimentId = `${dataset}/${ratio}/${seed}/${configHash}`;
   return { experimentId, workflowId: `diffubias/${experimentId}`, config, configHash };
 }

@@ -17,6 +17,8 @@ export interface Manifest<O = unknown> {
   /** The experiment whose attempt computed it (others may reuse it). */
   experimentId: string;
   stage: string;
+  /** The stage's code version the unit was computed by; absent in manifests written before versions were. */
+  stageVersion?: number;
   unit: string;
   inputsHash: string;
   inputs: unknown;

@@ -8,6 +8,8 @@ export interface StageUnit {
   /** The experiment asking: recorded, and where its pointer to the unit goes; not part of the key. */
   experimentId: string;
   stage: string;
+  /** The stage's code version (stages/stage-versions.ts): a unit computed by other code is not reused. */
+  version: number;
   /** Names one piece of work within the stage (a role, an image index, a batch). */
   unit: string;
   /**
@@ -55,11 +57,11 @@ export interface StageResult<O> {
 }
 
 /**
- * A unit's folder: `stages/<stage>/<unit>/<hash of its inputs and identity>`, shared by every
- * experiment, so changing `generate.*` reuses f_B, the loss table, the selection and the captions.
+ * A unit's folder: `stages/<stage>/<unit>/<hash of its code version, inputs and identity>`, shared by
+ * every experiment, so changing `generate.*` reuses f_B, the loss table, the selection and the captions.
  */
 export function stageDir(unit: StageUnit): string {
-  const key = unit.identity === undefined ? { stage: unit.stage, unit: unit.unit, inputs: unit.inputs } : { stage: unit.stage, unit: unit.unit, inputs: unit.inputs, identity: unit.identity };
+  const key = { stage: unit.stage, version: unit.version, unit: unit.unit, inputs: unit.inputs, ...(unit.identity === undefined ? {} : { identity: unit.identity }) };
   return `stages/${unit.stage}/${unit.unit}/${hashOf(key)}`;
 }
 
@@ -123,6 +125,7 @@ export async function runStageUnit<O>(
     version: 1,
     experimentId: unit.experimentId,
     stage: unit.stage,
+    stageVersion: unit.version,
     unit: unit.unit,
     inputsHash: dir.slice(dir.lastIndexOf('/') + 1),
     inputs: unit.inputs,

@@ -29,7 +29,7 @@ async function measure() {
   const experimentId = 'acceptance/cmnist/1/0';
   const run = async <I extends object, O>(stage: string, unit: string, engine: StageEngine<I, O>, input: I): Promise<O> => {
     const t = Date.now();
-    const { outputs } = await runStageUnit(store, { experimentId, stage, unit, inputs: input }, { progress() {}, log: (m) => console.log(`  ${m}`) }, (ctx) => engine(input, ctx));
+    const { outputs } = await runStageUnit(store, { experimentId, stage, version: 1, unit, inputs: input }, { progress() {}, log: (m) => console.log(`  ${m}`) }, (ctx) => engine(input, ctx));
     console.log(`${stage}/${unit}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
     return outputs;
   };

@@ -25,6 +25,7 @@ import {
 import { defaultPayloadConverter } from '@temporalio/common';
 import { ArtifactStore } from '../../core/store';
 import { runStageUnit } from '../../stages/runner/stage-runner';
+import { STAGE_VERSIONS } from '../../stages/stage-versions';
 import { trainClassifierEngine } from '../../stages/classifier-stages';
 import type { TrainClassifierInput, TrainClassifierOutput } from '../../stages/contracts';
 
@@ -62,7 +63,7 @@ async function scheduledInput<T>(workflowId: string, activityId: string): Promis
 async function uninterruptedWeights(input: TrainClassifierInput): Promise<number[][]> {
   const reference = new ArtifactStore({ ...cluster.store.settings, prefix: `fault-reference/${nonce}` });
   try {
-    const { outputs } = await runStageUnit(reference, { experimentId: input.experimentId, stage: 'trainClassifier', unit: input.role, inputs: input }, { progress() {} }, (ctx) => trainClassifierEngine(input, ctx));
+    const { outputs } = await runStageUnit(reference, { experimentId: input.experimentId, stage: 'trainClassifier', version: STAGE_VERSIONS.trainClassifier, unit: input.role, inputs: input }, { progress() {} }, (ctx) => trainClassifierEngine(input, ctx));
     return weightsAt(reference, outputs.modelKey);
   } finally {
     reference.destroy();

@@ -64,7 +64,7 @@ describe('artifact store (embedded S3-compatible server)', () => {
 });
 
 describe('stage units: manifest last, content-hash cache', () => {
-  const unit = { experimentId: 'cmnist/1/0/abc', stage: 'selectTopK', unit: 'topk', inputs: { k: 10 } };
+  const unit = { experimentId: 'cmnist/1/0/abc', stage: 'selectTopK', version: 1, unit: 'topk', inputs: { k: 10 } };
 
   it('publishes the manifest only after the files, listing them', async () => {
     const manifestKey = `${stageDir(unit)}/manifest.json`;
@@ -105,6 +105,14 @@ describe('stage units: manifest last, content-hash cache', () => {
     expect(result).toMatchObject({ outputs: { n: 3 }, cached: false });
     expect(stageDir(changed)).not.toBe(stageDir(unit));
     expect(await store.getJson(`${stageDir(unit)}/a.json`)).toEqual({ a: 1 });
+  });
+
+  it('recomputes when the stage\'s code version changes, and records the version in the manifest', async () => {
+    const bumped = { ...unit, version: 2 };
+    expect(stageDir(bumped)).not.toBe(stageDir(unit));
+    const result = await runStageUnit(store, bumped, noHooks, async () => ({ n: 4 }));
+    expect(result).toMatchObject({ outputs: { n: 4 }, cached: false });
+    expect((await store.getJson<Manifest>(result.manifestKey))!.stageVersion).toBe(2);
   });
 
   it('recomputes an output altered in place (same size, other bytes): detected by sha256, never reused', async () => {
@@ -166,7 +174,7 @@ describe('stage times (the demo prints them)', () => {
     const experimentId = 'cmnist/1/0/timed';
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     for (const [stage, unit, ms] of [['trainClassifier', 'vanilla', 120], ['generateBatch', 'b0', 60], ['generateBatch', 'b1', 60]] as const) {
-      await runStageUnit(store, { experimentId, stage, unit, inputs: {} }, noHooks, async () => {
+      await runStageUnit(store, { experimentId, stage, version: 1, unit, inputs: {} }, noHooks, async () => {
         await sleep(ms);
         return {};
       });
@@ -183,7 +191,7 @@ describe('stage times (the demo prints them)', () => {
     expect(stageTimeLines(times)[1]).toMatch(/^ {2}generateBatch +0\.\d s +\d+%  2 units$/);
     // A second experiment with the same units reuses them: counted as reused, adding no time.
     const again = 'cmnist/1/0/again';
-    await runStageUnit(store, { experimentId: again, stage: 'trainClassifier', unit: 'vanilla', inputs: {} }, noHooks, async () => ({}));
+    await runStageUnit(store, { experimentId: again, stage: 'trainClassifier', version: 1, unit: 'vanilla', inputs: {} }, noHooks, async () => ({}));
     const reused = await stageTimes(store, again);
     expect(reused.map((t) => [t.stage, t.units, t.reused, t.seconds])).toEqual([['trainClassifier', 1, 1, 0]]);
     expect(stageTimeLines(reused)[0]).toMatch(/1 unit \(1 reused\)$/);

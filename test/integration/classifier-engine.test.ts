@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 function run<I extends object, O>(experimentId: string, stage: string, unit: string, engine: StageEngine<I, O>, input: I, hooks: Partial<StageHooks> = {}) {
-  return runStageUnit(store, { experimentId, stage, unit, inputs: input }, { progress() {}, ...hooks }, (ctx) => engine(input, ctx));
+  return runStageUnit(store, { experimentId, stage, version: 1, unit, inputs: input }, { progress() {}, ...hooks }, (ctx) => engine(input, ctx));
 }
 
 const train = parseExperimentConfig({ dataset: 'cmnist', ratio: 1, train: { epochs: 4, batchSize: 16, lr: 0.005 } }).train;

@@ -8,15 +8,19 @@ import type { UnitPointer } from '../../stages/runner/stage-runner';
 import { parseExperimentConfig } from '../../stages/config/schema';
 import type { ExperimentResult } from '../../stages/contracts';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import type { StageName } from '../../stages/stage-engines';
+import { STAGE_VERSIONS } from '../../stages/stage-versions';
 import { doubleEngines } from '../doubles/engines';
 import { startHarness, type Harness } from '../support/harness';
 import { writeSyntheticCmnist } from '../support/synthetic-dataset';
 
 const doubles = doubleEngines();
+/** The workers' stage versions: a test bumps one, as a commit that changes a stage's computation does. */
+const versions: Record<StageName, number> = { ...STAGE_VERSIONS };
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ engines: doubles.engines, concurrency: { caption: 3 } });
+  h = await startHarness({ engines: doubles.engines, concurrency: { caption: 3 }, versions });
 });
 afterAll(async () => {
   await h?.close();
@@ -146,6 +150,41 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const seed = parseExperimentConfig({ ...first, seed: 5 });
     const other = (await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, seed)).workflowId).result()) as ExperimentResult;
     expect(other.reuse!.filter((r) => r.reused > 0)).toEqual([]);
+  });
+
+  it('a bumped stage version recomputes that stage and what reads its outputs, and nothing upstream', async () => {
+    const datasetRoot = mkdtempSync(join(tmpdir(), 'version-dataset-'));
+    await writeSyntheticCmnist(datasetRoot);
+    // caption.concurrency changes the workflow id and no stage's inputs: each run below is a new
+    // execution over the same units, so whatever it recomputes is the version bump's doing.
+    const run = async (concurrency: number) => {
+      const cell = parseExperimentConfig({ ...config, seed: 11, datasetRoot, caption: { concurrency } });
+      const result = (await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, cell)).workflowId).result()) as ExperimentResult;
+      return Object.fromEntries(result.reuse!.map((r) => [r.stage, `${r.reused}/${r.units}`]));
+    };
+    try {
+      await run(3);
+      expect(await run(2)).toMatchObject({ prepareDataset: '1/1', captionImage: '12/12', generateBatch: '3/3', 'trainClassifier(debiased)': '1/1' });
+
+      versions.captionImage += 1;
+      expect(await run(1)).toEqual({
+        prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
+        captionImage: '0/12', filterCaptions: '0/1', generateBatch: '0/3', 'trainClassifier(debiased)': '0/1',
+        evaluate: '2/3', analyzeModels: '0/1',
+      });
+
+      // A fix to training: every classifier and all that reads a model is new. The new f_B selects the
+      // same images here (the doubles are deterministic), and a caption of the same image by the same
+      // captioner code is the same caption: those units, and generation from them, are reused.
+      versions.trainClassifier += 1;
+      expect(await run(4)).toEqual({
+        prepareDataset: '1/1', 'trainClassifier(biased)': '0/1', 'trainClassifier(vanilla)': '0/1', scoreLosses: '0/1', selectTopK: '0/1',
+        captionImage: '12/12', filterCaptions: '1/1', generateBatch: '3/3', 'trainClassifier(debiased)': '0/1',
+        evaluate: '0/3', analyzeModels: '0/1',
+      });
+    } finally {
+      Object.assign(versions, STAGE_VERSIONS);
+    }
   });
 
   it('is one execution when submitted twice, and reuses stored stages when re-run', async () => {

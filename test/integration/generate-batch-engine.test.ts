@@ -51,7 +51,7 @@ const input = (over: Partial<GenerateBatchInput> = {}): GenerateBatchInput => ({
 
 function run(i: GenerateBatchInput, hooks: Partial<StageHooks> = {}) {
   const e = engine();
-  return runStageUnit(store, { experimentId: i.experimentId, stage: 'generateBatch', unit: `batch-${i.batchIndex}`, inputs: i }, { progress() {}, ...hooks }, (ctx) => e(i, ctx));
+  return runStageUnit(store, { experimentId: i.experimentId, stage: 'generateBatch', version: 1, unit: `batch-${i.batchIndex}`, inputs: i }, { progress() {}, ...hooks }, (ctx) => e(i, ctx));
 }
 
 async function imagesOf(manifestKey: string): Promise<Map<string, Buffer>> {
@@ -67,7 +67,7 @@ describe('generateBatch engine', () => {
     const first = await run(input(), { progress: (p) => progress.push(p) });
     expect(first.cached).toBe(false);
     expect(first.outputs).toEqual({ images: 4 });
-    const dir = stageDir({ experimentId: 'g1', stage: 'generateBatch', unit: 'batch-1', inputs: input() });
+    const dir = stageDir({ experimentId: 'g1', stage: 'generateBatch', version: 1, unit: 'batch-1', inputs: input() });
     const manifest = (await store.getJson<Manifest>(first.manifestKey))!;
     expect(manifest.files.map((f) => f.key)).toEqual([
       `${dir}/images/000005.png`, `${dir}/images/000006.png`, `${dir}/images/000007.png`, `${dir}/images/000008.png`, `${dir}/rows.json`,

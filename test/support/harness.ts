@@ -5,6 +5,7 @@ import { createActivities } from '../../activities';
 import { startDevStack, type DevStack } from '../../cli/stack/dev-stack';
 import { ArtifactStore } from '../../core/store';
 import type { Engines } from '../../stages/stage-engines';
+import type { StageVersions } from '../../stages/stage-versions';
 import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { createWorkers, runWorkers, WORKFLOWS_PATH } from '../../workers/create-workers';
 import { QUEUE_NAMES, type QueueName } from '../../stages/activity-table';
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   concurrency?: Partial<Record<QueueName, number>>;
   /** Queues served; none = submitted workflows wait (for tests of submission alone). */
   queues?: readonly QueueName[];
+  /** The stages' code versions the activities key units by (default: the code's own); read at each call. */
+  versions?: StageVersions;
 }
 
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
@@ -47,7 +50,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     connection: stack.nativeConnection,
     namespace: 'default',
     queues: options.queues ?? QUEUE_NAMES,
-    activities: createActivities({ store, engines: options.engines }),
+    activities: createActivities({ store, engines: options.engines, versions: options.versions }),
     concurrency: options.concurrency,
     workflowBundle: await workflowBundle(),
   });

@@ -139,7 +139,7 @@ describe('captionImage engine with an embedded S3', () => {
     ...over,
   });
   const run = (i: CaptionImageInput) =>
-    runStageUnit(store, { experimentId: i.experimentId, stage: 'captionImage', unit: String(i.item.index), inputs: i }, { progress() {} }, (ctx) => captionImageEngine(i, ctx));
+    runStageUnit(store, { experimentId: i.experimentId, stage: 'captionImage', version: 1, unit: String(i.item.index), inputs: i }, { progress() {} }, (ctx) => captionImageEngine(i, ctx));
 
   it('captions an S3 image with an S3 bundle and stores captions.json; a rerun reuses it', async () => {
     const first = await run(input('c1'));
