@@ -281,10 +281,12 @@ def write_bin(name: str, array: np.ndarray) -> str:
 
 
 def scheduler_for(kind: str, base: dict, overrides: dict):
-    from diffusers import DDIMScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, LCMScheduler
+    from diffusers import (DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
+                           EulerDiscreteScheduler, LCMScheduler)
 
     cls = {
         "ddim": DDIMScheduler,
+        "dpmpp_2m": DPMSolverMultistepScheduler,
         "euler_a": EulerAncestralDiscreteScheduler,
         "euler": EulerDiscreteScheduler,
         "lcm": LCMScheduler,
@@ -357,6 +359,16 @@ SCHEDULE_CASES = [
     ("euler", {"final_sigmas_type": "sigma_min", "prediction_type": "v_prediction"}),
     ("lcm", {}), ("lcm", {"original_inference_steps": 20, "timestep_scaling": 5.0}), ("lcm", {"prediction_type": "v_prediction"}),
     ("lcm", {"prediction_type": "sample", "clip_sample": True}), ("lcm", {"set_alpha_to_one": False, "beta_schedule": "linear"}),
+    # Appended, so the cases above keep their seeds.
+    ("dpmpp_2m", {}),
+    ("dpmpp_2m", {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "timestep_spacing": "leading", "steps_offset": 1}),
+    ("dpmpp_2m", {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "use_karras_sigmas": True}),
+    ("dpmpp_2m", {"solver_type": "heun", "timestep_spacing": "trailing", "prediction_type": "v_prediction"}),
+    ("dpmpp_2m", {"algorithm_type": "dpmsolver", "final_sigmas_type": "sigma_min"}),
+    ("dpmpp_2m", {"algorithm_type": "dpmsolver", "solver_type": "heun", "final_sigmas_type": "sigma_min", "prediction_type": "v_prediction"}),
+    ("dpmpp_2m", {"solver_order": 1}), ("dpmpp_2m", {"lower_order_final": False, "prediction_type": "sample"}),
+    ("dpmpp_2m", {"beta_schedule": "squaredcos_cap_v2", "lambda_min_clipped": -5.1}),
+    ("dpmpp_2m", {"euler_at_final": True, "final_sigmas_type": "sigma_min", "rescale_betas_zero_snr": True, "timestep_spacing": "trailing"}),
 ]
 
 
