@@ -5,6 +5,7 @@
 import type { ClassifierConfig, ExperimentConfig, SelectionRule, TrainConfig, ValidationConfig } from './config/schema';
 import type { DatasetName } from '../datasets/specs';
 import type { LossName } from '../engines/classifier/losses';
+import type { SchedulerKind } from '../engines/diffusion/schedulers/config';
 import type { EnergySummary } from './energy-summary';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
@@ -156,6 +157,8 @@ export interface GenerateBatchInput {
   count: number;
   baseSeed: number;
   model: string;
+  /** A scheduler kind (engines/diffusion/schedulers); absent, or `bundle`: the bundle's own. */
+  scheduler?: 'bundle' | SchedulerKind;
   steps: number;
   guidance: number;
 }

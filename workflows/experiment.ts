@@ -16,6 +16,7 @@ import { SEARCH_ATTRIBUTES } from './definitions';
 import type { FanOutInput, FanOutKind } from './fan-out';
 import type { Energy } from '../core/energy';
 import { summarizeEnergy } from '../stages/energy-summary';
+import { generateUnitImages } from '../stages/generate-units';
 
 const ANALYZE_MODELS = 'experiment-analyzes-models';
 /** How much the analysis looks at: saliency images, and embedding points per group (aligned, conflicting, generated). */
@@ -105,10 +106,12 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     live.note(`captions: ${filtered.kept} kept, ${filtered.dropped} dropped`);
     if (filtered.kept > 0) {
       const images = config.generate.images === 'aligned' ? prepared.counts.train - prepared.counts.conflicting : config.generate.images;
-      const batches = planBatches(images, config.generate.batchSize).map(
+      const batches = planBatches(images, generateUnitImages(config.generate)).map(
         ({ first, count }, batchIndex): GenerateBatchInput => ({
           experimentId, keptKey: filtered.keptKey, batchIndex, first, count, baseSeed: config.seed * 1_000_000,
           model: config.generate.model, steps: config.generate.steps, guidance: config.generate.guidance,
+          // Runs from before the choice existed keep their units' keys (and the bundle's scheduler).
+          ...(config.generate.scheduler === undefined || config.generate.scheduler === 'bundle' ? {} : { scheduler: config.generate.scheduler }),
         }),
       );
       const outputs = await fanOutInChunks(control, 'generateBatch', batches, config.generate.concurrency, config.fanOutChunk);

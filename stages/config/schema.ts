@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { DATASET_NAMES, DATASETS, type DatasetName } from '../../datasets/specs';
 import { ConfigError } from '../../core/errors';
 import { describeIssues } from '../../core/zod-issues';
+import { SCHEDULER_KINDS, type SchedulerKind } from '../../engines/diffusion/schedulers/config';
+
+/** `generate.scheduler`: the bundle's own (`bundle`), or a kind by name. */
+const GENERATE_SCHEDULERS: readonly ('bundle' | SchedulerKind)[] = ['bundle', ...SCHEDULER_KINDS];
 
 const positiveInt = z.number().int().positive();
 
@@ -55,8 +59,15 @@ const generateSchema = z
     model: z.string().min(1).default('models/demo/generator'),
     /** How many images to generate: a number, or `aligned` = as many as the bias-aligned training images (the paper's choice). */
     images: z.union([positiveInt, z.literal('aligned')]).default('aligned'),
-    batchSize: positiveInt.default(8),
-    steps: positiveInt.max(1000).default(25),
+    /** Images per generate unit (activity), or `auto`: sized by its work (stages/generate-units.ts). */
+    batchSize: z.union([positiveInt, z.literal('auto')]).default('auto'),
+    /**
+     * The sampler: `bundle` = the bundle's own scheduler_config.json class (DDIM for the demo generator), or a
+     * kind by name (ddim, euler, euler_a, lcm, dpmpp_2m) with the bundle's config laid under it.
+     * docs/text-to-image.md has the speed / quality curve behind the default steps.
+     */
+    scheduler: z.enum(GENERATE_SCHEDULERS).default('bundle'),
+    steps: positiveInt.max(1000).default(8),
     guidance: z.number().min(0).default(7.5),
     concurrency: positiveInt.default(2),
     /**

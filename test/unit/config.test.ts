@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseExperimentConfig, parseSweepConfig } from '../../stages/config/schema';
 import { ConfigError } from '../../core/errors';
 import { experimentIdentity, planSweep } from '../../cli/submit';
+import { generateUnitImages, UNIT_UNET_ROWS } from '../../stages/generate-units';
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -49,6 +50,21 @@ describe('experiment config', () => {
     expect(a.workflowId).toBe(b.workflowId);
     expect(a.workflowId).not.toBe(c.workflowId);
     expect(a.workflowId).toMatch(/^diffubias\/cmnist\/1\/0\/[0-9a-f]{12}$/);
+  });
+});
+
+describe('generate units', () => {
+  it('auto: sized by unet rows (images x steps, doubled with guidance), within bounds; a number is taken as is', () => {
+    const generate = parseExperimentConfig({ dataset: 'cmnist', ratio: 1 }).generate;
+    expect(generate).toMatchObject({ batchSize: 'auto', scheduler: 'bundle', steps: 8, guidance: 7.5 });
+    // 8 steps with guidance: 16 rows an image.
+    expect(generateUnitImages(generate)).toBe(Math.round(UNIT_UNET_ROWS / 16));
+    expect(generateUnitImages({ ...generate, guidance: 1 })).toBe(Math.round(UNIT_UNET_ROWS / 8));
+    expect(generateUnitImages({ ...generate, steps: 1000 })).toBe(15);
+    expect(generateUnitImages({ ...generate, steps: 1 })).toBe(5000);
+    expect(generateUnitImages({ ...generate, batchSize: 8 })).toBe(8);
+    expect(problems(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 1, generate: { batchSize: 'big' } }))[0]).toMatch(/generate\.batchSize/);
+    expect(problems(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 1, generate: { scheduler: 'pndm' } }))[0]).toMatch(/generate\.scheduler/);
   });
 });
 
