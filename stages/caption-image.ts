@@ -1,16 +1,45 @@
 import { readFileAt } from '../core/data-source';
 import { loadCaptioner, type CaptionDevice } from '../engines/captioner/captioner';
 import { BadInputError } from '../core/errors';
-import type { CaptionImageInput, CaptionImageOutput } from './contracts';
+import type { ArtifactStore } from '../core/store';
+import type { CaptionImageInput, CaptionImageOutput, LegacyCaptionImageInput } from './contracts';
 import type { StageEngine } from './context';
 
-/** What captionImage stores per image, and filterCaptions reads. */
+/** What captionImage stores per unit: one CaptionFile per image, in selection order; filterCaptions reads it. */
 export const CAPTIONS_FILE = 'captions.json';
 export interface CaptionFile {
   /** The image's location (path or s3:// URI). */
   image: string;
   label: number;
   captions: string[];
+}
+
+/**
+ * A unit's captions, from its captions file: a list (one entry per image), or a single entry, as units of
+ * one image wrote before a unit held several.
+ */
+export async function readCaptionFiles(store: ArtifactStore, key: string): Promise<CaptionFile[]> {
+  const json = await store.getJson<unknown>(key);
+  const files = (Array.isArray(json) ? json : [json]) as Partial<CaptionFile>[];
+  files.forEach((f, i) => {
+    if (!f || typeof f.image !== 'string' || typeof f.label !== 'number' || !Array.isArray(f.captions)) {
+      throw new BadInputError(store.uri(key), `not a captions file${files.length > 1 ? ` (entry ${i})` : ''}`);
+    }
+  });
+  return files as CaptionFile[];
+}
+
+/** A unit's input as it is now, from either shape (runs started before units held several images send the old one). */
+export function currentCaptionInput(input: CaptionImageInput | LegacyCaptionImageInput): CaptionImageInput {
+  if ('items' in input) return input;
+  const { item, ...rest } = input;
+  return { ...rest, unit: item.index, items: [item] };
+}
+
+/** The unit's name: `images-<first index>` (`image-<index>` for a unit of the old shape, as it was named then). */
+export function captionUnitName(input: CaptionImageInput | LegacyCaptionImageInput): string {
+  if ('item' in input) return `image-${String(input.item.index).padStart(5, '0')}`;
+  return `images-${String(input.unit).padStart(5, '0')}`;
 }
 
 /** `DIFFUBIAS_CAPTION_DEVICE=cuda` runs the captioner on onnxruntime-node's CUDA provider; default cpu. */
@@ -21,26 +50,33 @@ export function captionDevice(env: NodeJS.ProcessEnv = process.env): CaptionDevi
 }
 
 /**
- * Stage (c): captions one selected image `perImage` times (beam search, or sampling seeded with
- * `seed`) with the captioner bundle `model`, and stores `captions.json` (CaptionFile). Beam search
- * is deterministic and sampling is seeded, so a retried attempt writes the same file.
+ * Stage (c): captions each of a unit's selected images `perImage` times (beam search, or sampling seeded
+ * with `seed`: each caption row's stream depends on the seed and the row, not on the unit's other images)
+ * with the captioner bundle `model`, and stores `captions.json` (a CaptionFile per image). Beam search is
+ * deterministic and sampling is seeded, so a retried attempt writes the same file.
  */
 export const captionImageEngine: StageEngine<CaptionImageInput, CaptionImageOutput> = async (input, ctx) => {
   if (!Number.isInteger(input.perImage) || input.perImage < 1) throw new BadInputError('perImage', `must be a positive integer, got ${input.perImage}`);
   if (input.strategy !== 'beam' && input.strategy !== 'sample') throw new BadInputError('strategy', `must be beam or sample, got ${String(input.strategy)}`);
+  if (!Array.isArray(input.items) || input.items.length === 0) throw new BadInputError('items', 'a caption unit needs at least one image');
   const s3 = ctx.store.settings;
-  const bytes = await readFileAt(input.item.image, s3);
   const captioner = await loadCaptioner(input.model, { s3, device: captionDevice(), log: ctx.log });
-  const [result] = await captioner.caption([{ bytes, name: input.item.image }], {
-    strategy: input.strategy,
-    perImage: input.perImage,
-    seed: input.seed,
-    signal: ctx.signal,
-  });
-  if (!result) throw new Error(`no captions for ${input.item.image}`);
-  const file: CaptionFile = { image: input.item.image, label: input.item.label, captions: result.captions };
-  const captionsKey = await ctx.putJson(CAPTIONS_FILE, file);
-  ctx.progress({ done: 1, total: 1 });
-  ctx.log(`captioned ${input.item.image}: ${result.captions.map((c) => JSON.stringify(c)).join(', ')}`);
-  return { captionsKey, captions: file.captions.length };
+  const files: CaptionFile[] = [];
+  // A few images a call: the captioner batches within it, and progress moves between calls.
+  const CALL = 16;
+  for (let at = 0; at < input.items.length; at += CALL) {
+    const items = input.items.slice(at, at + CALL);
+    const images = await Promise.all(items.map(async (item) => ({ bytes: await readFileAt(item.image, s3), name: item.image })));
+    const results = await captioner.caption(images, { strategy: input.strategy, perImage: input.perImage, seed: input.seed, signal: ctx.signal });
+    items.forEach((item, i) => {
+      const result = results[i];
+      if (!result) throw new Error(`no captions for ${item.image}`);
+      files.push({ image: item.image, label: item.label, captions: result.captions });
+    });
+    ctx.progress({ done: files.length, total: input.items.length });
+  }
+  const captionsKey = await ctx.putJson(CAPTIONS_FILE, files);
+  const first = files[0]!;
+  ctx.log(`captioned ${files.length} image${files.length === 1 ? '' : 's'}; ${first.image}: ${first.captions.map((c) => JSON.stringify(c)).join(', ')}`);
+  return { captionsKey, captions: files.reduce((n, f) => n + f.captions.length, 0) };
 };

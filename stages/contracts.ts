@@ -119,13 +119,19 @@ export interface SelectTopKOutput {
 
 export interface CaptionImageInput {
   experimentId: string;
-  item: SelectedImage;
+  /** Which unit of the run's captioning this is (it names the unit). */
+  unit: number;
+  /** The selected images this unit captions, in selection order. */
+  items: SelectedImage[];
   model: string;
   perImage: number;
   strategy: 'beam' | 'sample';
   seed: number;
 }
+/** What a captionImage activity was given before a unit held several images: one image, named by its index. */
+export type LegacyCaptionImageInput = Omit<CaptionImageInput, 'unit' | 'items'> & { item: SelectedImage };
 export interface CaptionImageOutput {
+  /** The unit's captions file (stages/caption-image.ts owns its format). */
   captionsKey: string;
   captions: number;
 }

@@ -1,6 +1,6 @@
 import { DATASETS } from '../datasets/specs';
 import { BadInputError } from '../core/errors';
-import type { CaptionFile } from './caption-image';
+import { readCaptionFiles } from './caption-image';
 import type { FilterCaptionsInput, FilterCaptionsOutput } from './contracts';
 import type { StageEngine } from './context';
 import { filterCaptions, nltkStopwords, type Caption, type FilterResult } from '../engines/text/caption-filter';
@@ -24,9 +24,9 @@ export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptio
   if (input.labelCheck !== undefined && !(input.labelCheck in DATASETS)) throw new BadInputError('labelCheck', `unknown dataset "${input.labelCheck}"`);
   const captions: Caption[] = [];
   for (const [i, key] of input.captionKeys.entries()) {
-    const file = await ctx.store.getJson<CaptionFile>(key);
-    if (!file || !Array.isArray(file.captions)) throw new BadInputError(ctx.store.uri(key), 'not a captions file');
-    for (const text of file.captions) captions.push({ text, label: file.label, image: file.image });
+    for (const file of await readCaptionFiles(ctx.store, key)) {
+      for (const text of file.captions) captions.push({ text, label: file.label, image: file.image });
+    }
     ctx.progress({ done: i + 1, total: input.captionKeys.length });
   }
   const result = filterCaptions(captions, {

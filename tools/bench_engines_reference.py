@@ -1,8 +1,8 @@
 """The demo's generator and captioner from Python, side by side with `npx diffubias bench`, in one run.
 
-The same ONNX files (models/demo/generator, models/demo/captioner) at the settings `generate.demo`
-and `caption.demo` report (cli/bench.ts ENGINE_BENCH): diffusers' OnnxStableDiffusionPipeline
-(DDIM, 15 steps, guidance 5, 50 images a call at the bundle's size) and optimum's
+The same ONNX files (models/demo/generator, models/demo/captioner) at the settings the `generate.*`
+and `caption.demo` lines report (cli/bench.ts ENGINE_BENCH): diffusers' OnnxStableDiffusionPipeline
+(the bundle's DDIM scheduler, each line's steps, guidance and images a call, at the bundle's size) and optimum's
 ORTModelForVision2Seq.generate (beam search, 3 beams, 3 captions per image, batches of 8, PNG
 decoding and the image processor included, as ours includes them). onnxruntime with the same
 thread counts as ours (intra-op: one per core, inter-op: 1). Ours and Python are interleaved, and
@@ -27,7 +27,8 @@ import onnxruntime as ort
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = ["generate.demo", "caption.demo"]
+GENERATE = ["generate.paper", "generate.paper.before", "generate.demo", "generate.demo.before"]
+NAMES = GENERATE + ["caption.demo"]
 
 
 def session_options():
@@ -64,11 +65,11 @@ class Fed:
         return self.inner(**fixed)
 
 
-def load_generator():
+def load_generator(bundle="models/demo/generator"):
     from diffusers import DDIMScheduler, OnnxRuntimeModel, OnnxStableDiffusionPipeline
     from transformers import CLIPTokenizer
 
-    path = ROOT / "models" / "demo" / "generator"
+    path = ROOT / bundle
     model = lambda part: OnnxRuntimeModel.from_pretrained(path / part, provider="CPUExecutionProvider", sess_options=session_options(), provider_options=None)
     return OnnxStableDiffusionPipeline(
         vae_encoder=None, vae_decoder=model("vae_decoder"), text_encoder=Fed(model("text_encoder")),
@@ -84,7 +85,7 @@ def vae_factor():
 
 
 def generate_throughput(pipe, shape):
-    batch, batches = shape["batch"], 2
+    batch, batches = shape["batch"], shape["batches"]
     # diffusers' ONNX pipeline assumes SD's VAE factor of 8 (latents of height // 8); the demo
     # VAE's is 4. Asking for 8 x the latent size gives the latents ours uses (8x8 for 32 px
     # images), so the unet does the same work; the VAE then decodes them to ours' 32 px.
@@ -157,7 +158,8 @@ def main():
         # Fresh sessions each round, as ours starts a fresh process per round: onnxruntime gets a few
         # percent faster over its first dozen calls, which a pipeline kept across rounds would bank.
         generator, captioner = load_generator(), load_captioner()
-        ref["generate.demo"].append(generate_throughput(generator, shapes["generate.demo"]))
+        for n in GENERATE:
+            ref[n].append(generate_throughput(generator, shapes[n]))
         ref["caption.demo"].append(caption_throughput(captioner, shapes["caption.demo"]))
         del generator, captioner
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
@@ -165,14 +167,18 @@ def main():
           f"onnxruntime-node (ours), CPU, {os.cpu_count()} cores\n")
     print("| benchmark | settings | ours | Python | ours / Python |")
     print("|---|---|---|---|---|")
-    g, c = shapes["generate.demo"], shapes["caption.demo"]
-    settings = {
-        "generate.demo": f"{g['steps']} DDIM steps, guidance {g['guidance']}, {g['batch']} x {g['width']}x{g['height']}",
-        "caption.demo": f"beam, {c['per_image']} per image, batch {c['batch']}",
-    }
+    c = shapes["caption.demo"]
+    settings = {n: f"{g['steps']} {g['scheduler'].upper()} steps, guidance {g['guidance']}, {g['batch']} x {g['width']}x{g['height']} a call"
+                for n, g in ((n, shapes[n]) for n in GENERATE)}
+    settings["caption.demo"] = f"beam, {c['per_image']} per image, batch {c['batch']}"
     for n in NAMES:
         a, b = statistics.median(mine[n]), statistics.median(ref[n])
         print(f"| `{n}` | {settings[n]} | {a:,.1f} | {b:,.1f} | {a / b:.2f}x |")
+    print("\nnow / before (same engine, same run):")
+    for now in ("generate.paper", "generate.demo"):
+        before = f"{now}.before"
+        print(f"  {now}: ours {statistics.median(mine[now]) / statistics.median(mine[before]):.2f}x, "
+              f"Python {statistics.median(ref[now]) / statistics.median(ref[before]):.2f}x")
 
 
 if __name__ == "__main__":

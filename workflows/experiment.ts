@@ -4,7 +4,7 @@
  */
 import { isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
-  Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
+  Accuracy, CaptionImageInput, ClassifierRole, LegacyCaptionImageInput, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
   StageReuse, TrainClassifierInput,
 } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
@@ -16,9 +16,11 @@ import { SEARCH_ATTRIBUTES } from './definitions';
 import type { FanOutInput, FanOutKind } from './fan-out';
 import type { Energy } from '../core/energy';
 import { summarizeEnergy } from '../stages/energy-summary';
-import { generateUnitImages } from '../stages/generate-units';
+import { captionUnitImages, generateUnitImages } from '../stages/unit-sizes';
 
 const ANALYZE_MODELS = 'experiment-analyzes-models';
+/** Caption units hold several images (stages/unit-sizes.ts); histories from before caption one image a unit. */
+const CAPTION_UNITS = 'experiment-caption-units';
 /** How much the analysis looks at: saliency images, and embedding points per group (aligned, conflicting, generated). */
 const ANALYSIS = { saliencyImages: 10, embeddingPoints: 300 };
 
@@ -87,10 +89,11 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     live.note(`top-K: ${topK.items.length} images selected, ${(100 * topK.precision).toFixed(1)}% bias-conflicting`);
 
     await enter('captionImage');
-    const captionItems: CaptionImageInput[] = topK.items.map((item) => ({
-      experimentId, item, model: config.caption.model, perImage: config.caption.perImage,
-      strategy: config.caption.strategy, seed: config.seed,
-    }));
+    const captionSettings = { experimentId, model: config.caption.model, perImage: config.caption.perImage, strategy: config.caption.strategy, seed: config.seed };
+    const captionItems: (CaptionImageInput | LegacyCaptionImageInput)[] = patched(CAPTION_UNITS)
+      ? planBatches(topK.items.length, captionUnitImages({ batchSize: config.caption.batchSize ?? 'auto', perImage: config.caption.perImage }))
+        .map(({ first, count }, unit) => ({ ...captionSettings, unit, items: topK.items.slice(first, first + count) }))
+      : topK.items.map((item) => ({ ...captionSettings, item }));
     const captions = await fanOutInChunks(control, 'captionImage', captionItems, config.caption.concurrency, config.fanOutChunk);
 
     await enter('filterCaptions');

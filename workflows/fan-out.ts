@@ -21,7 +21,9 @@ export interface FanOutInput<K extends FanOutKind = FanOutKind> {
 
 /** What the Web UI shows for each activity of a fan-out. */
 const SUMMARY: { [K in FanOutKind]: (item: ActivityInput<K>) => string } = {
-  captionImage: ({ item }) => `caption image #${item.index} (label ${item.label}): ${item.image}`,
+  captionImage: (unit) => ('item' in unit
+    ? `caption image #${unit.item.index} (label ${unit.item.label}): ${unit.item.image}`
+    : `caption unit ${unit.unit}: images #${unit.items[0]?.index}-#${unit.items[unit.items.length - 1]?.index}`),
   generateBatch: (batch) => `generate batch ${batch.batchIndex}: images ${batch.first}-${batch.first + batch.count - 1}`,
 };
 
@@ -30,7 +32,7 @@ export async function fanOut<K extends FanOutKind>(input: FanOutInput<K>): Promi
   control.progress.stage = input.kind;
   control.progress.total = input.items.length;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.stage, value: input.kind }]);
-  const live = installLiveDetails(control, `${input.kind}: ${input.items.length} ${input.kind === 'captionImage' ? 'images' : 'batches'}, ${input.concurrency} at a time`);
+  const live = installLiveDetails(control, `${input.kind}: ${input.items.length} ${input.kind === 'captionImage' ? 'caption units' : 'batches'}, ${input.concurrency} at a time`);
 
   const summary = SUMMARY[input.kind] as (item: ActivityInput<K>) => string;
   const results: ActivityOutput<K>[] = new Array(input.items.length);

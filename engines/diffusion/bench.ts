@@ -5,6 +5,8 @@ export interface GenerateThroughput {
   steps: number;
   guidance: number;
   batch: number;
+  /** Timed calls (after the warm-up). */
+  batches: number;
   width: number;
   height: number;
   scheduler: string;
@@ -45,6 +47,6 @@ export async function generateThroughput(
   const { width, height } = model.defaultSize;
   return {
     images_per_s: Number(((batch * batches) / seconds).toFixed(2)),
-    steps, guidance, batch, width, height, scheduler: model.defaultScheduler, device, warmup_s: Number(warmup.toFixed(3)),
+    steps, guidance, batch, batches, width, height, scheduler: model.defaultScheduler, device, warmup_s: Number(warmup.toFixed(3)),
   };
 }

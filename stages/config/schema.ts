@@ -36,7 +36,9 @@ const captionSchema = z
     model: z.string().min(1).default('models/demo/captioner'),
     perImage: positiveInt.max(16).default(3),
     strategy: z.enum(['beam', 'sample']).default('beam'),
-    /** Images captioned at once across the caption queue. */
+    /** Images per caption unit (activity), or `auto`: sized by its work (stages/unit-sizes.ts). */
+    batchSize: z.union([positiveInt, z.literal('auto')]).default('auto'),
+    /** Caption units run at once across the caption queue. */
     concurrency: positiveInt.default(8),
   })
   .strict();
@@ -59,7 +61,7 @@ const generateSchema = z
     model: z.string().min(1).default('models/demo/generator'),
     /** How many images to generate: a number, or `aligned` = as many as the bias-aligned training images (the paper's choice). */
     images: z.union([positiveInt, z.literal('aligned')]).default('aligned'),
-    /** Images per generate unit (activity), or `auto`: sized by its work (stages/generate-units.ts). */
+    /** Images per generate unit (activity), or `auto`: sized by its work (stages/unit-sizes.ts). */
     batchSize: z.union([positiveInt, z.literal('auto')]).default('auto'),
     /**
      * The sampler: `bundle` = the bundle's own scheduler_config.json class (DDIM for the demo generator), or a

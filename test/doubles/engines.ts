@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { DATASETS } from '../../datasets/specs';
 import type { Engines } from '../../stages/stage-engines';
-import { CAPTIONS_FILE } from '../../stages/caption-image';
+import { CAPTIONS_FILE, type CaptionFile } from '../../stages/caption-image';
 import { CLASSIFIER_FILES } from '../../stages/classifier-stages';
 import { FILTER_FILES } from '../../stages/filter-captions';
 import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../stages/generated-rows';
@@ -109,21 +109,24 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         return { selectionKey, items, precision: 0.9, recall: 0.8 };
       }),
     captionImage: (input, ctx) =>
-      track('captionImage', String(input.item.index), async () => {
+      track('captionImage', String(input.unit), async () => {
         if (options.captionDelayMs) {
           const until = Date.now() + options.captionDelayMs;
           while (Date.now() < until && !ctx.signal.aborted) {
-            ctx.progress({ done: 0, total: 1 });
+            ctx.progress({ done: 0, total: input.items.length });
             await sleep(Math.min(100, until - Date.now()), ctx.signal);
           }
         }
-        const captions = Array.from({ length: input.perImage }, (_, i) => `a handwritten ${input.item.label} variant ${i}`);
-        const captionsKey = await ctx.putJson(CAPTIONS_FILE, { image: input.item.image, label: input.item.label, captions });
-        return { captionsKey, captions: captions.length };
+        // The product's file: one CaptionFile per image of the unit.
+        const files: CaptionFile[] = input.items.map((item) => ({
+          image: item.image, label: item.label, captions: Array.from({ length: input.perImage }, (_, i) => `a handwritten ${item.label} variant ${i}`),
+        }));
+        const captionsKey = await ctx.putJson(CAPTIONS_FILE, files);
+        return { captionsKey, captions: files.length * input.perImage };
       }),
     filterCaptions: (input, ctx) =>
       track('filterCaptions', 'filter', async () => {
-        const all = await Promise.all(input.captionKeys.map((k) => readJson<{ label: number; captions: string[] }>(ctx, k)));
+        const all = (await Promise.all(input.captionKeys.map((k) => readJson<CaptionFile[]>(ctx, k)))).flat();
         const kept = all.flatMap((c) => c.captions.slice(0, 2).map((text) => ({ text, label: c.label })));
         const keptKey = await ctx.putJson(FILTER_FILES.kept, kept);
         return { keptKey, kept: kept.length, dropped: all.length, topWords: [{ word: 'handwritten', count: kept.length }] };

@@ -33,7 +33,7 @@ async function idle(handle: WorkflowHandle): Promise<true | undefined> {
 
 const config = (seed: number, extra: Record<string, unknown> = {}) =>
   parseExperimentConfig({
-    dataset: 'cmnist', ratio: 2, seed, train: { epochs: 4 }, topK: { k: 6 }, caption: { concurrency: 2 },
+    dataset: 'cmnist', ratio: 2, seed, train: { epochs: 4 }, topK: { k: 6 }, caption: { concurrency: 2, batchSize: 1 },
     generate: { images: 4, batchSize: 2 }, vanilla: false, ...extra,
   });
 
@@ -78,7 +78,7 @@ describe('control: pause, resume, cancel, retries', () => {
   });
 
   it('cancel ends the workflow cancelled and leaves every stored manifest complete', async () => {
-    const cfg = config(2, { topK: { k: 40 }, caption: { concurrency: 2 } });
+    const cfg = config(2, { topK: { k: 40 }, caption: { concurrency: 2, batchSize: 1 } });
     const { workflowId, experimentId } = experimentIdentity(cfg);
     await submitExperiment(h.stack.client, cfg);
     const handle = h.stack.client.workflow.getHandle(workflowId);

@@ -31,7 +31,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     dataset: 'cmnist', ratio: 1, seed: 0,
     train: { epochs: 3 },
     topK: { k: 12 },
-    caption: { concurrency: 3 },
+    caption: { concurrency: 3, batchSize: 2 },
     generate: { images: 10, batchSize: 4 },
     fanOutChunk: 5,
   });
@@ -51,8 +51,8 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
 
-    // Fan-out width: 12 captions, at most 3 at once; 10 images in batches of 4 = 3 batches.
-    expect(doubles.log.started.filter((s) => s.startsWith('captionImage:'))).toHaveLength(12);
+    // Fan-out width: 12 images in caption units of 2, at most 3 at once; 10 images in batches of 4 = 3 batches.
+    expect(doubles.log.started.filter((s) => s.startsWith('captionImage:'))).toHaveLength(6);
     expect(doubles.log.maxConcurrent.captionImage).toBeGreaterThan(1);
     expect(doubles.log.maxConcurrent.captionImage).toBeLessThanOrEqual(3);
     expect(doubles.log.started.filter((s) => s.startsWith('generateBatch:'))).toHaveLength(3);
@@ -74,7 +74,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     // Energy: every unit of every stage measured by the worker, summed per stage and in total.
     const energy = result.energy!;
     expect(energy.stages.map((st) => [st.stage, st.measured, st.units])).toEqual(result.reuse!.map((r) => [r.stage, r.units, r.units]));
-    expect(energy.stages.find((st) => st.stage === 'captionImage')!.units).toBe(12);
+    expect(energy.stages.find((st) => st.stage === 'captionImage')!.units).toBe(6);
     expect(energy.total.cpuSeconds).toBeGreaterThan(0);
     expect(energy.total.kwh.total).toBeCloseTo(energy.stages.reduce((n, st) => n + st.energy.kwh.total, 0), 15);
     expect(energy.total.gCo2eq).toBeCloseTo(energy.total.kwh.total * 475, 12);
@@ -89,7 +89,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(manifests.every((k) => /^stages\/\w+\/[\w-]+\/[0-9a-f]{12}\/manifest\.json$/.test(k))).toBe(true);
     const stages = new Set(manifests.map((k) => k.split('/')[1]));
     expect([...stages].sort()).toEqual(['analyzeModels', 'captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
-    expect(manifests.filter((k) => k.includes('/captionImage/'))).toHaveLength(12);
+    expect(manifests.filter((k) => k.includes('/captionImage/'))).toHaveLength(6);
     expect(pointers.every((p) => p.reused === false)).toBe(true);
     for (const key of manifests) {
       const manifest = (await h.store.getJson<Manifest>(key))!;
@@ -142,7 +142,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const reused = Object.fromEntries(result.reuse!.map((r) => [r.stage, `${r.reused}/${r.units}`]));
     expect(reused).toEqual({
       prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
-      captionImage: '12/12', filterCaptions: '1/1', 'trainClassifier(debiased)': '0/1', evaluate: '2/3',
+      captionImage: '6/6', filterCaptions: '1/1', 'trainClassifier(debiased)': '0/1', evaluate: '2/3',
       // 6 images in batches of 4: images 0-3 are the first experiment's batch 0 (same captions, seeds): reused.
       generateBatch: '1/2', analyzeModels: '0/1',
     });
@@ -158,18 +158,18 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     // caption.concurrency changes the workflow id and no stage's inputs: each run below is a new
     // execution over the same units, so whatever it recomputes is the version bump's doing.
     const run = async (concurrency: number) => {
-      const cell = parseExperimentConfig({ ...config, seed: 11, datasetRoot, caption: { concurrency } });
+      const cell = parseExperimentConfig({ ...config, seed: 11, datasetRoot, caption: { ...config.caption, concurrency } });
       const result = (await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, cell)).workflowId).result()) as ExperimentResult;
       return Object.fromEntries(result.reuse!.map((r) => [r.stage, `${r.reused}/${r.units}`]));
     };
     try {
       await run(3);
-      expect(await run(2)).toMatchObject({ prepareDataset: '1/1', captionImage: '12/12', generateBatch: '3/3', 'trainClassifier(debiased)': '1/1' });
+      expect(await run(2)).toMatchObject({ prepareDataset: '1/1', captionImage: '6/6', generateBatch: '3/3', 'trainClassifier(debiased)': '1/1' });
 
       versions.captionImage += 1;
       expect(await run(1)).toEqual({
         prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
-        captionImage: '0/12', filterCaptions: '0/1', generateBatch: '0/3', 'trainClassifier(debiased)': '0/1',
+        captionImage: '0/6', filterCaptions: '0/1', generateBatch: '0/3', 'trainClassifier(debiased)': '0/1',
         evaluate: '2/3', analyzeModels: '0/1',
       });
 
@@ -179,7 +179,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
       versions.trainClassifier += 1;
       expect(await run(4)).toEqual({
         prepareDataset: '1/1', 'trainClassifier(biased)': '0/1', 'trainClassifier(vanilla)': '0/1', scoreLosses: '0/1', selectTopK: '0/1',
-        captionImage: '12/12', filterCaptions: '1/1', generateBatch: '3/3', 'trainClassifier(debiased)': '0/1',
+        captionImage: '6/6', filterCaptions: '1/1', generateBatch: '3/3', 'trainClassifier(debiased)': '0/1',
         evaluate: '0/3', analyzeModels: '0/1',
       });
     } finally {

@@ -9,7 +9,7 @@ import { captionThroughput } from '../../engines/captioner/bench';
 import { Captioner, clearCaptioners, decodeImage, loadCaptioner, type CaptionImage } from '../../engines/captioner/captioner';
 import sharp from 'sharp';
 import { resolveBundle } from '../../core/bundle-store';
-import { captionImageEngine } from '../../stages/caption-image';
+import { captionImageEngine, readCaptionFiles } from '../../stages/caption-image';
 import { BadInputError } from '../../core/errors';
 import type { CaptionFile } from '../../stages/caption-image';
 import type { CaptionImageInput } from '../../stages/contracts';
@@ -131,7 +131,8 @@ describe('captionImage engine with an embedded S3', () => {
 
   const input = (experimentId: string, over: Partial<CaptionImageInput> = {}): CaptionImageInput => ({
     experimentId,
-    item: { index: 0, image: 's3://engines/data/cmnist/digit.png', label: 0 },
+    unit: 0,
+    items: [{ index: 0, image: 's3://engines/data/cmnist/digit.png', label: 0 }],
     model: 's3://engines/models/tiny-captioner',
     perImage: 3,
     strategy: 'beam',
@@ -139,16 +140,16 @@ describe('captionImage engine with an embedded S3', () => {
     ...over,
   });
   const run = (i: CaptionImageInput) =>
-    runStageUnit(store, { experimentId: i.experimentId, stage: 'captionImage', version: 1, unit: String(i.item.index), inputs: i }, { progress() {} }, (ctx) => captionImageEngine(i, ctx));
+    runStageUnit(store, { experimentId: i.experimentId, stage: 'captionImage', version: 1, unit: String(i.unit), inputs: i }, { progress() {} }, (ctx) => captionImageEngine(i, ctx));
 
   it('captions an S3 image with an S3 bundle and stores captions.json; a rerun reuses it', async () => {
     const first = await run(input('c1'));
     expect(first.cached).toBe(false);
     expect(first.outputs.captions).toBe(3);
     expect(first.outputs.captionsKey).toMatch(/^stages\/captionImage\/0\/[0-9a-f]+\/captions\.json$/);
-    const file = await store.getJson<CaptionFile>(first.outputs.captionsKey);
+    const files = await store.getJson<CaptionFile[]>(first.outputs.captionsKey);
     // The tiny model's defaults (max_length 11 = 10 new tokens, 3 beams) are those of the reference.
-    expect(file).toEqual({ image: 's3://engines/data/cmnist/digit.png', label: 0, captions: reference.images[3]!.beam.map((b) => b.text) });
+    expect(files).toEqual([{ image: 's3://engines/data/cmnist/digit.png', label: 0, captions: reference.images[3]!.beam.map((b) => b.text) }]);
     // The bundle was synced once under $DIFFUBIAS_HOME/cache/bundles.
     const logs: string[] = [];
     const cached = (await resolveBundle('s3://engines/models/tiny-captioner', { what: 'captioner bundle' }, { s3: store.settings, log: (l) => logs.push(l) })).root;
@@ -159,21 +160,41 @@ describe('captionImage engine with an embedded S3', () => {
   });
 
   it('sampling through the engine is deterministic for a seed (a retry writes the same file)', async () => {
-    const local = { item: { index: 1, image: images[5]!.name, label: 6 }, model: BUNDLE, strategy: 'sample' as const, seed: 3 };
+    const local = { items: [{ index: 1, image: images[5]!.name, label: 6 }], model: BUNDLE, strategy: 'sample' as const, seed: 3 };
     const a = await run(input('s1', local));
     const b = await run(input('s2', local));
-    const fa = await store.getJson<CaptionFile>(a.outputs.captionsKey);
-    const fb = await store.getJson<CaptionFile>(b.outputs.captionsKey);
+    const [fa] = (await store.getJson<CaptionFile[]>(a.outputs.captionsKey))!;
+    const [fb] = (await store.getJson<CaptionFile[]>(b.outputs.captionsKey))!;
     expect(fa!.captions).toHaveLength(3);
     expect(fb).toEqual(fa);
     expect(fa!.image).toBe(images[5]!.name);
   });
 
+  it('a unit of several images captions each as it would alone (beam and seeded sampling), in selection order', async () => {
+    const items = [3, 5, 7].map((k, i) => ({ index: i, image: images[k]!.name, label: k }));
+    for (const strategy of ['beam', 'sample'] as const) {
+      const together = await run(input(`u-${strategy}`, { items, model: BUNDLE, strategy, seed: 4 }));
+      const files = await readCaptionFiles(store, together.outputs.captionsKey);
+      expect(files.map((f) => f.image)).toEqual(items.map((i) => i.image));
+      expect(together.outputs.captions).toBe(9);
+      for (const [i, item] of items.entries()) {
+        const alone = await run(input(`a-${strategy}-${i}`, { unit: 9 + i, items: [item], model: BUNDLE, strategy, seed: 4 }));
+        expect((await readCaptionFiles(store, alone.outputs.captionsKey))[0], `${strategy} ${item.image}`).toEqual(files[i]);
+      }
+    }
+    // A unit file from before units held several images: one entry, read as a list of one.
+    const files0: CaptionFile = { image: images[3]!.name, label: 3, captions: ['a three'] };
+    await store.putJson('old/captions.json', files0);
+    expect(await readCaptionFiles(store, 'old/captions.json')).toEqual([files0]);
+    await store.putJson('bad/captions.json', [files0, { image: 1 }]);
+    await expect(readCaptionFiles(store, 'bad/captions.json')).rejects.toThrow(/entry 1/);
+  });
+
   it('a missing image fails as bad input naming it', async () => {
-    const err = await badInput(run(input('m1', { item: { index: 2, image: 's3://engines/data/cmnist/missing.png', label: 1 } })));
+    const err = await badInput(run(input('m1', { items: [{ index: 2, image: 's3://engines/data/cmnist/missing.png', label: 1 }] })));
     expect(err.where).toBe('s3://engines/data/cmnist/missing.png');
     const local = join(tmp, 'nope', 'missing.png');
-    expect((await badInput(run(input('m2', { item: { index: 3, image: local, label: 1 }, model: BUNDLE })))).where).toBe(local);
+    expect((await badInput(run(input('m2', { items: [{ index: 3, image: local, label: 1 }], model: BUNDLE })))).where).toBe(local);
   });
 });
 

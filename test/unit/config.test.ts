@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseExperimentConfig, parseSweepConfig } from '../../stages/config/schema';
 import { ConfigError } from '../../core/errors';
 import { experimentIdentity, planSweep } from '../../cli/submit';
-import { generateUnitImages, UNIT_UNET_ROWS } from '../../stages/generate-units';
+import { generateUnitImages, UNIT_UNET_ROWS } from '../../stages/unit-sizes';
 
 function problems(fn: () => unknown): string[] {
   try {
