@@ -171,6 +171,8 @@ export interface GenerateBatchInput {
 /** The batch's images are listed in its manifest's rows.json (stages/generated-rows.ts); the activity returns the manifest's key. */
 export interface GenerateBatchOutput {
   images: number;
+  /** Seconds this attempt spent in the model (the rest of the unit: PNGs, uploads, bookkeeping); absent in older units. */
+  modelSeconds?: number;
 }
 
 export interface EvaluateInput {

@@ -102,6 +102,7 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
     const rows: GeneratedRow[] = [];
     const resumeDone = ctx.resume?.done ?? 0;
     let done = 0;
+    let modelSeconds = 0;
     const load = () => loadText2Image(input.model, {
       device: opts.device, intraOpThreads: opts.intraOpThreads, s3: ctx.store.settings, cacheRoot: opts.cacheRoot, log: ctx.log,
     });
@@ -119,11 +120,13 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
       if (start + indices.length <= resumeDone) pngs = await Promise.all(indices.map((i) => ctx.store.get(`${ctx.dir}/${imageName(i)}`)));
       if (pngs.some((p) => p === null)) {
         const m = model ?? (model = await load());
+        const started = performance.now();
         const result = await m.generate({
           prompts: captions.map((c) => c.text), seeds, steps: input.steps, guidance: input.guidance, scheduler: samplerFor(input.scheduler),
           signal: ctx.signal, log: ctx.log,
           png: false, onStep: (step) => ctx.progress({ done, total, step }),
         });
+        modelSeconds += (performance.now() - started) / 1000;
         pngs = await Promise.all(result.images.map((im) => contentPng(m, im)));
       } else if (start === 0) {
         ctx.log(`reusing ${Math.min(resumeDone, total)} images of a previous attempt`);
@@ -142,7 +145,7 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
     }
     await ctx.putJson(GENERATED_ROWS_FILE, rows);
     if (total > 0) ctx.log(`generated images ${input.first}-${input.first + total - 1} (${samplerFor(input.scheduler) ?? model?.defaultScheduler ?? 'bundle\'s'} ${input.steps} steps, guidance ${input.guidance}) with ${input.model}`);
-    return { images: rows.length };
+    return { images: rows.length, modelSeconds: Number(modelSeconds.toFixed(3)) };
   };
 }
 

@@ -314,11 +314,18 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--ema", type=float, default=0.995)
+    ap.add_argument("--export-only", action="store_true", help="export the last checkpoint's EMA weights, whatever its step")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    if args.export_only:
+        state = torch.load(work / "student.pt")
+        student = make_student_unet()
+        student.load_state_dict(state["ema"])
+        export_student(args, student.eval(), work, state["seconds"], torch.load(work / "latents.pt")["seconds"])
+        return
     teacher = teacher_unet(work)
     for p in teacher.parameters():
         p.requires_grad_(False)

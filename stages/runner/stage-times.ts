@@ -12,6 +12,8 @@ export interface StageTime {
   untimed: number;
   /** Units found stored (computed by an earlier experiment or run): their seconds are not counted. */
   reused: number;
+  /** Of `seconds`, those the units spent in their model, where they say (generateBatch's `modelSeconds`). */
+  modelSeconds?: number;
 }
 
 /**
@@ -32,8 +34,11 @@ export async function stageTimes(store: ArtifactStore, experimentId: string): Pr
     const t = byStage.get(m.stage) ?? { stage: m.stage, units: 0, seconds: 0, untimed: 0, reused: 0 };
     t.units += 1;
     if (pointer.reused) t.reused += 1;
-    else if (typeof m.seconds === 'number') t.seconds += m.seconds;
-    else t.untimed += 1;
+    else if (typeof m.seconds === 'number') {
+      t.seconds += m.seconds;
+      const model = (m.outputs as { modelSeconds?: unknown } | null)?.modelSeconds;
+      if (typeof model === 'number') t.modelSeconds = (t.modelSeconds ?? 0) + model;
+    } else t.untimed += 1;
     byStage.set(m.stage, t);
   }
   return [...byStage.values()];
@@ -44,7 +49,10 @@ export function stageTimeLines(times: readonly StageTime[]): string[] {
   const total = times.reduce((a, t) => a + t.seconds, 0);
   return times.map((t) => {
     const share = total > 0 ? ` ${((100 * t.seconds) / total).toFixed(0).padStart(3)}%` : '';
-    const notes = [t.reused ? `${t.reused} reused` : '', t.untimed ? `${t.untimed} untimed` : ''].filter(Boolean);
+    const notes = [
+      t.modelSeconds !== undefined && t.seconds > 0 ? `${((100 * t.modelSeconds) / t.seconds).toFixed(0)}% in the model` : '',
+      t.reused ? `${t.reused} reused` : '', t.untimed ? `${t.untimed} untimed` : '',
+    ].filter(Boolean);
     return `  ${t.stage.padEnd(18)}${t.seconds.toFixed(1).padStart(8)} s${share}  ${t.units} unit${t.units === 1 ? '' : 's'}${notes.length ? ` (${notes.join(', ')})` : ''}`;
   });
 }

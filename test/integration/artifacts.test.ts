@@ -176,7 +176,8 @@ describe('stage times (the demo prints them)', () => {
     for (const [stage, unit, ms] of [['trainClassifier', 'vanilla', 120], ['generateBatch', 'b0', 60], ['generateBatch', 'b1', 60]] as const) {
       await runStageUnit(store, { experimentId, stage, version: 1, unit, inputs: {} }, noHooks, async () => {
         await sleep(ms);
-        return {};
+        // A generate unit says how long it spent in its model.
+        return stage === 'generateBatch' ? { images: 1, modelSeconds: 0.045 } : {};
       });
     }
     const times = await stageTimes(store, experimentId);
@@ -188,7 +189,9 @@ describe('stage times (the demo prints them)', () => {
     expect(times[1]!.seconds).toBeLessThan(5);
     // Another experiment's manifests are not counted.
     expect((await stageTimes(store, 'cmnist/1/0/other')).length).toBe(0);
-    expect(stageTimeLines(times)[1]).toMatch(/^ {2}generateBatch +0\.\d s +\d+%  2 units$/);
+    expect(times[1]!.modelSeconds).toBeCloseTo(0.09, 9);
+    expect(times[0]!.modelSeconds).toBeUndefined();
+    expect(stageTimeLines(times)[1]).toMatch(/^ {2}generateBatch +0\.\d s +\d+%  2 units \(7[0-9]% in the model\)$/);
     // A second experiment with the same units reuses them: counted as reused, adding no time.
     const again = 'cmnist/1/0/again';
     await runStageUnit(store, { experimentId: again, stage: 'trainClassifier', version: 1, unit: 'vanilla', inputs: {} }, noHooks, async () => ({}));

@@ -66,7 +66,8 @@ describe('generateBatch engine', () => {
     const progress: StageProgress[] = [];
     const first = await run(input(), { progress: (p) => progress.push(p) });
     expect(first.cached).toBe(false);
-    expect(first.outputs).toEqual({ images: 4 });
+    expect(first.outputs).toEqual({ images: 4, modelSeconds: expect.any(Number) });
+    expect(first.outputs.modelSeconds).toBeGreaterThan(0);
     const dir = stageDir({ experimentId: 'g1', stage: 'generateBatch', version: 1, unit: 'batch-1', inputs: input() });
     const manifest = (await store.getJson<Manifest>(first.manifestKey))!;
     expect(manifest.files.map((f) => f.key)).toEqual([
