@@ -19,15 +19,16 @@ export const CLASSIFIER_BENCH_SHAPES = {
  * The demo's engines, shared with tools/bench_engines_reference.py, which runs the same ONNX files through
  * diffusers' and transformers' (optimum) onnxruntime pipelines. Generation at the settings experiments use
  * now and used before the defaults changed (issue #23), so one run shows both and their ratio:
- * `generate.paper`: the experiment defaults (the bundle's DDIM, 8 steps, guidance 7.5, micro-batches of 50);
- * `.before`: 25 steps in the 8-image units the paper budget ran as; `generate.demo`: stages/config/demo.ts;
- * `.before`: 15 steps, guidance 5. Captioning: beam search, 3 captions per image.
+ * `generate.paper`: the experiment defaults (the guidance-distilled demo generator, its DDIM, 8 steps, guidance
+ * 7.5, micro-batches of 50); `.before`: the demo generator at 25 steps in the 8-image units the paper budget ran
+ * as; `generate.demo`: stages/config/demo.ts (distilled, 6 steps, guidance 5); `.before`: the demo generator at
+ * 15 steps. Captioning: beam search, 3 captions per image.
  */
 export const ENGINE_BENCH = {
   generate: {
-    'generate.paper': { bundle: 'models/demo/generator', steps: 8, guidance: 7.5, batch: 50, batches: 4 },
+    'generate.paper': { bundle: 'models/demo/generator-distilled', steps: 8, guidance: 7.5, batch: 50, batches: 4 },
     'generate.paper.before': { bundle: 'models/demo/generator', steps: 25, guidance: 7.5, batch: 8, batches: 12 },
-    'generate.demo': { bundle: 'models/demo/generator', steps: 8, guidance: 5, batch: 50, batches: 4 },
+    'generate.demo': { bundle: 'models/demo/generator-distilled', steps: 6, guidance: 5, batch: 50, batches: 4 },
     'generate.demo.before': { bundle: 'models/demo/generator', steps: 15, guidance: 5, batch: 50, batches: 2 },
   },
   caption: { bundle: 'models/demo/captioner', images: 64, batch: 8, perImage: 3 },

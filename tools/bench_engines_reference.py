@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,9 @@ class Fed:
     def __init__(self, model):
         self.inner = model
         self.model = model.model  # the session, which the pipeline reads input types from
+        cond = [i for i in self.model.get_inputs() if i.name == "timestep_cond"]
+        self.cond_dim = cond[0].shape[1] if cond else None
+        self.guidance = None
 
     def __call__(self, **inputs):
         fixed = {}
@@ -62,6 +66,14 @@ class Fed:
             if k == "timestep":
                 v = v.reshape(())
             fixed[k] = v
+        if self.cond_dim is not None:
+            # A guidance-distilled unet takes the guidance as diffusers' LCM pipeline hands it over
+            # (get_guidance_scale_embedding of w = guidance - 1), and the pipeline runs without CFG.
+            from diffusers import LatentConsistencyModelPipeline
+
+            w = torch.tensor([self.guidance - 1.0])
+            emb = LatentConsistencyModelPipeline.get_guidance_scale_embedding(None, w, embedding_dim=self.cond_dim).numpy()
+            fixed["timestep_cond"] = np.repeat(emb, fixed["sample"].shape[0], axis=0).astype(np.float32)
         return self.inner(**fixed)
 
 
@@ -84,8 +96,11 @@ def vae_factor():
     return 2 ** (len(config["block_out_channels"]) - 1)
 
 
-def generate_throughput(pipe, shape):
+def generate_throughput(pipes, shape):
+    pipe = pipes[shape["bundle"]]
     batch, batches = shape["batch"], shape["batches"]
+    distilled = pipe.unet.cond_dim is not None
+    pipe.unet.guidance = shape["guidance"]
     # diffusers' ONNX pipeline assumes SD's VAE factor of 8 (latents of height // 8); the demo
     # VAE's is 4. Asking for 8 x the latent size gives the latents ours uses (8x8 for 32 px
     # images), so the unet does the same work; the VAE then decodes them to ours' 32 px.
@@ -94,7 +109,7 @@ def generate_throughput(pipe, shape):
 
     def call(b):
         out = pipe(prompts, height=latent_h * 8, width=latent_w * 8, num_inference_steps=shape["steps"],
-             guidance_scale=shape["guidance"], generator=np.random.RandomState(b), output_type="np")
+             guidance_scale=1.0 if distilled else shape["guidance"], generator=np.random.RandomState(b), output_type="np")
         assert out.images.shape[1:3] == (shape["height"], shape["width"]), out.images.shape
 
     call(0)
@@ -157,18 +172,19 @@ def main():
             shapes[n] = got[n]
         # Fresh sessions each round, as ours starts a fresh process per round: onnxruntime gets a few
         # percent faster over its first dozen calls, which a pipeline kept across rounds would bank.
-        generator, captioner = load_generator(), load_captioner()
+        generators = {b: load_generator(b) for b in sorted({shapes[n]["bundle"] for n in GENERATE})}
+        captioner = load_captioner()
         for n in GENERATE:
-            ref[n].append(generate_throughput(generator, shapes[n]))
+            ref[n].append(generate_throughput(generators, shapes[n]))
         ref["caption.demo"].append(caption_throughput(captioner, shapes["caption.demo"]))
-        del generator, captioner
+        del generators, captioner
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     print(f"\nimages/s, median of {args.rounds} interleaved rounds; onnxruntime {ort.__version__} (Python) and "
           f"onnxruntime-node (ours), CPU, {os.cpu_count()} cores\n")
     print("| benchmark | settings | ours | Python | ours / Python |")
     print("|---|---|---|---|---|")
     c = shapes["caption.demo"]
-    settings = {n: f"{g['steps']} {g['scheduler'].upper()} steps, guidance {g['guidance']}, {g['batch']} x {g['width']}x{g['height']} a call"
+    settings = {n: f"{g['bundle'].split('/')[-1]}, {g['steps']} {g['scheduler'].upper()} steps, guidance {g['guidance']}, {g['batch']} x {g['width']}x{g['height']} a call"
                 for n, g in ((n, shapes[n]) for n in GENERATE)}
     settings["caption.demo"] = f"beam, {c['per_image']} per image, batch {c['batch']}"
     for n in NAMES:

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../../core/project-root';
 import { ArtifactStore } from '../../core/store';
 import { untilStoreAnswers } from '../../workers/product-worker';
@@ -156,8 +156,7 @@ export async function clusterUp(settings: Settings, log: (line: string) => void)
   await ensureProcess(state, paths, 's3-gateway', log,
     () => startDetached({ name: 's3-gateway', command: gateway, args: ['--port', `${CLUSTER_HOST}:${CLUSTER_PORTS.s3}`, 'posix', s3Dir], env: s3GatewayEnv(secrets.s3), log: logFile('s3-gateway') }),
     () => s3Ready(s3), 60_000);
-  const captioner = await uploadBundle(s3, join(PROJECT_ROOT, 'models', 'demo', 'captioner'), 'bundles/demo/captioner', log);
-  const generator = await uploadBundle(s3, join(PROJECT_ROOT, 'models', 'demo', 'generator'), 'bundles/demo/generator', log);
+  const [captioner, generator] = await uploadDemoBundles(s3, log);
 
   if (ui) {
     const uiRoot = await writeUiConfig(paths.root);
@@ -246,7 +245,12 @@ export async function clusterSetup(settings: Settings, log: (line: string) => vo
   } finally {
     store.destroy();
   }
-  for (const bundle of ['captioner', 'generator']) {
-    await uploadBundle(settings.s3, join(PROJECT_ROOT, 'models', 'demo', bundle), `bundles/demo/${bundle}`, log);
-  }
+  await uploadDemoBundles(settings.s3, log);
+}
+
+/** The bundles the demo experiment names (its captioner, its generator), under `bundles/demo/<folder name>`; their s3:// URIs. */
+async function uploadDemoBundles(s3: Settings['s3'], log: (line: string) => void): Promise<[string, string]> {
+  const demo = demoConfig(1, 0);
+  const upload = (path: string) => uploadBundle(s3, join(PROJECT_ROOT, path), `bundles/demo/${basename(path)}`, log);
+  return [await upload(demo.caption.model), await upload(demo.generate.model)];
 }

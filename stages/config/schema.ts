@@ -58,7 +58,8 @@ const filterSchema = z
 
 const generateSchema = z
   .object({
-    model: z.string().min(1).default('models/demo/generator'),
+    /** The demo generator guidance-distilled (one unet pass a step at any guidance); `models/demo/generator` is the original. */
+    model: z.string().min(1).default('models/demo/generator-distilled'),
     /** How many images to generate: a number, or `aligned` = as many as the bias-aligned training images (the paper's choice). */
     images: z.union([positiveInt, z.literal('aligned')]).default('aligned'),
     /** Images per generate unit (activity), or `auto`: sized by its work (stages/unit-sizes.ts). */
