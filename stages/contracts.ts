@@ -163,8 +163,8 @@ export interface GenerateBatchInput {
   count: number;
   baseSeed: number;
   model: string;
-  /** A scheduler kind (engines/diffusion/schedulers); absent, or `bundle`: the bundle's own. */
-  scheduler?: 'bundle' | SchedulerKind;
+  /** A scheduler kind (engines/diffusion/schedulers); absent: the bundle's own. */
+  scheduler?: SchedulerKind;
   steps: number;
   guidance: number;
 }

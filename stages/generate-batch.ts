@@ -1,5 +1,4 @@
 import { loadText2Image, toPng, type Device, type GeneratedImage, type Text2Image } from '../engines/diffusion/pipeline';
-import type { SchedulerKind } from '../engines/diffusion/schedulers';
 import { BadInputError } from '../core/errors';
 import type { GenerateBatchInput, GenerateBatchOutput } from './contracts';
 import type { StageContext, StageEngine } from './context';
@@ -77,11 +76,6 @@ function defaultMicroBatch(model: Text2Image): number {
   return latentPixels <= 16 * 16 ? 50 : latentPixels <= 32 * 32 ? 32 : 8;
 }
 
-/** The scheduler a unit samples with: a kind named by the config, or (undefined) the bundle's own. */
-export function samplerFor(choice: GenerateBatchInput['scheduler']): SchedulerKind | undefined {
-  return choice === undefined || choice === 'bundle' ? undefined : choice;
-}
-
 /** Stored images written at once: each put is a round trip to the store. */
 const PUT_CONCURRENCY = 16;
 
@@ -122,7 +116,7 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
         const m = model ?? (model = await load());
         const started = performance.now();
         const result = await m.generate({
-          prompts: captions.map((c) => c.text), seeds, steps: input.steps, guidance: input.guidance, scheduler: samplerFor(input.scheduler),
+          prompts: captions.map((c) => c.text), seeds, steps: input.steps, guidance: input.guidance, scheduler: input.scheduler,
           signal: ctx.signal, log: ctx.log,
           png: false, onStep: (step) => ctx.progress({ done, total, step }),
         });
@@ -144,7 +138,7 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
       }
     }
     await ctx.putJson(GENERATED_ROWS_FILE, rows);
-    if (total > 0) ctx.log(`generated images ${input.first}-${input.first + total - 1} (${samplerFor(input.scheduler) ?? model?.defaultScheduler ?? 'bundle\'s'} ${input.steps} steps, guidance ${input.guidance}) with ${input.model}`);
+    if (total > 0) ctx.log(`generated images ${input.first}-${input.first + total - 1} (${input.scheduler ?? model?.defaultScheduler ?? 'the bundle\'s scheduler,'} ${input.steps} steps, guidance ${input.guidance}) with ${input.model}`);
     return { images: rows.length, modelSeconds: Number(modelSeconds.toFixed(3)) };
   };
 }

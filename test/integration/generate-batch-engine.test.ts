@@ -62,6 +62,14 @@ async function imagesOf(manifestKey: string): Promise<Map<string, Buffer>> {
 }
 
 describe('generateBatch engine', () => {
+  it('generate.scheduler reaches the sampler: the bundle\'s by default, another by name', async () => {
+    const pixels = async (i: GenerateBatchInput) => [...(await imagesOf((await run(i)).manifestKey)).values()];
+    const bundles = await pixels(input({ experimentId: 's-bundle', count: 2 }));
+    // The tiny bundle's scheduler is DDIM: naming it changes the unit's key, not its images.
+    expect(await pixels(input({ experimentId: 's-ddim', count: 2, scheduler: 'ddim' }))).toEqual(bundles);
+    expect(await pixels(input({ experimentId: 's-euler', count: 2, scheduler: 'euler' }))).not.toEqual(bundles);
+  });
+
   it('writes images/<i>.png and rows.json for images [first, first + count), and a retry writes the same keys and bytes', async () => {
     const progress: StageProgress[] = [];
     const first = await run(input(), { progress: (p) => progress.push(p) });
