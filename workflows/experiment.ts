@@ -19,12 +19,6 @@ import { summarizeEnergy } from '../stages/energy-summary';
 import { captionUnitImages, generateUnitImages } from '../stages/unit-sizes';
 
 const ANALYZE_MODELS = 'experiment-analyzes-models';
-/**
- * The vanilla baseline is trained once f_B's losses are scored rather than beside f_B: on a train queue
- * that runs one activity at a time it used to hold up scoring, and so captioning and generation, for a
- * whole training; now it trains while they run. Histories from before train it beside f_B.
- */
-const VANILLA_AFTER_SCORING = 'experiment-vanilla-after-scoring';
 /** Caption units hold several images (stages/unit-sizes.ts); histories from before caption one image a unit. */
 const CAPTION_UNITS = 'experiment-caption-units';
 /** How much the analysis looks at: saliency images, and embedding points per group (aligned, conflicting, generated). */
@@ -76,13 +70,10 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     const describeTrain = (role: string, loss: string, images = `${prepared.counts.train} images`) =>
       `train ${role} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${config.train.epochs} epochs on ${images}`;
     const biasedRun = call('trainClassifier', describeTrain('biased f_B', config.biasedLoss), trainInput('biased', config.biasedLoss));
-    const startVanilla = () => {
-      const run = config.vanilla ? call('trainClassifier', describeTrain('vanilla', 'ce'), trainInput('vanilla', 'ce')) : undefined;
-      run?.catch(() => undefined); // awaited below; this only keeps an early failure from going unobserved
-      return run;
-    };
-    const vanillaLate = patched(VANILLA_AFTER_SCORING);
-    let vanillaRun = vanillaLate ? undefined : startVanilla();
+    const vanillaRun = config.vanilla
+      ? call('trainClassifier', describeTrain('vanilla', 'ce'), trainInput('vanilla', 'ce'))
+      : undefined;
+    vanillaRun?.catch(() => undefined); // awaited below; this only keeps an early failure from going unobserved
     const biased = await biasedRun;
     live.note(`f_B: epoch ${biased.bestEpoch} kept, validation ${biased.validAccuracy.toFixed(2)}%`);
 
@@ -90,7 +81,6 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     const scores = await call('scoreLosses', `per-sample CE and GCE of f_B over ${prepared.counts.train} training images`, {
       experimentId, dataset: data, modelKey: biased.modelKey, gceQ: config.train.gceQ,
     });
-    if (vanillaLate) vanillaRun = startVanilla();
 
     await enter('selectTopK');
     const topK = await call('selectTopK', `top-${config.topK.k} ${config.topK.mode} by ${config.topK.score.toUpperCase()}`, {
