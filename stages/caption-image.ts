@@ -36,7 +36,7 @@ export function currentCaptionInput(input: CaptionImageInput | LegacyCaptionImag
   return { ...rest, unit: item.index, items: [item] };
 }
 
-/** The unit's name: `images-<first index>` (`image-<index>` for a unit of the old shape, as it was named then). */
+/** The unit's name: `images-<unit>` (`image-<image index>` for a unit of the old shape, as it was named then). */
 export function captionUnitName(input: CaptionImageInput | LegacyCaptionImageInput): string {
   if ('item' in input) return `image-${String(input.item.index).padStart(5, '0')}`;
   return `images-${String(input.unit).padStart(5, '0')}`;

@@ -78,16 +78,14 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): Float32Array {
     const c = this.config;
     const n = this.timesteps.length;
+    // (diffusers' lower_order_second matters only to a third-order solver, which config resolution refuses.)
     const lowerOrderFinal = stepIndex === n - 1 && (c.euler_at_final || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
-    const lowerOrderSecond = stepIndex === n - 2 && c.lower_order_final && n < 15;
     const converted = this.convert(modelOutput, sample, this.sigmas[stepIndex]!);
     this.outputs.shift();
     this.outputs.push(converted);
     const out = c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal
       ? this.firstOrder(converted, sample, stepIndex)
       : this.secondOrder(sample, stepIndex);
-    // lowerOrderSecond matters only to a third-order solver, which config resolution refuses.
-    void lowerOrderSecond;
     if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
     return out;
   }
