@@ -1,6 +1,6 @@
 /**
  * Issue #6's generator acceptance run: the demo bundle models/demo/generator (tools/train_demo_generator.py)
- * generates, with the project's text-to-image engine (lib/diffusion, onnxruntime-node on CPU), 10 images
+ * generates, with the project's text-to-image engine (engines/diffusion, onnxruntime-node on CPU), 10 images
  * (seeds 0..9) for each of the 100 (digit, color) prompts of the FIRST caption template
  * ("a red handwritten seven"), 32x32. Targets:
  *   (a) a classifier trained here on plain GRAYSCALE MNIST training digits (the LfF 3x100 MLP of

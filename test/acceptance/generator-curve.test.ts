@@ -61,7 +61,7 @@ async function measure(t2i: Text2Image, judge: tf.LayersModel, setting: string, 
   if (variant !== undefined && !VARIANTS[variant]) throw new Error(`unknown variant ${variant} (${Object.keys(VARIANTS).join(', ')})`);
   const schedulerConfig = variant ? VARIANTS[variant] : {};
   const crop = t2i.bundle.outputCrop ?? { left: 0, top: 0, width: 28, height: 28 };
-  const { width, height } = t2i.defaultSize;
+  const { width } = t2i.defaultSize;
   const jobs: { prompt: string; seed: number; digit: number; colour: number }[] = [];
   templates.digits.forEach((digit, d) => CMNIST_COLORS.forEach((colour, c) => {
     for (let s = 0; s < seeds; s++) jobs.push({ prompt: templates.templates[0]!.replace('{digit}', digit).replace('{color}', colour.name), seed: s, digit: d, colour: c });
@@ -88,7 +88,6 @@ async function measure(t2i: Text2Image, judge: tf.LayersModel, setting: string, 
       if (nearestColour(content.subarray(i * per, (i + 1) * per), palette, 1) === job.colour) colourOk++;
     });
   }
-  void height;
   const n = jobs.length;
   return { scheduler: setting, steps, guidance, images: n, imagesPerSecond: n / seconds, digit: (100 * digitOk) / n, colour: (100 * colourOk) / n };
 }

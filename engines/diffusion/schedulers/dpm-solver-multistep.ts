@@ -8,7 +8,7 @@
  */
 import type { SchedulerConfig } from './config';
 import type { Scheduler } from './scheduler';
-import { alphasCumprod, checkSteps, roundHalfEven } from './tables';
+import { alphasCumprod, checkSteps, interpIndex, roundHalfEven, trainSigmas } from './tables';
 
 export class DpmSolverMultistepScheduler implements Scheduler {
   readonly kind = 'dpmpp_2m' as const;
@@ -47,8 +47,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
       const count = Math.ceil(last / ratio);
       ts = Array.from({ length: count }, (_, i) => roundHalfEven(last - i * ratio) - 1);
     }
-    // ((1 - a) / a) ** 0.5 per train step, float32 as torch computes it.
-    const train = Array.from(this.alphas, (a) => Math.fround(Math.sqrt(Math.fround(Math.fround(1 - a) / a))));
+    const train = Array.from(trainSigmas(this.alphas));
     let sigmas: number[];
     if (c.use_karras_sigmas) {
       const rho = 7;
@@ -58,7 +57,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
       const logs = train.map((s) => Math.log(s));
       ts = sigmas.map((s) => roundHalfEven(sigmaToT(s, logs)));
     } else {
-      sigmas = ts.map((t) => interp(t, train));
+      sigmas = ts.map((t) => interpIndex(t, train));
     }
     const final = c.final_sigmas_type === 'sigma_min' ? train[0]! : 0;
     this.sigmas = Float32Array.from([...sigmas, final]);
@@ -169,14 +168,6 @@ function alphaSigma(sigma: number): { alpha: number; sigma: number } {
 /** log(alpha) - log(sigma): +Infinity at sigma 0, where exp(-h) is 0 and the step returns x0. */
 function lambda(p: { alpha: number; sigma: number }): number {
   return Math.log(p.alpha) - Math.log(p.sigma);
-}
-
-/** numpy.interp over integer abscissae 0..n-1. */
-function interp(x: number, ys: readonly number[]): number {
-  if (x <= 0) return ys[0]!;
-  if (x >= ys.length - 1) return ys[ys.length - 1]!;
-  const i = Math.floor(x);
-  return ys[i]! + (ys[i + 1]! - ys[i]!) * (x - i);
 }
 
 /** diffusers' `_sigma_to_t`: the fractional train step whose log-sigma is `sigma`'s, by linear interpolation. */

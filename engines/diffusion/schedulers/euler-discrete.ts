@@ -1,7 +1,7 @@
 /** diffusers' EulerDiscreteScheduler (s_churn = 0), and the sigma table it shares with its ancestral variant. */
 import type { SchedulerConfig } from './config';
 import type { Scheduler, StepNoise } from './scheduler';
-import { alphasCumprod, checkSteps, f32, interpIndex, spacedTimesteps } from './tables';
+import { alphasCumprod, checkSteps, f32, interpIndex, spacedTimesteps, trainSigmas } from './tables';
 
 /** Shared by Euler and Euler ancestral. */
 export abstract class EulerBase implements Scheduler {
@@ -15,7 +15,7 @@ export abstract class EulerBase implements Scheduler {
   constructor(readonly config: SchedulerConfig) {
     this.alphas = alphasCumprod(config);
     if (config.rescale_betas_zero_snr) this.alphas[this.alphas.length - 1] = 2 ** -24;
-    this.trainSigmas = this.alphas.map((a) => f32(Math.sqrt(f32(f32(1 - a) / a))));
+    this.trainSigmas = trainSigmas(this.alphas);
   }
 
   get initNoiseSigma(): number {

@@ -68,6 +68,11 @@ export function alphasCumprod(config: SchedulerConfig): Float32Array {
   return out;
 }
 
+/** ((1 - a) / a) ** 0.5 per train step: the variance-exploding sigmas, float32 as torch computes them. */
+export function trainSigmas(alphasCumprod: Float32Array): Float32Array {
+  return alphasCumprod.map((a) => f32(Math.sqrt(f32(f32(1 - a) / a))));
+}
+
 /** numpy.interp over integer abscissae 0..n-1 (float64 result). */
 export function interpIndex(x: number, ys: ArrayLike<number>): number {
   const n = ys.length;
