@@ -9,7 +9,7 @@
  * sessions are the only long-lived state; each call allocates its arrays and lets them go.
  */
 import * as ort from 'onnxruntime-node';
-import { encode as encodePng } from 'fast-png';
+import { encodeRgbPng } from '../../core/png';
 import { locationKey } from '../../core/location';
 import { ProcessCache } from '../../core/process-cache';
 import type { S3Settings } from '../../core/store';
@@ -537,16 +537,11 @@ export class Text2Image {
   }
 }
 
-/** [0, 1] HWC floats to an 8-bit PNG, rounding as diffusers' numpy_to_pil does. */
-/**
- * 8-bit RGB PNG of [0, 1] pixels, by fast-png in this thread: at the demo's 28-32 px sharp took ~610 µs an
- * image (libvips sets up a pipeline per call) against ~200 µs, a sixth of a paper-scale generate stage.
- */
+/** [0, 1] HWC floats to an 8-bit RGB PNG (core/png.ts), rounding as diffusers' numpy_to_pil does. */
 export async function toPng(pixels: Float32Array, width: number, height: number): Promise<Buffer> {
   const bytes = new Uint8Array(width * height * 3);
   for (let i = 0; i < bytes.length; i++) bytes[i] = Math.round(pixels[i]! * 255);
-  const png = encodePng({ width, height, data: bytes, channels: 3, depth: 8 });
-  return Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  return encodeRgbPng(bytes, width, height);
 }
 
 // ------------------------------------------------------------------------------- per-process cache

@@ -104,6 +104,19 @@ describe('DisEnt layout', () => {
     expect(loads).toBe(2);
     expect(reader.size).toBe(2);
   });
+
+  it('an item listed more than once (generated images repeated per epoch) is loaded and decoded once', async () => {
+    let loads = 0;
+    const extra = { location: 'generated.png', label: 5, bias: 5, load: async () => { loads++; return png; } };
+    const reader = new SplitReader([], { imageSize: 4 }).extend([extra, extra, extra]);
+    for (let pass = 0; pass < 2; pass++) {
+      const batches = [];
+      for await (const batch of reader.batches({ batchSize: 2, shuffleSeed: pass })) batches.push(batch);
+      expect(batches.map((b) => b.size)).toEqual([2, 1]);
+      expect(Array.from(batches[0]!.x.subarray(0, 3))).toEqual(Array.from(batches[1]!.x.subarray(0, 3)));
+    }
+    expect(loads).toBe(1);
+  });
 });
 
 describe('decodeRgb', () => {
