@@ -134,8 +134,11 @@ export function tensorflowOps(): TensorflowOps {
     nhwc, flag('is_training', true),
   ];
   return {
+    // BatchMatMulV2 on rank-2 operands, not MatMul: as fast here, and TensorFlow 2.21's eager MatMul
+    // corrupts the heap when the process takes profiler signals (`node --cpu-prof` aborts in malloc
+    // within seconds; BatchMatMulV2, Relu and tfjs's own ops do not).
     matMul: (a, b, transposeA = false, transposeB = false) =>
-      run('MatMul', [T, flag('transpose_a', transposeA), flag('transpose_b', transposeB)], [a, b]),
+      run('BatchMatMulV2', [T, flag('adj_x', transposeA), flag('adj_y', transposeB)], [a, b]),
     biasAdd: (x, bias) => run('BiasAdd', [T, nhwc], [x, bias]),
     relu: (x) => run('Relu', [T], [x]),
     reluGrad: (dy, output) => run('ReluGrad', [T], [dy, output]),

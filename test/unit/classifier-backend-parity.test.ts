@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../engines/classifier/backend';
@@ -221,4 +225,17 @@ describe('host loss gradient (the dense stack\'s backward pass starts from it)',
       tf.dispose([z, y]);
     }
   });
+});
+
+describe('the native training step under a profiler', () => {
+  // TensorFlow's eager MatMul corrupted the heap when the process took profiler signals (node
+  // --cpu-prof aborted in malloc within a few hundred steps): the dense stack now multiplies with
+  // BatchMatMulV2, which does not.
+  it('runs 300 MLP steps under node --cpu-prof', (ctx) => {
+    needsNative(ctx);
+    const dir = mkdtempSync(join(tmpdir(), 'profiled-training-'));
+    const script = join(__dirname, '..', 'support', 'profiled-training.ts');
+    const run = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '-r', 'tsx/cjs', script], { encoding: 'utf8', timeout: 120_000 });
+    expect({ status: run.status, signal: run.signal, out: run.stdout.trim() }).toEqual({ status: 0, signal: null, out: `ok ${native}` });
+  }, 150_000);
 });
