@@ -38,8 +38,19 @@ export function judgeView(rgb: Float32Array, n: number): Float32Array {
   return out;
 }
 
-/** An MNIST split as a batch source (grey in three channels, as the judge reads generated images). */
-function mnistSource(split: MnistSplit, count = split.count): BatchSource {
+/**
+ * An MNIST split as a batch source, each image as judgeView reads it (grey in three channels,
+ * max-scaled), computed straight from the split's bytes with judgeView's float32 arithmetic: the
+ * same values, without building each RGB image and scanning it again every epoch.
+ */
+export function mnistSource(split: MnistSplit, count = split.count): BatchSource {
+  const level = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+  const peak = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    let max = 0;
+    for (let p = 0; p < PIXELS; p++) max = Math.max(max, split.pixels[i * PIXELS + p]!);
+    peak[i] = level[max]!;
+  }
   return {
     size: count,
     async *batches(order: BatchOrder): AsyncIterable<ImageBatch> {
@@ -47,17 +58,16 @@ function mnistSource(split: MnistSplit, count = split.count): BatchSource {
       if (order.shuffleSeed !== undefined) new Rng(order.shuffleSeed).shuffle(indices);
       for (let at = 0; at < count; at += order.batchSize) {
         const chosen = indices.slice(at, at + order.batchSize);
-        const rgb = new Float32Array(chosen.length * PIXELS * 3);
+        const x = new Float32Array(chosen.length * PIXELS * 3);
         chosen.forEach((idx, k) => {
+          const max = peak[idx]!;
           for (let p = 0; p < PIXELS; p++) {
-            const v = split.pixels[idx * PIXELS + p]! / 255;
-            rgb[(k * PIXELS + p) * 3] = v; rgb[(k * PIXELS + p) * 3 + 1] = v; rgb[(k * PIXELS + p) * 3 + 2] = v;
+            const v = max > 0 ? level[split.pixels[idx * PIXELS + p]!]! / max : 0;
+            const o = (k * PIXELS + p) * 3;
+            x[o] = v; x[o + 1] = v; x[o + 2] = v;
           }
         });
-        yield {
-          x: judgeView(rgb, chosen.length), labels: Int32Array.from(chosen, (i) => split.labels[i]!),
-          biases: new Int32Array(chosen.length), indices: chosen, size: chosen.length,
-        };
+        yield { x, labels: Int32Array.from(chosen, (i) => split.labels[i]!), biases: new Int32Array(chosen.length), indices: chosen, size: chosen.length };
       }
     },
   };
