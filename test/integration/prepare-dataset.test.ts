@@ -85,3 +85,17 @@ describe('prepareDataset on a Colored MNIST folder this project built', () => {
     expect(marker.filesWritten).toMatchObject({ '1pct': LIMIT, '2pct': LIMIT, valid: LIMIT, test: LIMIT });
   });
 });
+
+describe('prepareDataset on cmnist-lff', () => {
+  it("builds LfF's Colored MNIST in its own folder when it is missing, and rebuilds an interrupted one", async () => {
+    const lff = () => prepareDatasetEngine({ experimentId: 'e', dataset: { name: 'cmnist-lff', ratio: 1, seed: 0, root } }, context());
+    await buildColoredMnist({ out: root, dataset: 'cmnist-lff', ratios: [1], seed: CMNIST_BUILD_SEED, limit: LIMIT });
+    writeFileSync(join(root, buildingMarker(1, 'cmnist-lff')), JSON.stringify({ ratio: 1, seed: 0, limit: LIMIT }));
+    const out = await lff();
+    expect(logs.some((l) => l.includes(`${buildingMarker(1, 'cmnist-lff')} is there`))).toBe(true);
+    expect(out.counts).toEqual({ train: LIMIT, conflicting: expect.any(Number), valid: LIMIT, test: LIMIT });
+    expect(existsSync(join(root, buildingMarker(1, 'cmnist-lff')))).toBe(false);
+    // The project's own cmnist beside it is untouched.
+    expect(trainFiles().length).toBeGreaterThan(0);
+  });
+});

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -10,8 +11,9 @@ import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { startEmbeddedS3 } from '../../cli/stack/s3-server';
 import { buildColoredMnist, type BuildSummary } from '../../datasets/cmnist/build';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
-import { readIdxImages, readIdxLabels, loadMnistLabels } from '../../datasets/cmnist/idx';
+import { mnistFiles, readIdxImages, readIdxLabels, loadMnistLabels } from '../../datasets/cmnist/idx';
 import { planColoredMnist, type ColoredMnistPlan } from '../../datasets/cmnist/plan';
+import { LFF_PALETTE, planLffColoredMnist } from '../../datasets/cmnist/lff-plan';
 
 const RATIOS = [0.5, 1, 2, 5];
 // Labels are read once: planning is then pure computation, and each plan takes well under a second.
@@ -215,6 +217,52 @@ describe('Colored MNIST build to S3', () => {
     } finally {
       store.destroy();
       await s3.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("LfF's Colored MNIST (cmnist-lff)", () => {
+  const reference = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'lff-cmnist-colours.json'), 'utf8')) as { splits: Record<string, { sha256: string; conflicting: number }> };
+  const sha = (colours: readonly number[]) => createHash('sha256').update(Uint8Array.from(colours)).digest('hex');
+
+  it("gives every image the colour LfF's make_attr_labels gives it, at every ratio and on test", () => {
+    const lff = planLffColoredMnist({ ratios: RATIOS, seed: 0, labels });
+    for (const r of lff.perRatio) {
+      const ref = reference.splits[`train${r.ratio}`]!;
+      expect(r.train.map((im) => im.source)).toEqual(Array.from({ length: 60_000 }, (_, i) => i));
+      expect({ sha256: sha(r.train.map((im) => im.bias)), conflicting: r.counts.conflicting }).toEqual(ref);
+    }
+    expect({ sha256: sha(lff.test.map((im) => im.bias)), conflicting: lff.testCounts.conflicting }).toEqual(reference.splits.test);
+  });
+
+  it('paints clamp(palette + σ noise) per image, σ by severity, and refuses an unknown severity naming it', () => {
+    const lff = planLffColoredMnist({ ratios: [1], seed: 0, labels, severity: 1 });
+    const deviations = lff.perRatio[0]!.train.slice(0, 2000).flatMap((im) => im.rgb.map((c, k) => c - LFF_PALETTE[im.bias]![k]!));
+    const sd = Math.sqrt(deviations.reduce((a, d) => a + d * d, 0) / deviations.length);
+    // Severity 1 is σ 0.05; clamping at 1 trims a little of it for the brightest channels.
+    expect(sd).toBeGreaterThan(0.04);
+    expect(sd).toBeLessThan(0.055);
+    expect(lff.valid).toHaveLength(5_000);
+    expect(() => planLffColoredMnist({ ratios: [1], seed: 0, labels, severity: 6 })).toThrow(new BadInputError('severity', "must be 1-5 (LfF's), got 6"));
+  });
+
+  it("writes cmnist-lff/ with LfF's pixels: floor(intensity x colour)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cmnist-lff-'));
+    try {
+      await buildColoredMnist({ out: dir, dataset: 'cmnist-lff', ratios: [1], seed: 0, limit: 3 });
+      const marker = JSON.parse(await readFile(join(dir, 'cmnist-lff', 'BUILD.json'), 'utf8')) as { protocol: string; severity: number; splitSizes: object };
+      expect(marker).toMatchObject({ severity: 4, splitSizes: { train: 60_000, valid: 5_000, test: 10_000 } });
+      const planned = planLffColoredMnist({ ratios: [1], seed: 0, labels }).perRatio[0]!.train[0]!;
+      const mnist = readIdxImages(mnistFiles('train').images);
+      // LfF's blocks put a class's conflicting colours first: MNIST's first image, a 5, is painted with colour 0.
+      expect([planned.label, planned.bias]).toEqual([5, 0]);
+      const { data } = await sharp(join(dir, 'cmnist-lff', '1pct', 'conflict', '5', '0_5_0.png')).raw().toBuffer({ resolveWithObject: true });
+      for (let p = 0; p < 28 * 28; p++) {
+        for (let c = 0; c < 3; c++) expect(data[3 * p + c]).toBe(Math.floor(Math.fround(mnist.pixels[p]! * planned.rgb[c]!)));
+      }
+      await expect(buildColoredMnist({ out: dir, dataset: 'cmnist', ratios: [1], seed: 0, limit: 1, severity: 4 })).rejects.toThrow(BadInputError);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
