@@ -6,7 +6,7 @@ import type { ArtifactStore } from '../core/store';
 import { initBackend } from '../engines/classifier/backend';
 import { applyInitialWeights, INITIAL_WEIGHTS } from '../engines/classifier/initial-weights';
 import { sampleLosses } from '../engines/classifier/losses';
-import { IMAGENET_NORM, normalizedSource, type InputNorm } from '../engines/classifier/batch-source';
+import { DIVIDE_255_NORM, IMAGENET_NORM, normalizedSource, type InputNorm } from '../engines/classifier/batch-source';
 import { decodeModel, encodeModel } from '../engines/classifier/model-file';
 import { buildModel, type ModelSpec } from '../engines/classifier/models';
 import { accuracyBreakdown, argmax, predictAll } from '../engines/classifier/predict';
@@ -24,6 +24,7 @@ import { sha256Hex } from './config/canonical-hash';
 import { readListedFile } from './runner/manifest';
 import { splitReader, validationView } from './dataset-access';
 import { ProcessCache } from '../core/process-cache';
+import type { ClassifierConfig } from './config/schema';
 import { readGeneratedRows } from './generated-rows';
 
 /** The files the classifier stages write, in each unit's folder. */
@@ -46,6 +47,7 @@ export const CLASSIFIER_FILES = {
 } as const;
 
 const ROLE_STREAM: Record<ClassifierRole, number> = { biased: 1, vanilla: 2, debiased: 3 };
+const INPUT_NORMS: Record<NonNullable<ClassifierConfig['normalize']>, InputNorm | undefined> = { none: undefined, imagenet: IMAGENET_NORM, 'divide-255': DIVIDE_255_NORM };
 const INFERENCE_BATCH = 512;
 
 const generatedSets = new ProcessCache<ImageItem[]>({ capacity: 4 });
@@ -87,7 +89,7 @@ function modelSpec(input: TrainClassifierInput): ModelSpec {
     seed: deriveSeed(input.seed, ROLE_STREAM[input.role]),
     init: input.classifier?.init ?? 'torch',
     padding: 'symmetric',
-    inputNorm: (input.classifier?.normalize ?? (input.classifier?.initialWeights ? 'imagenet' : 'none')) === 'imagenet' ? IMAGENET_NORM : undefined,
+    inputNorm: INPUT_NORMS[input.classifier?.normalize ?? (input.classifier?.initialWeights ? 'imagenet' : 'none')],
   };
 }
 

@@ -34,6 +34,13 @@ export interface InputNorm {
 
 /** torchvision's ImageNet statistics: what ImageNet-pretrained weights expect their inputs scaled by. */
 export const IMAGENET_NORM: InputNorm = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+/**
+ * The peers' MLP input (LfF's module/mlp.py, kept by DisEnt and BiasEnsemble): the model divides by 255
+ * pixels that ToTensor() already scaled to [0, 1], so it sees [0, 1/255]. With Adam the first layer then
+ * learns shape far more slowly and the model leans on colour longer: every published Colored MNIST
+ * number is under this scaling (docs/protocol.md).
+ */
+export const DIVIDE_255_NORM: InputNorm = { mean: [0, 0, 0], std: [255, 255, 255] };
 
 /** The same batches, normalised per channel (HWC, channels last); the source's own arrays are not touched. */
 export function normalizedSource(source: BatchSource, norm: InputNorm | undefined): BatchSource {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { InputNorm } from './batch-source';
 
-export type Architecture = 'mlp' | 'resnet18';
+export type Architecture = 'mlp' | 'mlp-16' | 'resnet18';
 /** `torch`: what the peers' PyTorch models start from; `glorot`: Keras' defaults. */
 export type InitScheme = 'torch' | 'glorot';
 
@@ -53,16 +53,19 @@ class SeededInit {
   }
 }
 
-/** The 3 x 100 MLP of LfF for Colored MNIST. */
-function mlp(spec: ModelSpec): tf.LayersModel {
+/** Hidden widths of the MLPs: LfF's 3 x 100 (`mlp`), and DisEnt's and BiasEnsemble's 100-100-16 (`mlp-16`). */
+const MLP_HIDDEN: Readonly<Record<'mlp' | 'mlp-16', readonly number[]>> = { mlp: [100, 100, 100], 'mlp-16': [100, 100, 16] };
+
+/** A ReLU MLP over the flattened image, for Colored MNIST (MLP_HIDDEN). */
+function mlp(spec: ModelSpec, hidden: readonly number[]): tf.LayersModel {
   const init = new SeededInit(spec.seed, spec.init ?? 'glorot');
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
   let x = tf.layers.flatten({ name: 'flatten' }).apply(input) as tf.SymbolicTensor;
   let fanIn = spec.inputShape[0] * spec.inputShape[1] * spec.inputShape[2];
-  for (let i = 1; i <= 3; i++) {
-    x = tf.layers.dense({ units: 100, activation: 'relu', ...init.dense(fanIn), name: `fc${i}` }).apply(x) as tf.SymbolicTensor;
-    fanIn = 100;
-  }
+  hidden.forEach((units, i) => {
+    x = tf.layers.dense({ units, activation: 'relu', ...init.dense(fanIn), name: `fc${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    fanIn = units;
+  });
   const logits = tf.layers.dense({ units: spec.numClasses, ...init.dense(fanIn), name: 'classifier' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'mlp' });
 }
@@ -119,5 +122,5 @@ function resnet18(spec: ModelSpec): tf.LayersModel {
 }
 
 export function buildModel(spec: ModelSpec): tf.LayersModel {
-  return spec.arch === 'mlp' ? mlp(spec) : resnet18(spec);
+  return spec.arch === 'resnet18' ? resnet18(spec) : mlp(spec, MLP_HIDDEN[spec.arch]);
 }

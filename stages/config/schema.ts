@@ -83,8 +83,8 @@ const generateSchema = z
 
 const classifierSchema = z
   .object({
-    /** Absent = the paper's choice per dataset: the 3x100 MLP for cmnist, ResNet-18 otherwise. */
-    arch: z.enum(['mlp', 'resnet18']).optional(),
+    /** Absent = the paper's choice per dataset: the 3x100 MLP for cmnist, ResNet-18 otherwise; `mlp-16` = DisEnt's and BiasEnsemble's 100-100-16 MLP. */
+    arch: z.enum(['mlp', 'mlp-16', 'resnet18']).optional(),
     /** A tfjs layers model (folder or s3:// prefix with model.json) to start from, e.g. ImageNet-pretrained. */
     initialWeights: z.string().min(1).optional(),
     /**
@@ -93,8 +93,13 @@ const classifierSchema = z
      * comparable with the literature's; `glorot` = Keras' defaults (this project before 2026-12).
      */
     init: z.enum(['torch', 'glorot']).default('torch'),
-    /** Input normalisation: `imagenet` (torchvision's statistics, what pretrained weights expect) or `none`; absent = imagenet with initialWeights, none without. */
-    normalize: z.enum(['imagenet', 'none']).optional(),
+    /**
+     * Input normalisation: `imagenet` (torchvision's statistics, what pretrained weights expect), `none`
+     * ([0, 1] pixels), or `divide-255` (the peers' MLP: [0, 1] pixels divided by 255 again, under which
+     * the literature's Colored MNIST numbers were measured; docs/protocol.md). Absent = imagenet with
+     * initialWeights, none without.
+     */
+    normalize: z.enum(['imagenet', 'none', 'divide-255']).optional(),
   })
   .strict();
 

@@ -7,7 +7,7 @@ import { runStageUnit, type StageHooks } from '../../stages/runner/stage-runner'
 import { ArtifactStore } from '../../core/store';
 import { decodeTensors } from '../../engines/classifier/weights';
 import { parseExperimentConfig } from '../../stages/config/schema';
-import { evaluateEngine, scoreLossesEngine, trainClassifierEngine } from '../../stages/classifier-stages';
+import { evaluateEngine, loadModel, scoreLossesEngine, trainClassifierEngine } from '../../stages/classifier-stages';
 import { datasetContentId, prepareDatasetEngine } from '../../stages/prepare-dataset';
 import { selectTopKEngine } from '../../stages/select-top-k';
 import { validationView } from '../../stages/dataset-access';
@@ -96,6 +96,18 @@ describe('classifier stage engines', () => {
     });
     return { modelKey: resumed.outputs.modelKey, logs, epochs };
   }
+
+  it("the peers' MLP (100-100-16) on the peers' input (divide-255) is stored as such, and evaluation sees what training saw", async () => {
+    const input = { ...trainInput('e-peers'), classifier: { init: 'torch' as const, arch: 'mlp-16' as const, normalize: 'divide-255' as const } };
+    const trained = await run('e-peers', 'trainClassifier', 'biased', trainClassifierEngine, input);
+    const { model, inputNorm } = await loadModel(store, trained.outputs.modelKey);
+    expect(inputNorm).toEqual({ mean: [0, 0, 0], std: [255, 255, 255] });
+    expect(model.layers.filter((l) => l.getClassName() === 'Dense').map((l) => (l.getWeights()[0]!.shape as number[]).join('x'))).toEqual(['2352x100', '100x100', '100x16', '16x10']);
+    model.dispose();
+    // The same weights read [0, 1] pixels as 255x brighter input: evaluate must scale as training did.
+    const evaluated = await run('e-peers', 'evaluate', 'biased', evaluateEngine, { experimentId: 'e-peers', role: 'biased', modelKey: trained.outputs.modelKey, dataset });
+    expect(evaluated.outputs.accuracy.unbiased).toBeCloseTo(trained.outputs.validAccuracy, 0);
+  });
 
   it('an attempt lost after epoch 2 resumes from its S3 checkpoint and ends with the same weights', async () => {
     const uninterrupted = await run('full', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('full'));
