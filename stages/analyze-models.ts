@@ -190,5 +190,5 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
   const analysisKey = await ctx.putJson(ANALYSIS_FILE, analysis);
   ctx.progress({ done: 2, total: 2 });
   ctx.log(`analysis: ${kind} on ${images.length} bias-conflicting test images; UMAP of f_D's features for ${rows.length} images`);
-  return { analysisKey, saliency: kind, points: rows.length };
+  return { analysisKey, saliency: kind, points: rows.length, ...(judge ? { judge: { generated: judge.generated, recognised: judge.recognised, judgeTestAccuracy: judge.testAccuracy } } : {}) };
 };

@@ -197,6 +197,16 @@ export interface AnalyzeModelsOutput {
   analysisKey: string;
   saliency: 'grad-cam' | 'input-gradient';
   points: number;
+  /** Colored MNIST: how many generated images the MNIST judge reads as their label's digit (analysis.json has it per class). */
+  judge?: GeneratedLabelCheck;
+}
+
+/** The generated set's label accuracy as the in-project MNIST judge measures it (stages/mnist-judge.ts). */
+export interface GeneratedLabelCheck {
+  generated: number;
+  recognised: number;
+  /** The judge's own accuracy on MNIST's test set (%). */
+  judgeTestAccuracy: number;
 }
 
 /** Percent correct. */
@@ -253,6 +263,8 @@ export interface ExperimentResult {
   topK: { k: number; mode: string; selected: number; precision: number; recall: number };
   captions: { images: number; kept: number; dropped: number; topWords: { word: string; count: number }[] };
   generated: number;
+  /** Colored MNIST: the generated set's label accuracy by the MNIST judge (absent for runs from before it, or other datasets). */
+  generatedLabels?: GeneratedLabelCheck;
   /** Per stage (classifier roles apart), how many units this experiment found stored instead of computing. */
   reuse?: StageReuse[];
   /** Energy and CO2 per stage, as measured by the workers that ran this experiment's activities. */

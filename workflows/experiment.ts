@@ -175,6 +175,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
       captions: { images: topK.items.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
       generated,
+      ...(analysis?.judge ? { generatedLabels: analysis.judge } : {}),
       reuse: units.map(([stage, outputs]) => reuseOf(stage, outputs)),
       energy: summarizeEnergy(units),
       reportKey,

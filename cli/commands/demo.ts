@@ -44,6 +44,13 @@ export function protocolLine(training: ExperimentResult['training']): string | u
   return `protocol: ${kept.join(', ')}; validation ${valid.bias}, ${valid.images} images (${valid.conflicting} bias-conflicting); init ${init}`;
 }
 
+/** The generated set's label accuracy by the MNIST judge, where the analysis measured it. */
+export function generatedLabelsLine(labels: ExperimentResult['generatedLabels']): string | undefined {
+  if (!labels || labels.generated === 0) return undefined;
+  return `generated set: ${labels.recognised} of ${labels.generated} images (${((100 * labels.recognised) / labels.generated).toFixed(1)}%) show their label's digit `
+    + `to the MNIST judge (${labels.judgeTestAccuracy.toFixed(2)}% on MNIST test)`;
+}
+
 /**
  * `npm run demo`: the local stack plus one Colored MNIST experiment with the demo bundles, followed
  * to the end; prints the three models' accuracies and writes results.json and report.html.
@@ -89,6 +96,8 @@ export async function runDemo(
     if (protocol) log(protocol);
     const reused = reuseLine(result.reuse);
     if (reused) log(reused);
+    const labels = generatedLabelsLine(result.generatedLabels);
+    if (labels) log(labels);
     const gain = (result.accuracy.debiased?.unbiased ?? NaN) - (result.accuracy.vanilla?.unbiased ?? NaN);
     log(`DiffuBias vs vanilla on the unbiased test set: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points`);
     log(`one experiment, seed ${options.seed}: the gain moves by a few points with the seed and the generated set; a sweep over seeds gives error bars`);

@@ -77,6 +77,8 @@ describe('experiment workflow with every product engine (tiny random-weight bund
     expect(html.match(/class="sal"/g)?.length).toBe(3 * analysis.saliency.images.length);
     expect(analysis.embedding.points.filter((p) => p.group === 'generated')).toHaveLength(Math.min(result.generated, 300));
     expect(analysis.judge?.generated).toBe(result.generated);
+    // ... and results.json carries its verdict on the generated set's labels.
+    expect(report?.generatedLabels).toEqual({ generated: analysis.judge!.generated, recognised: analysis.judge!.recognised, judgeTestAccuracy: analysis.judge!.testAccuracy });
     // Every generated image's colour measured once, by the analysis; the page draws its grid.
     expect(analysis.colours!.measured + analysis.colours!.noForeground).toBe(result.generated);
     expect(html).toMatch(/<table class="colours">[\s\S]*?<img src="data:image\/png;base64,/);
