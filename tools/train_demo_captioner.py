@@ -31,7 +31,7 @@ Usage (from the repository root; CPU only, one thread; the default 3000 steps of
     nohup tools/.venv/bin/python tools/train_demo_captioner.py > .diffubias/train-demo-captioner.log 2>&1 &
     npm run test:acceptance -- captioner               # digit / color accuracy of the bundle on 1,000 test images
 
-Options: --steps, --batch-size, --lr, --seed, --out, --threads. Seeded (torch and numpy): the same seed, torch
+Options: --steps, --batch-size, --lr, --seed, --out, --threads, --hidden, --layers, --mlp, --shift. Seeded (torch and numpy): the same seed, torch
 version and thread count should give the same weights.
 """
 
@@ -140,10 +140,10 @@ def make_tokenizer(work: Path, words: list[str]) -> GPT2TokenizerFast:
 # ---------------------------------------------------------------------------------------------
 # Model
 
-def make_model(vocab_size: int, eos_id: int) -> VisionEncoderDecoderModel:
+def make_model(vocab_size: int, eos_id: int, hidden: int = 64, layers: int = 4, mlp: int = 128) -> VisionEncoderDecoderModel:
     encoder = ViTConfig(
-        image_size=IMAGE_SIZE, patch_size=PATCH, num_channels=3, hidden_size=64, num_hidden_layers=4,
-        num_attention_heads=4, intermediate_size=128, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        image_size=IMAGE_SIZE, patch_size=PATCH, num_channels=3, hidden_size=hidden, num_hidden_layers=layers,
+        num_attention_heads=4, intermediate_size=mlp, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
     )
     decoder = GPT2Config(
         vocab_size=vocab_size, n_positions=32, n_embd=64, n_layer=2, n_head=4, n_inner=256,
@@ -172,6 +172,11 @@ def main() -> None:
     parser.add_argument("--aux-weight", type=float, default=1.0,
                         help="weight of auxiliary digit/color classification losses on the mean-pooled encoder output "
                              "(training only: the linear heads are not exported); 0 turns them off")
+    parser.add_argument("--hidden", type=int, default=64, help="ViT encoder width")
+    parser.add_argument("--layers", type=int, default=4, help="ViT encoder layers")
+    parser.add_argument("--mlp", type=int, default=128, help="ViT encoder MLP width")
+    parser.add_argument("--shift", type=int, default=0,
+                        help="training augmentation: move each digit by up to this many pixels in x and y (black fills in)")
     parser.add_argument("--bench", type=int, default=0, help="time this many steps and exit")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -207,18 +212,27 @@ def main() -> None:
                 s = seqs[t][d][c]
                 label_table[t, d, c, : len(s)] = torch.tensor(s)
 
-    model = make_model(len(tok), eos_id)
+    model = make_model(len(tok), eos_id, args.hidden, args.layers, args.mlp)
     n_enc = sum(p.numel() for p in model.encoder.parameters())
     n_dec = sum(p.numel() for p in model.decoder.parameters())
     n_all = sum(p.numel() for p in model.parameters())
     log(f"parameters: encoder {n_enc:,}, decoder {n_dec:,}, total {n_all:,}")
 
-    def batch(n: int, generator: np.random.Generator, pool: np.ndarray):
+    def shifted(gray: np.ndarray, generator: np.random.Generator, most: int) -> np.ndarray:
+        # Each digit moved by (dy, dx) in [-most, most]: MNIST's classic augmentation, for a digit
+        # reader that does not depend on where the stroke sits.
+        pad = np.pad(gray, ((0, 0), (most, most), (most, most)))
+        off = generator.integers(0, 2 * most + 1, (len(gray), 2))
+        return np.stack([pad[i, dy:dy + IMAGE_SIZE, dx:dx + IMAGE_SIZE] for i, (dy, dx) in enumerate(off)])
+
+    def batch(n: int, generator: np.random.Generator, pool: np.ndarray, shift: int = 0):
         idx = pool[generator.integers(0, len(pool), n)]
         cidx = generator.integers(0, n_c, n)
         tidx = generator.integers(0, n_t, n)
         rgb = np.clip(np.rint(color_rgb[cidx] + 255 * sigma * generator.standard_normal((n, 3))), 0, 255)
         gray = images[idx].astype(np.float64) / 255.0  # n,28,28
+        if shift > 0:
+            gray = shifted(gray, generator, shift)
         pix = np.rint(gray[:, None, :, :] * rgb[:, :, None, None])  # n,3,28,28, uint8 values as the PNGs
         x = torch.from_numpy(((pix / 255.0 - 0.5) / 0.5).astype(np.float32))
         d = torch.from_numpy(labels[idx].astype(np.int64))
@@ -263,7 +277,7 @@ def main() -> None:
     t0 = time.time()
     ema = None
     for step in range(1, steps + 1):
-        x, y, d, c = batch(args.batch_size, rng, pool)
+        x, y, d, c = batch(args.batch_size, rng, pool, args.shift)
         # Teacher forcing with our own shift and loss: VisionEncoderDecoderModel(labels=...) in
         # transformers 4.57 shifts the labels right AND applies ForCausalLMLoss, which shifts them
         # again, so it would train the decoder to predict the token after next.
@@ -314,6 +328,7 @@ def main() -> None:
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     summary = {
         "steps": steps, "batch_size": args.batch_size, "lr": args.lr, "aux_weight": args.aux_weight, "seed": args.seed, "threads": args.threads,
+        "encoder": {"hidden": args.hidden, "layers": args.layers, "mlp": args.mlp}, "shift": args.shift,
         "train_minutes": round(train_seconds / 60, 2), "total_minutes": round((time.time() - started) / 60, 2),
         "parameters": {"encoder": n_enc, "decoder": n_dec, "total": n_all}, "vocab_size": len(tok),
         "bundle_bytes": total, "torch": torch.__version__,
