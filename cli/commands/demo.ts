@@ -1,6 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { join } from 'node:path';
 import { stageTimeLines, stageTimes } from '../../stages/runner/stage-times';
+import { budgetNote } from '../../stages/report/html';
 import { ArtifactStore } from '../../core/store';
 import { demoConfig } from '../../stages/config/demo';
 import type { Manifest } from '../../stages/runner/manifest';
@@ -101,6 +102,8 @@ export async function runDemo(
     const gain = (result.accuracy.debiased?.unbiased ?? NaN) - (result.accuracy.vanilla?.unbiased ?? NaN);
     log(`DiffuBias vs vanilla on the unbiased test set: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points`);
     log(`one experiment, seed ${options.seed}: the gain moves by a few points with the seed and the generated set; a sweep over seeds gives error bars`);
+    const budget = budgetNote(result);
+    if (budget) log(budget);
     const store = new ArtifactStore(settings.s3);
     try {
       const trained = await trainedOn(store, result);

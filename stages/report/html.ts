@@ -185,7 +185,20 @@ function verdict(r: ExperimentResult): string {
   if (v === undefined || !Number.isFinite(v)) return `DiffuBias reaches ${pct(d)}% on the unbiased test set (no vanilla model to compare).`;
   const gain = d - v;
   return `DiffuBias ${pct(d)}% vs vanilla ${pct(v)}% on the unbiased test set: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points `
-    + `(one experiment, seed ${r.seed}; a sweep over seeds gives error bars).`;
+    + `(one experiment, seed ${r.seed}; a sweep over seeds gives error bars). ${budgetNote(r)}`;
+}
+
+/** The paper's training length (§4.1): below it vanilla is undertrained and a gain says little. */
+const PAPER_EPOCHS = 50;
+
+/** At which budget the gain was measured, and what that budget means for it. */
+export function budgetNote(r: ExperimentResult): string {
+  const epochs = r.training?.debiased?.protocol.epochs ?? r.training?.vanilla?.protocol.epochs;
+  if (epochs === undefined) return '';
+  const budget = `Measured at ${epochs} epochs with ${r.generated.toLocaleString('en-US')} generated images.`;
+  return epochs < PAPER_EPOCHS
+    ? `${budget} Below the paper's ${PAPER_EPOCHS} epochs vanilla is undertrained, so this gain overstates the method: compare at the paper's budget (docs/results.md).`
+    : budget;
 }
 
 function judgeSection(d: ReportData, name: (label: number) => string): string {

@@ -103,6 +103,8 @@ describe.skipIf(!chromiumPath() && process.env.DIFFUBIAS_REQUIRE_CHROMIUM !== '1
       expect(await page.evaluate("document.querySelector('table.colours').textContent")).toContain('magenta');
       expect(await page.evaluate('document.body.textContent')).toContain('17 of 20 generated images (85.0%)');
       expect(await page.evaluate("document.querySelector('.verdict').textContent")).toContain('DiffuBias 72.85% vs vanilla 51.40% on the unbiased test set: +21.45 points');
+      // The budget the gain was measured at, and what 5 epochs means for it.
+      expect(await page.evaluate("document.querySelector('.verdict').textContent")).toMatch(/Measured at 5 epochs with [\d,]+ generated images\. Below the paper's 50 epochs vanilla is undertrained/);
       const sideways = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth') as number;
       expect(sideways).toBeLessThanOrEqual(0);
       await page.screenshot({ path: join(shots, `report-${width}.png`), fullPage: true });
