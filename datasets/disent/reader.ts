@@ -61,6 +61,7 @@ export class SplitReader {
   private readonly slots: Int32Array;
   private readonly cache: DecodedCache | undefined;
 
+  /** `base` is extend()'s: the reader whose items come first, whose slots and decoded chunks are shared. */
   constructor(readonly items: readonly ImageItem[], private readonly options: ReaderOptions, base?: { slots: Int32Array; cache?: DecodedCache; items: number }) {
     this.pixels = options.imageSize * options.imageSize * 3;
     this.slots = new Int32Array(items.length);
