@@ -147,6 +147,14 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
     }
   }
 
+  if (recipe === 'lff') {
+    // One folder, one severity: BUILD.json vouches for every ratio in it at the severity it names.
+    const before = await sink.read(buildMarker(dataset)).then((text) => (text === null ? undefined : (JSON.parse(text) as BuildMarker)), () => undefined);
+    if (before && before.severity !== undefined && before.severity !== severity) {
+      throw new BadInputError('severity', `${options.out}/${dataset} holds severity ${String(before.severity)}; build severity ${severity} into another folder`);
+    }
+  }
+
   // While a ratio's building marker is there, BUILD.json does not vouch for that ratio's files.
   for (const ratio of plan.ratios) {
     await sink.write(buildingMarker(ratio, dataset), `${JSON.stringify({ ratio, seed: plan.seed, limit: options.limit ?? null })}\n`, 'application/json');

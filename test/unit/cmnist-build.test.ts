@@ -262,6 +262,7 @@ describe("LfF's Colored MNIST (cmnist-lff)", () => {
         for (let c = 0; c < 3; c++) expect(data[3 * p + c]).toBe(Math.floor(Math.fround(mnist.pixels[p]! * planned.rgb[c]!)));
       }
       await expect(buildColoredMnist({ out: dir, dataset: 'cmnist', ratios: [1], seed: 0, limit: 1, severity: 4 })).rejects.toThrow(BadInputError);
+      await expect(buildColoredMnist({ out: dir, dataset: 'cmnist-lff', ratios: [2], seed: 0, limit: 1, severity: 3 })).rejects.toThrow(/holds severity 4; build severity 3 into another folder/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
