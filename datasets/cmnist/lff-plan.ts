@@ -1,6 +1,7 @@
 import lffColors from '../../data/lff-cmnist-colors.json';
 import { BadInputError } from '../../core/errors';
 import { deriveSeed, Rng } from '../../core/random';
+import { roundHalfEven } from '../../core/round-half-even';
 import { loadMnistLabels, MNIST_SIZES } from './idx';
 import { checkRatios, countsOf, digit, ratioDir, ratioKey, type ColoredMnistPlan, type PlannedImage, type Rgb } from './plan';
 
@@ -89,12 +90,6 @@ export function blockColours(labels: readonly number[], aligned: number, classes
     // The last bound is round(n x ~1.0) = n, so every k < n finds one.
     return a < 0 ? classes - 1 : a;
   });
-}
-
-/** numpy's round: halves go to the even neighbour. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** clamp(mean + σ·N(0, 1), 0, 1) per channel in float32, as colorize computes it. */

@@ -37,8 +37,8 @@ export const IMAGENET_NORM: InputNorm = { mean: [0.485, 0.456, 0.406], std: [0.2
 /**
  * The peers' MLP input (LfF's module/mlp.py, kept by DisEnt and BiasEnsemble): the model divides by 255
  * pixels that ToTensor() already scaled to [0, 1], so it sees [0, 1/255]. With Adam the first layer then
- * learns shape far more slowly and the model leans on colour longer: every published Colored MNIST
- * number is under this scaling (docs/protocol.md).
+ * learns shape far more slowly and the model leans on colour longer: LfF's and DisEnt's published
+ * vanilla rows were measured under this scaling (docs/protocol.md).
  */
 export const DIVIDE_255_NORM: InputNorm = { mean: [0, 0, 0], std: [255, 255, 255] };
 

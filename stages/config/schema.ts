@@ -95,8 +95,8 @@ const classifierSchema = z
     init: z.enum(['torch', 'glorot']).default('torch'),
     /**
      * Input normalisation: `imagenet` (torchvision's statistics, what pretrained weights expect), `none`
-     * ([0, 1] pixels), or `divide-255` (the peers' MLP: [0, 1] pixels divided by 255 again, under which
-     * the literature's Colored MNIST numbers were measured; docs/protocol.md). Absent = imagenet with
+     * ([0, 1] pixels), or `divide-255` (the peers' MLP: [0, 1] pixels divided by 255 again, as LfF's and
+     * DisEnt's code did for their published rows; docs/protocol.md). Absent = imagenet with
      * initialWeights, none without.
      */
     normalize: z.enum(['imagenet', 'none', 'divide-255']).optional(),

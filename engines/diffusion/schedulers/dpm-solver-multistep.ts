@@ -8,7 +8,8 @@
  */
 import type { SchedulerConfig } from './config';
 import type { Scheduler } from './scheduler';
-import { alphasCumprod, checkSteps, interpIndex, roundHalfEven, trainSigmas } from './tables';
+import { roundHalfEven } from '../../../core/round-half-even';
+import { alphasCumprod, checkSteps, interpIndex, trainSigmas } from './tables';
 
 export class DpmSolverMultistepScheduler implements Scheduler {
   readonly kind = 'dpmpp_2m' as const;

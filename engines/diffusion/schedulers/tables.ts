@@ -3,6 +3,7 @@
  * every operation as torch does, and the checks every scheduler shares.
  */
 import { BadInputError } from '../../../core/errors';
+import { roundHalfEven } from '../../../core/round-half-even';
 import type { SchedulerConfig } from './config';
 
 export const f32 = Math.fround;
@@ -106,12 +107,6 @@ export function spacedTimesteps(config: SchedulerConfig, steps: number, float: b
     throw new BadInputError('scheduler_config.json', `timesteps ${ts.join(', ')} fall outside 0..${T - 1} (steps_offset ${config.steps_offset}, ${steps} steps)`);
   }
   return ts;
-}
-
-/** numpy's round (half to even). */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 export function checkSteps(steps: number, trainSteps: number): void {
