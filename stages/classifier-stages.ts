@@ -11,7 +11,7 @@ import { decodeModel, encodeModel } from '../engines/classifier/model-file';
 import { buildModel, type ModelSpec } from '../engines/classifier/models';
 import { accuracyBreakdown, argmax, predictAll } from '../engines/classifier/predict';
 import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../engines/classifier/train';
-import { decodeTensors, encodeTensors, modelWeights } from '../engines/classifier/weights';
+import { decodeTensors, encodeTensors, modelWeights, type NamedArray } from '../engines/classifier/weights';
 import { BadInputError } from '../core/errors';
 import type {
   ClassifierRole, EvaluateInput, EvaluateOutput, ScoreLossesInput, ScoreLossesOutput, TrainClassifierInput, TrainClassifierOutput,
@@ -127,7 +127,10 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   if (extra.length > 0) ctx.log(`training on ${train.size} original + ${extra.length} generated images${repeat > 1 ? `, each ${repeat} times per epoch` : ''}`);
 
   let initialWeights: TrainSettings['initialWeights'];
-  if (input.classifier?.initialWeights) {
+  if (input.initModelKey) {
+    initialWeights = await startingWeights(ctx.store, input.initModelKey, spec);
+    ctx.log(`${input.role}: starting from ${input.initModelKey}`);
+  } else if (input.classifier?.initialWeights) {
     const start = buildModel(spec);
     const weights = await resolveBundle(input.classifier.initialWeights, INITIAL_WEIGHTS, { s3: ctx.store.settings, log: ctx.log });
     await applyInitialWeights(start, weights, ctx.log);
@@ -169,13 +172,29 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
     role: input.role, modelKey, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy,
     protocol: {
       selection: input.selection, valid: { bias: input.valid.bias, images: validation.images, conflicting: validation.conflicting },
-      init: spec.init ?? 'glorot', epochs: settings.epochs,
+      init: spec.init ?? 'glorot', epochs: settings.epochs, ...(input.initModelKey ? { startedFrom: input.initModelKey } : {}),
     },
     validCurve: result.history.map((h) => h.validAccuracy),
     trainLossCurve: result.history.map((h) => h.trainLoss),
     trainImages: trainData.size, backend, imagesPerSecond: Math.round(imagesPerSecond),
   };
 };
+
+/** A trained model's kept weights, refused unless it has the architecture, classes, input and scaling about to be trained. */
+async function startingWeights(store: ArtifactStore, key: string, spec: ModelSpec): Promise<NamedArray[]> {
+  const { model, meta } = decodeModel(await readListedFile(store, key), store.uri(key));
+  const theirs = meta.spec;
+  const differs = (['arch', 'numClasses', 'inputShape', 'inputNorm'] as const).filter((f) => JSON.stringify(theirs[f]) !== JSON.stringify(spec[f]));
+  if (differs.length > 0) {
+    model.dispose();
+    throw new BadInputError('initModelKey', `${store.uri(key)} differs from the model to train in ${differs.join(', ')}`);
+  }
+  try {
+    return await modelWeights(model);
+  } finally {
+    model.dispose();
+  }
+}
 
 /** A trained model and the input normalisation it was trained with. */
 export async function loadModel(store: ArtifactStore, key: string): Promise<{ model: tf.LayersModel; inputNorm?: InputNorm }> {

@@ -2,7 +2,7 @@
  * The data that flows between stages (ARCHITECTURE.md "The pipeline"). Only ids, keys, configs and
  * metrics: images and weights stay in S3. Workflows import these as types only.
  */
-import type { ClassifierConfig, ExperimentConfig, SelectionRule, TrainConfig, ValidationConfig } from './config/schema';
+import type { ClassifierConfig, ClassifierTrainConfig, ExperimentConfig, SelectionRule, ValidationConfig } from './config/schema';
 import type { DatasetName } from '../datasets/specs';
 import type { LossName } from '../engines/classifier/losses';
 import type { SchedulerKind } from '../engines/diffusion/schedulers/config';
@@ -38,7 +38,7 @@ export interface TrainClassifierInput {
   role: ClassifierRole;
   loss: LossName;
   dataset: DatasetRef;
-  train: TrainConfig;
+  train: ClassifierTrainConfig;
   classifier?: ClassifierConfig;
   seed: number;
   /** Which epoch is kept (docs/protocol.md). */
@@ -49,6 +49,8 @@ export interface TrainClassifierInput {
   extraManifests?: string[];
   /** Times each generated image appears per epoch (default 1). */
   extraRepeat?: number;
+  /** Start from this trained model's kept weights (f_D from f_B) instead of a fresh seeded model. */
+  initModelKey?: string;
 }
 export interface TrainClassifierOutput {
   role: ClassifierRole;
@@ -75,6 +77,8 @@ export interface TrainingProtocol {
   valid: { bias: ValidationConfig['bias']; images: number; conflicting: number };
   init: NonNullable<ClassifierConfig['init']>;
   epochs: number;
+  /** The model whose weights it started from, when not a fresh one (f_D from f_B). */
+  startedFrom?: string;
 }
 
 export interface ScoreLossesInput {

@@ -164,7 +164,7 @@ def make_model(vocab_size: int, eos_id: int, hidden: int = 64, layers: int = 4, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "demo" / "captioner")
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64, help="ViT encoder width")
     parser.add_argument("--layers", type=int, default=4, help="ViT encoder layers")
     parser.add_argument("--mlp", type=int, default=128, help="ViT encoder MLP width")
-    parser.add_argument("--shift", type=int, default=0,
+    parser.add_argument("--shift", type=int, default=2,
                         help="training augmentation: move each digit by up to this many pixels in x and y (black fills in)")
     parser.add_argument("--bench", type=int, default=0, help="time this many steps and exit")
     args = parser.parse_args()

@@ -63,15 +63,17 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     // started with (best validation epoch, Keras init) for the stages it has left.
     const selection = config.selection ?? LEGACY_SELECTION;
     const classifier = { ...config.classifier, init: config.classifier?.init ?? 'glorot' };
+    const { biasedEpochs, debiasedInit, ...train } = config.train;
+    const epochsOf = (role: ClassifierRole) => (role === 'biased' ? biasedEpochs ?? train.epochs : train.epochs);
     const trainInput = (role: ClassifierRole, loss: 'gce' | 'ce'): TrainClassifierInput => ({
-      experimentId, role, loss, dataset: data, train: config.train, classifier, seed: config.seed,
+      experimentId, role, loss, dataset: data, train: { ...train, epochs: epochsOf(role) }, classifier, seed: config.seed,
       selection: role === 'biased' ? selection.biased : selection.classifiers, valid: selection.valid,
     });
-    const describeTrain = (role: string, loss: string, images = `${prepared.counts.train} images`) =>
-      `train ${role} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${config.train.epochs} epochs on ${images}`;
-    const biasedRun = call('trainClassifier', describeTrain('biased f_B', config.biasedLoss), trainInput('biased', config.biasedLoss));
+    const describeTrain = (role: ClassifierRole, name: string, loss: string, images = `${prepared.counts.train} images`) =>
+      `train ${name} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${epochsOf(role)} epochs on ${images}`;
+    const biasedRun = call('trainClassifier', describeTrain('biased', 'biased f_B', config.biasedLoss), trainInput('biased', config.biasedLoss));
     const vanillaRun = config.vanilla
-      ? call('trainClassifier', describeTrain('vanilla', 'ce'), trainInput('vanilla', 'ce'))
+      ? call('trainClassifier', describeTrain('vanilla', 'vanilla', 'ce'), trainInput('vanilla', 'ce'))
       : undefined;
     vanillaRun?.catch(() => undefined); // awaited below; this only keeps an early failure from going unobserved
     const biased = await biasedRun;
@@ -126,8 +128,9 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
 
     await enter('trainClassifier');
     const repeat = config.generate.repeat ?? 1;
-    const debiased = await call('trainClassifier', describeTrain('debiased', 'ce', `${prepared.counts.train} original + ${generated} generated images${repeat > 1 ? ` (x${repeat} per epoch)` : ''}`), {
-      ...trainInput('debiased', 'ce'), extraManifests: generatedManifests, extraRepeat: repeat,
+    const fromBiased = debiasedInit === 'biased';
+    const debiased = await call('trainClassifier', describeTrain('debiased', `debiased${fromBiased ? ' (from f_B)' : ''}`, 'ce', `${prepared.counts.train} original + ${generated} generated images${repeat > 1 ? ` (x${repeat} per epoch)` : ''}`), {
+      ...trainInput('debiased', 'ce'), extraManifests: generatedManifests, extraRepeat: repeat, ...(fromBiased ? { initModelKey: biased.modelKey } : {}),
     });
     const vanilla = await vanillaRun;
     live.note(`f_D: epoch ${debiased.bestEpoch} kept, validation ${debiased.validAccuracy.toFixed(2)}%`);

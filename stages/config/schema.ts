@@ -19,6 +19,13 @@ const trainSchema = z
     gceQ: z.number().gt(0).lte(1).default(0.7),
     /** Multiply the learning rate by `factor` every `every` epochs (Table 6); absent = constant. */
     lrDecay: z.object({ every: positiveInt, factor: z.number().gt(0).lte(1) }).strict().optional(),
+    /**
+     * Epochs of f_B alone; absent = `epochs`. A biased model stopped early is often the better
+     * detector of bias-conflicting images (docs/protocol.md, "Choosing the recipe").
+     */
+    biasedEpochs: positiveInt.optional(),
+    /** What f_D starts from: `scratch` (a fresh seeded model, as the official code) or `biased` (f_B's kept weights). */
+    debiasedInit: z.enum(['scratch', 'biased']).optional(),
   })
   .strict();
 
@@ -153,6 +160,8 @@ export const experimentConfigSchema = z
 
 export type ExperimentConfig = z.infer<typeof experimentConfigSchema>;
 export type TrainConfig = z.infer<typeof trainSchema>;
+/** What one classifier's training needs of `train`: the per-role choices are resolved by the workflow. */
+export type ClassifierTrainConfig = Omit<TrainConfig, 'biasedEpochs' | 'debiasedInit'>;
 export type ClassifierConfig = z.infer<typeof classifierSchema>;
 export type SelectionConfig = z.infer<typeof selectionSchema>;
 export type SelectionRule = SelectionConfig['classifiers'];

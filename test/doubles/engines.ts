@@ -86,7 +86,10 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         const epochs = input.train.epochs;
         return {
           role: input.role, modelKey, bestEpoch: epochs, validAccuracy: 50, trainImages: 1000, backend: 'double', imagesPerSecond: 0,
-          protocol: { selection: input.selection, valid: { bias: input.valid.bias, images: 100, conflicting: 90 }, init: input.classifier?.init ?? 'torch', epochs },
+          protocol: {
+            selection: input.selection, valid: { bias: input.valid.bias, images: 100, conflicting: 90 }, init: input.classifier?.init ?? 'torch', epochs,
+            ...(input.initModelKey ? { startedFrom: input.initModelKey } : {}),
+          },
           validCurve: Array.from({ length: epochs }, () => 50),
         };
       }),

@@ -109,6 +109,24 @@ describe('classifier stage engines', () => {
     expect(evaluated.outputs.accuracy.unbiased).toBeCloseTo(trained.outputs.validAccuracy, 0);
   });
 
+  it("f_D from f_B starts from f_B's kept weights, records where it started, and refuses a model of another shape", async () => {
+    const biased = await run('e-init', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('e-init'));
+    // One epoch at a negligible rate: what comes out is what went in, to float rounding.
+    const fromBiased: TrainClassifierInput = {
+      ...trainInput('e-init'), role: 'debiased', loss: 'ce', train: { ...train, epochs: 1, lr: 1e-12 }, selection: 'last', initModelKey: biased.outputs.modelKey,
+    };
+    const debiased = await run('e-init', 'trainClassifier', 'debiased', trainClassifierEngine, fromBiased);
+    expect(debiased.outputs.protocol.startedFrom).toBe(biased.outputs.modelKey);
+    const [before, after] = [await weightsOf(biased.outputs.modelKey), await weightsOf(debiased.outputs.modelKey)];
+    expect(after.length).toBe(before.length);
+    after.forEach((w, i) => w.forEach((v, j) => expect(v).toBeCloseTo(before[i]![j]!, 5)));
+    const scratch = await run('e-init', 'trainClassifier', 'debiased', trainClassifierEngine, { ...fromBiased, initModelKey: undefined });
+    expect(scratch.outputs.protocol.startedFrom).toBeUndefined();
+    expect((await weightsOf(scratch.outputs.modelKey))[0]![0]).not.toBeCloseTo(before[0]![0]!, 5);
+    const otherShape = { ...fromBiased, classifier: { init: 'torch' as const, arch: 'mlp-16' as const } };
+    await expect(run('e-init', 'trainClassifier', 'debiased', trainClassifierEngine, otherShape)).rejects.toThrow(/initModelKey.*differs from the model to train in arch/);
+  });
+
   it('an attempt lost after epoch 2 resumes from its S3 checkpoint and ends with the same weights', async () => {
     const uninterrupted = await run('full', 'trainClassifier', 'biased', trainClassifierEngine, trainInput('full'));
     const { last, epochsRun } = await loseAfterEpoch2('crash');

@@ -126,6 +126,17 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(result.training?.debiased?.protocol.selection).toBe('valid');
   });
 
+  it('train.biasedEpochs trains f_B alone that long; train.debiasedInit: biased starts f_D from the f_B it kept', async () => {
+    const recipe = parseExperimentConfig({ ...config, seed: 8, train: { epochs: 3, biasedEpochs: 1, debiasedInit: 'biased' } });
+    const result = (await h.stack.client.workflow.getHandle((await submitExperiment(h.stack.client, recipe)).workflowId).result()) as ExperimentResult;
+    expect(result.training?.biased?.protocol).toMatchObject({ epochs: 1 });
+    expect(result.training?.biased?.protocol.startedFrom).toBeUndefined();
+    expect(result.training?.vanilla?.protocol).toMatchObject({ epochs: 3 });
+    expect(result.training?.vanilla?.protocol.startedFrom).toBeUndefined();
+    expect(result.training?.debiased?.protocol).toMatchObject({ epochs: 3 });
+    expect(result.training?.debiased?.protocol.startedFrom).toMatch(/^stages\/trainClassifier\/biased\/\w+\/model\.json$/);
+  });
+
   it('changing only generate.* reuses every stage before generation; another seed shares none of them', async () => {
     // A dataset that is there (a missing one is never reused: it must be built or reported).
     const datasetRoot = mkdtempSync(join(tmpdir(), 'reuse-dataset-'));
