@@ -24,6 +24,17 @@ describe('reproduce: the sweep it plans', () => {
     expect(() => reproductionConfig('bar', 1, 0, 'demo')).toThrow(/demo bundles are for Colored MNIST/);
   });
 
+  it('the paper budget has two recipes: the paper as written, and the one chosen on validation; they are two sweeps', () => {
+    const paper = reproductionConfig('cmnist', 1, 0, 'paper', 'paper');
+    const chosen = reproductionConfig('cmnist', 1, 0, 'paper', 'chosen');
+    expect(paper.train.biasedEpochs).toBeUndefined();
+    expect(chosen.train).toMatchObject({ epochs: 50, biasedEpochs: 2 });
+    expect(chosen.topK).toEqual(paper.topK);
+    expect(reproductionConfig('cmnist', 1, 0, 'paper')).toEqual(paper);
+    const plan = (recipe: 'paper' | 'chosen') => planReproduction({ dataset: 'cmnist', seeds: [0], parallelism: 1, budget: 'paper', recipe });
+    expect(plan('chosen').sweepId).not.toBe(plan('paper').sweepId);
+  });
+
   it('sweep progress names each running experiment and its stage', () => {
     const line = formatSnapshot({
       workflowId: 'diffubias-sweep/abc', status: 'RUNNING', activities: [],
