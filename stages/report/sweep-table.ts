@@ -42,7 +42,10 @@ function protocolText(protocol: SweepRow['protocol']): string | undefined {
   const roles = ROLES.filter(([role]) => protocol?.[role]);
   if (roles.length === 0) return undefined;
   const p0 = protocol![roles[0]![0]] as TrainingProtocol;
-  const kept = roles.map(([role, name]) => `${name} ${protocol![role]!.selection === 'last' ? 'last epoch' : 'best on validation'}`).join(', ');
+  const kept = roles.map(([role, name]) => {
+    const p = protocol![role]!;
+    return `${name} ${p.epochs !== p0.epochs ? `${p.epochs} epochs, ` : ''}${p.startedFrom ? 'from f_B, ' : ''}${p.selection === 'last' ? 'last epoch' : 'best on validation'}`;
+  }).join(', ');
   return `${p0.epochs} epochs; ${kept}; validation ${p0.valid.bias} (${p0.valid.images} images); init ${p0.init}`;
 }
 

@@ -53,4 +53,13 @@ describe('sweep aggregation', () => {
     expect(sweepHtml({ sweepId: 's1', rows, experiments: [{ workflowId: 'w', status: 'failed', error: 'no such bundle' }] })).toContain('<p>1 of 1 experiments failed:</p>');
     expect(formatStat(undefined)).toBe('n/a');
   });
+
+  it("the protocol line names a role's own epochs and where it started when they differ from the others'", () => {
+    const valid = { bias: 'unbiased' as const, images: 5000, conflicting: 4479 };
+    const protocol = (epochs: number, startedFrom?: string) => ({ selection: 'last' as const, valid, init: 'torch' as const, epochs, ...(startedFrom ? { startedFrom } : {}) });
+    const training = (p: ReturnType<typeof protocol>) => ({ protocol: p, bestEpoch: p.epochs, validAccuracy: 50, validCurve: [] });
+    const chosen = { ...result('cmnist', 1, 0, 70), training: { vanilla: training(protocol(50)), biased: training(protocol(2)), debiased: training(protocol(50, 'stages/trainClassifier/biased/x/model.bin')) } };
+    const md = sweepMarkdown({ sweepId: 's2', rows: aggregateSweep([chosen]), experiments: [] });
+    expect(md).toContain('Protocol: 50 epochs; Vanilla last epoch, f_B 2 epochs, last epoch, DiffuBias from f_B, last epoch; validation unbiased (5000 images); init torch.');
+  });
 });
