@@ -17,10 +17,10 @@ export interface RunningDev {
   stop(): Promise<void>;
 }
 
-/** Processes serving the train queue: `DIFFUBIAS_DEV_TRAIN_PROCESSES`, default 2. */
-function devTrainProcesses(env: NodeJS.ProcessEnv = process.env): number {
+/** Processes serving the train queue: `DIFFUBIAS_DEV_TRAIN_PROCESSES`, default 1 (the one serving every queue). */
+export function devTrainProcesses(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.DIFFUBIAS_DEV_TRAIN_PROCESSES;
-  if (raw === undefined || raw === '') return 2;
+  if (raw === undefined || raw === '') return 1;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 8) throw new ConfigError([`DIFFUBIAS_DEV_TRAIN_PROCESSES: expected a whole number from 1 to 8, got ${JSON.stringify(raw)}`], 'the environment');
   return n;
@@ -28,8 +28,8 @@ function devTrainProcesses(env: NodeJS.ProcessEnv = process.env): number {
 
 /**
  * The whole local stack: Temporal dev server (SQLite under the home folder, Web UI), the embedded
- * S3 (objects under the home folder), the workflow worker in this process, one child process
- * serving every activity queue and another serving the train queue, each started again whenever it dies.
+ * S3 (objects under the home folder), the workflow worker in this process and one child process
+ * serving every activity queue (plus any more for the train queue), each started again whenever it dies.
  */
 export async function startDev(settings: Settings, log: (line: string) => void, options: { quiet: boolean }): Promise<RunningDev> {
   const trainProcesses = devTrainProcesses();
@@ -50,9 +50,9 @@ export async function startDev(settings: Settings, log: (line: string) => void, 
   if (stack.s3) log(`embedded S3 at ${stack.s3.endpoint}; objects in ${resolve(settings.home, 's3')}`);
   const [workflowQueues, activityQueues] = [QUEUE_NAMES.filter((q) => q === 'workflow'), QUEUE_NAMES.filter((q) => q !== 'workflow')];
   const { workers, done: workflowsDone } = await startProductWorkers({ settings, queues: workflowQueues, connection: stack.nativeConnection, log });
-  // A second process serves the train queue: TensorFlow's eager ops keep one training to about one
-  // core, so f_B and vanilla train side by side instead of one after the other. Two processes on one
-  // GPU must not each take all of its memory.
+  // More processes on the train queue let f_B and vanilla train side by side (TensorFlow's eager ops
+  // keep one training near one core). On 2 cores it gained nothing measurable, hence one by default.
+  // Processes sharing a GPU must not each take all of its memory.
   const env = { TF_FORCE_GPU_ALLOW_GROWTH: 'true', ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_NAMESPACE: settings.temporal.namespace };
   const activityWorkers = [
     superviseActivityWorker({ queues: activityQueues, env, quiet: options.quiet, log }),
