@@ -273,6 +273,8 @@ export interface ExperimentResult {
   reuse?: StageReuse[];
   /** Energy and CO2 per stage, as measured by the workers that ran this experiment's activities. */
   energy?: EnergySummary;
+  /** From the workflow's start to its result (absent in results from before it was recorded). */
+  wallSeconds?: number;
   reportKey: string;
   /** Where the stages' outputs are, for reports. */
   artifacts?: {

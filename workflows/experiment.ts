@@ -181,6 +181,8 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       ...(analysis?.judge ? { generatedLabels: analysis.judge } : {}),
       reuse: units.map(([stage, outputs]) => reuseOf(stage, outputs)),
       energy: summarizeEnergy(units),
+      // Workflow time: the start of the experiment's execution to now, replayed identically.
+      wallSeconds: Math.round((Date.now() - workflowInfo().startTime.getTime()) / 1000),
       reportKey,
       artifacts: {
         tableKey: scores.tableKey, selectionKey: topK.selectionKey, keptKey: filtered.keptKey, generatedManifests,

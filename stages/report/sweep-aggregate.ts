@@ -16,6 +16,10 @@ export interface SweepRow {
   protocol?: Partial<Record<ClassifierRole, TrainingProtocol>>;
   /** Energy (Wh) and emissions (gCO2eq) of one experiment, over the seeds that measured them. */
   energy?: { wh: Stat; gCo2eq: Stat };
+  /** DiffuBias minus vanilla, unbiased, paired by seed (the seeds that have both). */
+  gain?: Stat;
+  /** Wall seconds of one experiment, over the seeds that recorded it. */
+  wallSeconds?: Stat;
 }
 
 const SUBSETS: (keyof Accuracy)[] = ['unbiased', 'aligned', 'conflicting'];
@@ -46,6 +50,8 @@ export function aggregateSweep(results: readonly ExperimentResult[]): SweepRow[]
       published: publishedNumbers(first.dataset, first.ratio),
       protocol: protocolOf(group),
       ...energyOf(group),
+      ...gainOf(group),
+      ...wallOf(group),
     });
   }
   return rows.sort((a, b) => a.dataset.localeCompare(b.dataset) || a.ratio - b.ratio);
@@ -55,6 +61,19 @@ function energyOf(group: readonly ExperimentResult[]): Pick<SweepRow, 'energy'> 
   const totals = group.flatMap((r) => (r.energy ? [r.energy.total] : []));
   if (totals.length === 0) return {};
   return { energy: { wh: meanStd(totals.map((t) => t.kwh.total * 1000)), gCo2eq: meanStd(totals.map((t) => t.gCo2eq)) } };
+}
+
+function gainOf(group: readonly ExperimentResult[]): Pick<SweepRow, 'gain'> {
+  const paired = group.flatMap((r) => {
+    const [d, v] = [r.accuracy.debiased?.unbiased, r.accuracy.vanilla?.unbiased];
+    return d === undefined || v === undefined ? [] : [d - v];
+  });
+  return paired.length === 0 ? {} : { gain: meanStd(paired) };
+}
+
+function wallOf(group: readonly ExperimentResult[]): Pick<SweepRow, 'wallSeconds'> {
+  const seconds = group.flatMap((r) => (r.wallSeconds === undefined ? [] : [r.wallSeconds]));
+  return seconds.length === 0 ? {} : { wallSeconds: meanStd(seconds) };
 }
 
 function protocolOf(group: readonly ExperimentResult[]): SweepRow['protocol'] {

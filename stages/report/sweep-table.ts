@@ -24,11 +24,24 @@ function formatEnergy(row: SweepRow): string {
   return `${formatStat(row.energy.wh)} (${row.energy.gCo2eq.mean!.toFixed(2)} gCO2eq)`;
 }
 
+/** DiffuBias minus vanilla, mean ± std of the per-seed differences. */
 function gain(row: SweepRow): string {
-  const d = row.ours.debiased?.unbiased.mean;
-  const v = row.ours.vanilla?.unbiased.mean;
-  if (d === null || d === undefined || v === null || v === undefined) return 'n/a';
-  return `${d - v >= 0 ? '+' : ''}${(d - v).toFixed(2)}`;
+  const g = row.gain;
+  if (!g || g.mean === null) return 'n/a';
+  return `${g.mean >= 0 ? '+' : ''}${formatStat(g)}`;
+}
+
+/** Does DiffuBias beat vanilla by more than twice the seeds' spread of the gain? Needs two seeds. */
+function beyondSpread(row: SweepRow): string {
+  const g = row.gain;
+  if (!g || g.mean === null || g.std === null) return 'n/a';
+  return g.mean > 2 * g.std ? 'yes' : 'no';
+}
+
+function formatWall(row: SweepRow): string {
+  const w = row.wallSeconds;
+  if (!w || w.mean === null) return 'n/a';
+  return `${(w.mean / 60).toFixed(1)} min${w.std === null ? '' : ` ± ${(w.std / 60).toFixed(1)}`}`;
 }
 
 function reference(row: SweepRow): string {
@@ -49,17 +62,24 @@ function protocolText(protocol: SweepRow['protocol']): string | undefined {
   return `${p0.epochs} epochs; ${kept}; validation ${p0.valid.bias} (${p0.valid.images} images); init ${p0.init}`;
 }
 
+const TABLE_HEAD = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'gain > 2 std', 'published (unbiased %)', 'wall per run', 'Wh per run'];
+
+function tableCells(row: SweepRow): string[] {
+  return [
+    row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)),
+    gain(row), beyondSpread(row), reference(row), formatWall(row), formatEnergy(row),
+  ];
+}
+
 /** The table a sweep ends with, in Markdown: one line per (dataset, ratio), unbiased test accuracy (%). */
 export function sweepMarkdown(input: SweepTableInput): string {
-  const header = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'published (unbiased %)', 'Wh per run'];
+  const header = [...TABLE_HEAD];
   const lines = [
-    `Sweep ${input.sweepId}: unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished).`,
+    `Sweep ${input.sweepId}: unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished); gain = DiffuBias - vanilla per seed.`,
     '',
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
-    ...input.rows.map((row) => `| ${[
-      row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row), formatEnergy(row),
-    ].join(' | ')} |`),
+    ...input.rows.map((row) => `| ${tableCells(row).join(' | ')} |`),
   ];
   const protocols = [...new Set(input.rows.map((r) => protocolText(r.protocol)).filter((p): p is string => p !== undefined))];
   if (protocols.length > 0) lines.push('', ...protocols.map((p) => `Protocol: ${p}.`));
@@ -94,10 +114,8 @@ function sweepChart(input: SweepTableInput): ChartSpec {
 /** The same table as a self-contained HTML page; with the chart library given, a chart above it. */
 export function sweepHtml(input: SweepTableInput, assets?: ReportAssets): string {
   const chart = assets && input.rows.length > 0 ? sweepChart(input) : undefined;
-  const head = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'published (unbiased %)', 'Wh per run'];
-  const rows = input.rows.map((row) => `<tr>${[
-    row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)), gain(row), reference(row), formatEnergy(row),
-  ].map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
+  const head = TABLE_HEAD;
+  const rows = input.rows.map((row) => `<tr>${tableCells(row).map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
   const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Published:') || l.includes('experiments failed:') || l.startsWith('- '));
   return `<!doctype html><html><head><meta charset="utf-8"><title>Sweep ${esc(input.sweepId)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

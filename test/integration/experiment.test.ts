@@ -39,10 +39,12 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
   it('runs the DAG in order, fans out, stores manifests', async () => {
     const { workflowId, experimentId } = experimentIdentity(config);
     expect(workflowId).toMatch(/^diffubias\/cmnist\/1\/0\/[0-9a-f]{12}$/);
+    const startedAt = Date.now();
     const submitted = await submitExperiment(h.stack.client, config);
     expect(submitted).toEqual({ workflowId, state: 'started' });
     const handle = h.stack.client.workflow.getHandle(workflowId);
     const result = (await handle.result()) as ExperimentResult;
+    const tookSeconds = (Date.now() - startedAt) / 1000;
 
     // Stage order: every stage starts after the one before it finished.
     const firstIndex = (prefix: string) => doubles.log.started.findIndex((s) => s.startsWith(prefix));
@@ -60,6 +62,10 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(result.accuracy.debiased?.unbiased).toBe(61);
     expect(result.accuracy.vanilla?.unbiased).toBe(31);
     expect(result.generated).toBe(10);
+    // Workflow time from start to result, in whole seconds: what this test waited, to rounding.
+    expect(Number.isInteger(result.wallSeconds)).toBe(true);
+    expect(result.wallSeconds).toBeGreaterThanOrEqual(Math.floor(tookSeconds) - 1);
+    expect(result.wallSeconds).toBeLessThanOrEqual(Math.ceil(tookSeconds) + 1);
     expect(result.captions.kept).toBe(24);
 
     // The Web UI's current details: each training epoch told by its activity, results so far.

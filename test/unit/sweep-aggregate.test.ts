@@ -40,18 +40,38 @@ describe('sweep aggregation', () => {
     // Energy per run: 2 Wh and 4 Wh (0.95 and 1.91 gCO2eq); the 5% cell measured none.
     results[0]!.energy = { stages: [], models: [], total: { ...energyAt(0.002), gCo2eq: 0.95 } };
     results[1]!.energy = { stages: [], models: [], total: { ...energyAt(0.004), gCo2eq: 1.91 } };
+    results[0]!.wallSeconds = 600;
+    results[1]!.wallSeconds = 840;
     const rows = aggregateSweep(results);
     expect(rows[0]!.published.map((p) => `${p.method} ${p.unbiased}`)).toContain('DisEnt 81.73');
     const md = sweepMarkdown({ sweepId: 's1', rows, experiments: [{ workflowId: 'w', status: 'failed', error: 'no such bundle' }] });
     const lines = md.split('\n');
-    expect(lines.find((l) => l.startsWith('| cmnist | 1% |'))).toBe('| cmnist | 1% | 2 | 55.00 ± 7.07 | n/a | 75.00 ± 7.07 | +20.00 | Vanilla 52.09; LfF 61.89; DisEnt 81.73; ERM 50.34; LfF 74.01; DeNetDM 85.22 | 3.00 ± 1.41 (1.43 gCO2eq) |');
-    expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toContain('| 1 | n/a | n/a | 90.00 ± n/a | n/a |');
-    expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toMatch(/\| n\/a \|$/);
+    // Gains per seed 20 and 20: std 0, so 20 > 2 x 0; wall 10 and 14 minutes.
+    expect(lines.find((l) => l.startsWith('| cmnist | 1% |'))).toBe('| cmnist | 1% | 2 | 55.00 ± 7.07 | n/a | 75.00 ± 7.07 | +20.00 ± 0.00 | yes | Vanilla 52.09; LfF 61.89; DisEnt 81.73; ERM 50.34; LfF 74.01; DeNetDM 85.22 | 12.0 min ± 2.8 | 3.00 ± 1.41 (1.43 gCO2eq) |');
+    expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toContain('| 1 | n/a | n/a | 90.00 ± n/a | n/a | n/a |');
+    expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toMatch(/\| n\/a \| n\/a \|$/);
     expect(md).toContain('Published: Lee et al.');
     expect(md).toContain('- w: no such bundle');
     expect(sweepHtml({ sweepId: 's1', rows, experiments: [] })).toContain('<td>75.00 ± 7.07</td>');
     expect(sweepHtml({ sweepId: 's1', rows, experiments: [{ workflowId: 'w', status: 'failed', error: 'no such bundle' }] })).toContain('<p>1 of 1 experiments failed:</p>');
     expect(formatStat(undefined)).toBe('n/a');
+  });
+
+  it('the gain is paired by seed, and beats vanilla only when it exceeds twice its spread', () => {
+    const cell = (seed: number, debiased: number, vanilla: number) => {
+      const r = result('cmnist', 1, seed, debiased);
+      r.accuracy.vanilla = { unbiased: vanilla, aligned: 99, conflicting: vanilla - 5 };
+      return r;
+    };
+    // Per seed +10, +8, +12: mean 10, std 2: 10 > 4.
+    const clear = aggregateSweep([cell(0, 70, 60), cell(1, 58, 50), cell(2, 77, 65)]);
+    expect(clear[0]!.gain).toMatchObject({ mean: 10, std: 2, n: 3 });
+    expect(sweepMarkdown({ sweepId: 'a', rows: clear, experiments: [] })).toContain('| +10.00 ± 2.00 | yes |');
+    // Per seed +10, -2, +4: mean 4, std 6: not beyond the spread.
+    const noisy = aggregateSweep([cell(0, 70, 60), cell(1, 48, 50), cell(2, 69, 65)]);
+    expect(sweepMarkdown({ sweepId: 'b', rows: noisy, experiments: [] })).toContain('| +4.00 ± 6.00 | no |');
+    // One seed has no spread to compare with.
+    expect(sweepMarkdown({ sweepId: 'c', rows: aggregateSweep([cell(0, 70, 60)]), experiments: [] })).toContain('| +10.00 ± n/a | n/a |');
   });
 
   it("the protocol line names a role's own epochs and where it started when they differ from the others'", () => {
