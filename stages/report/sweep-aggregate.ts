@@ -18,7 +18,7 @@ export interface SweepRow {
   energy?: { wh: Stat; gCo2eq: Stat };
   /** DiffuBias minus vanilla, unbiased, paired by seed (the seeds that have both). */
   gain?: Stat;
-  /** Wall seconds of one experiment, over the seeds that recorded it. */
+  /** Wall seconds of one experiment, over the seeds that recorded it and computed something. */
   wallSeconds?: Stat;
 }
 
@@ -71,8 +71,13 @@ function gainOf(group: readonly ExperimentResult[]): Pick<SweepRow, 'gain'> {
   return paired.length === 0 ? {} : { gain: meanStd(paired) };
 }
 
+/** A run that found every unit stored took seconds: its wall time says nothing of the cell's cost. */
+function computedSomething(r: ExperimentResult): boolean {
+  return r.reuse === undefined || r.reuse.some((s) => s.reused < s.units);
+}
+
 function wallOf(group: readonly ExperimentResult[]): Pick<SweepRow, 'wallSeconds'> {
-  const seconds = group.flatMap((r) => (r.wallSeconds === undefined ? [] : [r.wallSeconds]));
+  const seconds = group.flatMap((r) => (r.wallSeconds === undefined || !computedSomething(r) ? [] : [r.wallSeconds]));
   return seconds.length === 0 ? {} : { wallSeconds: meanStd(seconds) };
 }
 

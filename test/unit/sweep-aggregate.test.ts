@@ -42,6 +42,9 @@ describe('sweep aggregation', () => {
     results[1]!.energy = { stages: [], models: [], total: { ...energyAt(0.004), gCo2eq: 1.91 } };
     results[0]!.wallSeconds = 600;
     results[1]!.wallSeconds = 840;
+    // A run that found every unit stored (a re-run) says nothing of the cell's cost: left out.
+    results[2]!.wallSeconds = 4;
+    results[2]!.reuse = [{ stage: 'prepareDataset', units: 1, reused: 1 }, { stage: 'generateBatch', units: 30, reused: 30 }];
     const rows = aggregateSweep(results);
     expect(rows[0]!.published.map((p) => `${p.method} ${p.unbiased}`)).toContain('DisEnt 81.73');
     const md = sweepMarkdown({ sweepId: 's1', rows, experiments: [{ workflowId: 'w', status: 'failed', error: 'no such bundle' }] });
