@@ -7,7 +7,8 @@
  * It made docs/protocol.md's "Choosing the recipe" f_B rows.
  *
  *   npx tsx scripts/biased-length.ts <config.yaml> <epochs,epochs,...>
- *   npx tsx scripts/biased-length.ts .scratch/paper-cell.yaml 2,5,10,20,50
+ *   npx tsx scripts/biased-length.ts cell.yaml 1,2,3,5,10,20,50
+ *   (cell.yaml: `dataset: cmnist`, `ratio: 1`, `seed: 0`, `topK: {k: 50, mode: per-class}`)
  */
 import { readConfigFile } from '../stages/config/load';
 import { parseExperimentConfig } from '../stages/config/schema';
