@@ -12,6 +12,7 @@
  */
 import { readConfigFile } from '../stages/config/load';
 import { parseExperimentConfig } from '../stages/config/schema';
+import { roleTraining } from '../stages/config/role-training';
 import { scoreLossesEngine, trainClassifierEngine } from '../stages/classifier-stages';
 import { selectTopKEngine } from '../stages/select-top-k';
 import { runScript, withStageHarness } from './stage-harness';
@@ -22,13 +23,12 @@ async function main(): Promise<void> {
   const config = parseExperimentConfig(await readConfigFile(path!), path);
   const epochsList = lengths.split(',').map(Number);
   const experimentId = `biased-length/${config.dataset}/${config.ratio}/${config.seed}`;
-  const { biasedEpochs: _, debiasedInit: __, ...train } = config.train;
   await withStageHarness(experimentId, async ({ run, prepare }) => {
     const { data, prepared } = await prepare(config);
     for (const epochs of epochsList) {
       const started = performance.now();
       const biased = await run('trainClassifier', 'biased', trainClassifierEngine, {
-        experimentId, role: 'biased', loss: config.biasedLoss, dataset: data, train: { ...train, epochs }, classifier: config.classifier, seed: config.seed,
+        experimentId, role: 'biased', loss: config.biasedLoss, dataset: data, train: { ...roleTraining(config.train, 'biased'), epochs }, classifier: config.classifier, seed: config.seed,
         selection: config.selection.biased, valid: config.selection.valid,
       });
       const scores = await run('scoreLosses', 'biased', scoreLossesEngine, { experimentId, dataset: data, modelKey: biased.outputs.modelKey, gceQ: config.train.gceQ });

@@ -10,6 +10,7 @@
  */
 import { evaluateEngine, trainClassifierEngine } from '../stages/classifier-stages';
 import { parseExperimentConfig } from '../stages/config/schema';
+import { roleTraining } from '../stages/config/role-training';
 import { runScript, withStageHarness } from './stage-harness';
 
 async function main(): Promise<void> {
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     const { data, prepared } = await prepare(config);
     const trained = await run('trainClassifier', 'vanilla', trainClassifierEngine, {
-      experimentId, role: 'vanilla', loss: 'ce', dataset: data, train: config.train, classifier: config.classifier, seed: config.seed,
+      experimentId, role: 'vanilla', loss: 'ce', dataset: data, train: roleTraining(config.train, 'vanilla'), classifier: config.classifier, seed: config.seed,
       selection: 'last', valid: config.selection.valid,
     });
     const evaluated = await run('evaluate', 'vanilla', evaluateEngine, { experimentId, role: 'vanilla', modelKey: trained.outputs.modelKey, dataset: data });

@@ -9,6 +9,7 @@ import type {
 } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
 import type { SelectionConfig } from '../stages/config/schema';
+import { roleTraining } from '../stages/config/role-training';
 import { callActivity as call, type ActivityInput, type ActivityOutput } from './call-activity';
 import { installControl, type Control } from './control';
 import { installLiveDetails } from './live-details';
@@ -63,14 +64,12 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     // started with (best validation epoch, Keras init) for the stages it has left.
     const selection = config.selection ?? LEGACY_SELECTION;
     const classifier = { ...config.classifier, init: config.classifier?.init ?? 'glorot' };
-    const { biasedEpochs, debiasedInit, ...train } = config.train;
-    const epochsOf = (role: ClassifierRole) => (role === 'biased' ? biasedEpochs ?? train.epochs : train.epochs);
     const trainInput = (role: ClassifierRole, loss: 'gce' | 'ce'): TrainClassifierInput => ({
-      experimentId, role, loss, dataset: data, train: { ...train, epochs: epochsOf(role) }, classifier, seed: config.seed,
+      experimentId, role, loss, dataset: data, train: roleTraining(config.train, role), classifier, seed: config.seed,
       selection: role === 'biased' ? selection.biased : selection.classifiers, valid: selection.valid,
     });
     const describeTrain = (role: ClassifierRole, name: string, loss: string, images = `${prepared.counts.train} images`) =>
-      `train ${name} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${epochsOf(role)} epochs on ${images}`;
+      `train ${name} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${roleTraining(config.train, role).epochs} epochs on ${images}`;
     const biasedRun = call('trainClassifier', describeTrain('biased', 'biased f_B', config.biasedLoss), trainInput('biased', config.biasedLoss));
     const vanillaRun = config.vanilla
       ? call('trainClassifier', describeTrain('vanilla', 'vanilla', 'ce'), trainInput('vanilla', 'ce'))
@@ -128,7 +127,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
 
     await enter('trainClassifier');
     const repeat = config.generate.repeat ?? 1;
-    const fromBiased = debiasedInit === 'biased';
+    const fromBiased = config.train.debiasedInit === 'biased';
     const debiased = await call('trainClassifier', describeTrain('debiased', `debiased${fromBiased ? ' (from f_B)' : ''}`, 'ce', `${prepared.counts.train} original + ${generated} generated images${repeat > 1 ? ` (x${repeat} per epoch)` : ''}`), {
       ...trainInput('debiased', 'ce'), extraManifests: generatedManifests, extraRepeat: repeat, ...(fromBiased ? { initModelKey: biased.modelKey } : {}),
     });

@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import type { Settings } from '../../core/settings';
 import { startProductWorkers } from '../../workers/product-worker';
 import { QUEUE_NAMES } from '../../stages/activity-table';
-import { ConfigError } from '../../core/errors';
 import { superviseActivityWorker } from '../stack/activity-worker-process';
 import { startDevStack, type DevStack } from '../stack/dev-stack';
 
@@ -17,22 +16,12 @@ export interface RunningDev {
   stop(): Promise<void>;
 }
 
-/** Processes serving the train queue: `DIFFUBIAS_DEV_TRAIN_PROCESSES`, default 1 (the one serving every queue). */
-export function devTrainProcesses(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.DIFFUBIAS_DEV_TRAIN_PROCESSES;
-  if (raw === undefined || raw === '') return 1;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 8) throw new ConfigError([`DIFFUBIAS_DEV_TRAIN_PROCESSES: expected a whole number from 1 to 8, got ${JSON.stringify(raw)}`], 'the environment');
-  return n;
-}
-
 /**
  * The whole local stack: Temporal dev server (SQLite under the home folder, Web UI), the embedded
  * S3 (objects under the home folder), the workflow worker in this process and one child process
- * serving every activity queue (plus any more for the train queue), each started again whenever it dies.
+ * serving every activity queue, started again whenever it dies.
  */
 export async function startDev(settings: Settings, log: (line: string) => void, options: { quiet: boolean }): Promise<RunningDev> {
-  const trainProcesses = devTrainProcesses();
   const [host, port] = settings.temporal.address.split(':');
   if (!['localhost', '127.0.0.1'].includes(host ?? '')) {
     throw new Error(`TEMPORAL_ADDRESS=${settings.temporal.address}: the dev stack runs on this machine; unset it or use localhost`);
@@ -50,19 +39,17 @@ export async function startDev(settings: Settings, log: (line: string) => void, 
   if (stack.s3) log(`embedded S3 at ${stack.s3.endpoint}; objects in ${resolve(settings.home, 's3')}`);
   const [workflowQueues, activityQueues] = [QUEUE_NAMES.filter((q) => q === 'workflow'), QUEUE_NAMES.filter((q) => q !== 'workflow')];
   const { workers, done: workflowsDone } = await startProductWorkers({ settings, queues: workflowQueues, connection: stack.nativeConnection, log });
-  // More processes on the train queue let f_B and vanilla train side by side (TensorFlow's eager ops
-  // keep one training near one core). On 2 cores it gained nothing measurable, hence one by default.
-  // Processes sharing a GPU must not each take all of its memory.
-  const env = { TF_FORCE_GPU_ALLOW_GROWTH: 'true', ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_NAMESPACE: settings.temporal.namespace };
-  const activityWorkers = [
-    superviseActivityWorker({ queues: activityQueues, env, quiet: options.quiet, log }),
-    ...Array.from({ length: trainProcesses - 1 }, () => superviseActivityWorker({ queues: ['train'], env, quiet: options.quiet, log })),
-  ];
-  const done = Promise.all([workflowsDone, ...activityWorkers.map((w) => w.done)]).then(() => undefined);
+  const activityWorker = superviseActivityWorker({
+    queues: activityQueues,
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_NAMESPACE: settings.temporal.namespace },
+    quiet: options.quiet,
+    log,
+  });
+  const done = Promise.all([workflowsDone, activityWorker.done]).then(() => undefined);
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      await Promise.all(activityWorkers.map((w) => w.stop()));
+      await activityWorker.stop();
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done.catch(() => undefined);
       await stack.close();
