@@ -306,13 +306,17 @@ program
   .option('--parallelism <n>', 'experiments at once', '1')
   .option('--budget <budget>', "paper (50 epochs, as many generated images as bias-aligned ones) or demo (the demo's settings at every ratio; Colored MNIST)", 'paper')
   .option('--recipe <recipe>', 'with the paper budget: chosen (the recipe chosen on validation, docs/protocol.md) or paper (the paper as written)', 'chosen')
-  .action(async (dataset: string, opts: { seeds: string; parallelism: string; budget: string; recipe: string }) => {
+  .option('--protocol <protocol>', "ours (this project's data and inputs) or peers (the published baselines' own data, input scaling and epochs: vanilla alone; cmnist)", 'ours')
+  .action(async (dataset: string, opts: { seeds: string; parallelism: string; budget: string; recipe: string; protocol: string }) => {
     installWorkerLogging(err, 'WARN');
     const problems: string[] = [];
     if (!(dataset in DATASETS)) problems.push(`dataset: unknown dataset ${JSON.stringify(dataset)}; expected one of ${Object.keys(DATASETS).join(', ')}`);
     if (opts.budget !== 'paper' && opts.budget !== 'demo') problems.push(`budget: expected paper or demo, got ${JSON.stringify(opts.budget)}`);
     if (opts.budget === 'demo' && dataset !== 'cmnist') problems.push('budget: demo runs the demo bundles, which are for cmnist');
     if (opts.recipe !== 'chosen' && opts.recipe !== 'paper') problems.push(`recipe: expected chosen or paper, got ${JSON.stringify(opts.recipe)}`);
+    if (opts.protocol !== 'ours' && opts.protocol !== 'peers') problems.push(`protocol: expected ours or peers, got ${JSON.stringify(opts.protocol)}`);
+    if (opts.protocol === 'peers' && dataset !== 'cmnist') problems.push("protocol: peers is defined for cmnist (LfF's Colored MNIST and MLP)");
+    if (opts.protocol === 'peers' && opts.budget !== 'paper') problems.push("protocol: peers has its own budget (100 epochs); leave --budget at paper");
     const seeds = opts.seeds.split(',').map((t) => Number(t.trim()));
     if (seeds.some((n) => !Number.isInteger(n) || n < 0)) problems.push(`seeds: expected a comma list of non-negative integers, got ${JSON.stringify(opts.seeds)}`);
     const parallelism = Number(opts.parallelism);
@@ -320,7 +324,7 @@ program
     if (problems.length > 0) throw new ConfigError(problems);
     const { runReproduce } = require('./commands/reproduce') as typeof import('./commands/reproduce');
     process.exitCode = await runReproduce(settingsFromEnv(), {
-      dataset: dataset as DatasetName, seeds, parallelism, budget: opts.budget as 'paper' | 'demo', recipe: opts.recipe as 'chosen' | 'paper',
+      dataset: dataset as DatasetName, seeds, parallelism, budget: opts.budget as 'paper' | 'demo', recipe: opts.recipe as 'chosen' | 'paper', protocol: opts.protocol as 'ours' | 'peers',
     }, err, out);
   });
 

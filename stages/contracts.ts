@@ -264,9 +264,10 @@ export interface ExperimentResult {
   accuracy: Partial<Record<ClassifierRole, Accuracy>>;
   /** Per classifier: how its epoch was chosen, which epoch, and its validation curve. */
   training?: Partial<Record<ClassifierRole, { protocol: TrainingProtocol; bestEpoch: number; validAccuracy: number; validCurve: number[]; trainLossCurve?: number[] }>>;
-  topK: { k: number; mode: string; selected: number; precision: number; recall: number };
-  captions: { images: number; kept: number; dropped: number; topWords: { word: string; count: number }[] };
-  generated: number;
+  /** The method's stages; absent in a vanilla-only experiment (`vanilla: 'only'`). */
+  topK?: { k: number; mode: string; selected: number; precision: number; recall: number };
+  captions?: { images: number; kept: number; dropped: number; topWords: { word: string; count: number }[] };
+  generated?: number;
   /** Colored MNIST: the generated set's label accuracy by the MNIST judge (absent for runs from before it, or other datasets). */
   generatedLabels?: GeneratedLabelCheck;
   /** Per stage (classifier roles apart), how many units this experiment found stored instead of computing. */
@@ -278,10 +279,11 @@ export interface ExperimentResult {
   reportKey: string;
   /** Where the stages' outputs are, for reports. */
   artifacts?: {
-    tableKey: string;
-    selectionKey: string;
-    keptKey: string;
-    generatedManifests: string[];
+    /** The method's outputs; absent in a vanilla-only experiment. */
+    tableKey?: string;
+    selectionKey?: string;
+    keptKey?: string;
+    generatedManifests?: string[];
     models: Partial<Record<ClassifierRole, string>>;
     /** analyzeModels' analysis.json (stages/analyze-models.ts), where it ran. */
     analysisKey?: string;

@@ -25,6 +25,10 @@ const CAPTION_UNITS = 'experiment-caption-units';
 /** How much the analysis looks at: saliency images, and embedding points per group (aligned, conflicting, generated). */
 const ANALYSIS = { saliencyImages: 10, embeddingPoints: 300 };
 
+type TrainedModel = ActivityOutput<'trainClassifier'>;
+/** One stage's units, for the reuse and energy tables. */
+type StageUnits = [string, readonly { reused?: boolean; energy?: Energy }[]];
+
 const LEGACY_SELECTION: SelectionConfig = { classifiers: 'valid', biased: 'valid', valid: { bias: 'unbiased' } };
 
 export async function experiment(input: ExperimentInput): Promise<ExperimentResult> {
@@ -50,6 +54,42 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     live.render();
   };
 
+  /** results.json and report.html from what the stages returned: the experiment's last step. */
+  const report = async (parts: {
+    accuracy: ExperimentResult['accuracy'];
+    models: readonly TrainedModel[];
+    units: readonly StageUnits[];
+    method?: Pick<ExperimentResult, 'topK' | 'captions' | 'generated' | 'generatedLabels'>;
+    artifacts?: Omit<NonNullable<ExperimentResult['artifacts']>, 'models'>;
+  }): Promise<ExperimentResult> => {
+    const reportKey = `runs/${experimentId}/report/results.json`;
+    const result: ExperimentResult = {
+      experimentId, dataset: config.dataset, ratio: config.ratio, seed: config.seed, configHash: input.configHash,
+      accuracy: parts.accuracy,
+      training: Object.fromEntries(parts.models.map((m) => [m.role, {
+        protocol: m.protocol, bestEpoch: m.bestEpoch, validAccuracy: m.validAccuracy, validCurve: m.validCurve,
+        ...(m.trainLossCurve ? { trainLossCurve: m.trainLossCurve } : {}),
+      }])),
+      ...parts.method,
+      reuse: parts.units.map(([stage, outputs]) => reuseOf(stage, outputs)),
+      energy: summarizeEnergy(parts.units),
+      // Workflow time: the start of the experiment's execution to now, replayed identically.
+      wallSeconds: Math.round((Date.now() - workflowInfo().startTime.getTime()) / 1000),
+      reportKey,
+      artifacts: { ...parts.artifacts, models: Object.fromEntries(parts.models.map((m) => [m.role, m.modelKey])) },
+    };
+    const spent = result.energy!.total;
+    live.note(`energy: ${(spent.kwh.total * 1000).toFixed(2)} Wh, ${spent.gCo2eq.toFixed(2)} gCO2eq (CodeCarbon's method; docs/energy.md)`);
+    await enter('writeReport');
+    const { namespace, workflowId, runId } = workflowInfo();
+    await call('writeReport', 'store results.json and report.html', {
+      key: reportKey, report: { ...result, config }, experiment: true,
+      uiPath: `/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`,
+    });
+    finish('done');
+    return result;
+  };
+
   try {
     await enter('prepareDataset');
     const prepared = await call('prepareDataset', `prepare ${config.dataset} at ${config.ratio}% conflicting, seed ${config.seed}`, {
@@ -70,6 +110,17 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     });
     const describeTrain = (role: ClassifierRole, name: string, loss: string, images = `${prepared.counts.train} images`) =>
       `train ${name} classifier (${loss.toUpperCase()}${loss === 'gce' ? `, q=${config.train.gceQ}` : ''}), ${roleTraining(config.train, role).epochs} epochs on ${images}`;
+    if (config.vanilla === 'only') {
+      const vanilla = await call('trainClassifier', describeTrain('vanilla', 'vanilla', 'ce'), trainInput('vanilla', 'ce'));
+      await enter('evaluate');
+      const evaluated = await call('evaluate', `evaluate vanilla on the unbiased test set (${prepared.counts.test} images)`, { experimentId, role: 'vanilla', modelKey: vanilla.modelKey, dataset: data });
+      live.note(`unbiased test accuracy: vanilla ${evaluated.accuracy.unbiased.toFixed(2)}%`);
+      return await report({
+        accuracy: { vanilla: evaluated.accuracy },
+        models: [vanilla],
+        units: [['prepareDataset', [prepared]], ['trainClassifier(vanilla)', [vanilla]], ['evaluate', [evaluated]]],
+      });
+    }
     const biasedRun = call('trainClassifier', describeTrain('biased', 'biased f_B', config.biasedLoss), trainInput('biased', config.biasedLoss));
     const vanillaRun = config.vanilla
       ? call('trainClassifier', describeTrain('vanilla', 'vanilla', 'ce'), trainInput('vanilla', 'ce'))
@@ -152,53 +203,33 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       });
     }
 
-    const reportKey = `runs/${experimentId}/report/results.json`;
-    // Per stage (classifier roles apart): what was reused, and what the rest cost.
-    const units: [string, readonly { reused?: boolean; energy?: Energy }[]][] = [
-      ['prepareDataset', [prepared]],
-      ['trainClassifier(biased)', [biased]],
-      ...(vanilla ? [['trainClassifier(vanilla)', [vanilla]] as [string, typeof vanilla[]]] : []),
-      ['scoreLosses', [scores]],
-      ['selectTopK', [topK]],
-      ['captionImage', captions],
-      ['filterCaptions', [filtered]],
-      ['generateBatch', generateOutputs],
-      ['trainClassifier(debiased)', [debiased]],
-      ['evaluate', evaluations],
-      ['analyzeModels', analysis ? [analysis] : []],
-    ];
-    const result: ExperimentResult = {
-      experimentId, dataset: config.dataset, ratio: config.ratio, seed: config.seed, configHash: input.configHash,
-      accuracy,
-      training: Object.fromEntries(models.map((m) => [m.role, {
-        protocol: m.protocol, bestEpoch: m.bestEpoch, validAccuracy: m.validAccuracy, validCurve: m.validCurve,
-        ...(m.trainLossCurve ? { trainLossCurve: m.trainLossCurve } : {}),
-      }])),
-      topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
-      captions: { images: topK.items.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
-      generated,
-      ...(analysis?.judge ? { generatedLabels: analysis.judge } : {}),
-      reuse: units.map(([stage, outputs]) => reuseOf(stage, outputs)),
-      energy: summarizeEnergy(units),
-      // Workflow time: the start of the experiment's execution to now, replayed identically.
-      wallSeconds: Math.round((Date.now() - workflowInfo().startTime.getTime()) / 1000),
-      reportKey,
+    return await report({
+      accuracy, models,
+      // Per stage (classifier roles apart): what was reused, and what the rest cost.
+      units: [
+        ['prepareDataset', [prepared]],
+        ['trainClassifier(biased)', [biased]],
+        ...(vanilla ? [['trainClassifier(vanilla)', [vanilla]] as StageUnits] : []),
+        ['scoreLosses', [scores]],
+        ['selectTopK', [topK]],
+        ['captionImage', captions],
+        ['filterCaptions', [filtered]],
+        ['generateBatch', generateOutputs],
+        ['trainClassifier(debiased)', [debiased]],
+        ['evaluate', evaluations],
+        ['analyzeModels', analysis ? [analysis] : []],
+      ],
+      method: {
+        topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
+        captions: { images: topK.items.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
+        generated,
+        ...(analysis?.judge ? { generatedLabels: analysis.judge } : {}),
+      },
       artifacts: {
         tableKey: scores.tableKey, selectionKey: topK.selectionKey, keptKey: filtered.keptKey, generatedManifests,
-        models: Object.fromEntries(models.map((m) => [m.role, m.modelKey])),
         ...(analysis ? { analysisKey: analysis.analysisKey } : {}),
       },
-    };
-    const spent = result.energy!.total;
-    live.note(`energy: ${(spent.kwh.total * 1000).toFixed(2)} Wh, ${spent.gCo2eq.toFixed(2)} gCO2eq (CodeCarbon's method; docs/energy.md)`);
-    await enter('writeReport');
-    const { namespace, workflowId, runId } = workflowInfo();
-    await call('writeReport', 'store results.json and report.html', {
-      key: reportKey, report: { ...result, config }, experiment: true,
-      uiPath: `/namespaces/${namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`,
     });
-    finish('done');
-    return result;
   } catch (err) {
     finish(isCancellation(err) ? 'cancelled' : 'failed');
     throw err;

@@ -7,6 +7,7 @@ import { demoConfig } from '../../stages/config/demo';
 import type { Manifest } from '../../stages/runner/manifest';
 import type { Accuracy, ClassifierRole, ExperimentResult, TrainClassifierOutput } from '../../stages/contracts';
 import type { Settings } from '../../core/settings';
+import { untilInterrupted } from '../interrupted';
 import { rootCause } from '../progress';
 import { followProgress } from '../progress-bars';
 import { writeReportFiles } from '../report-files';
@@ -132,11 +133,4 @@ export async function runDemo(
   } finally {
     await dev.stop();
   }
-}
-
-function untilInterrupted(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
 }

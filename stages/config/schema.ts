@@ -147,8 +147,11 @@ export const experimentConfigSchema = z
     selection: selectionSchema.default(() => selectionSchema.parse({})),
     /** The paper trains f_B with GCE; CE reproduces an ERM-biased model. */
     biasedLoss: z.enum(['gce', 'ce']).default('gce'),
-    /** Also train the vanilla (CE) baseline for comparison. */
-    vanilla: z.boolean().default(true),
+    /**
+     * Also train the vanilla (CE) baseline for comparison; `only` = the baseline alone (prepare,
+     * train, evaluate), as the peers' protocol in `reproduce --protocol peers` runs it.
+     */
+    vanilla: z.union([z.boolean(), z.literal('only')]).default(true),
     topK: topKSchema.default(() => topKSchema.parse({})),
     caption: captionSchema.default(() => captionSchema.parse({})),
     filter: filterSchema.default(() => filterSchema.parse({})),

@@ -11,7 +11,7 @@ import type { ArtifactStore } from '../../core/store';
 import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../filter-captions';
 import { readGeneratedRows } from '../generated-rows';
 import type { ExperimentResult } from '../contracts';
-import { renderReport, type ReportAssets, type ReportData, type ReportImage } from './html';
+import { renderReport, type MethodReport, type ReportAssets, type ReportData, type ReportImage } from './html';
 import type { Caption } from '../../engines/text/caption-filter';
 import type { LossRow } from '../../engines/selection/top-k';
 import { lossTableFromCsv } from '../../engines/selection/loss-table';
@@ -32,6 +32,26 @@ async function dataUri(load: () => Promise<Buffer | null>): Promise<string> {
 export async function collectReport(store: ArtifactStore, result: ExperimentResult, uiLink?: string): Promise<ReportData> {
   const a = result.artifacts;
   if (!a) throw new Error(`${result.experimentId}: this result has no artifact keys (run before reports existed)`);
+  const classNames = DATASETS[result.dataset].classNames;
+  const config = (result as ExperimentResult & { config?: { topK?: { score?: 'ce' | 'gce' } } }).config;
+  const analysis = a.analysisKey ? await store.getJson<Analysis>(a.analysisKey) : null;
+  return {
+    result,
+    classNames,
+    uiLink,
+    method: await collectMethod(store, result, classNames.length, config?.topK?.score ?? 'ce', analysis),
+    config,
+    biasNames: result.dataset === 'cmnist' ? CMNIST_COLORS.map((c) => c.name) : undefined,
+    analysis: analysis ? await inlinedAnalysis(store, analysis) : undefined,
+  };
+}
+
+/** The method's stages as stored; undefined for a vanilla-only experiment, which ran none. */
+async function collectMethod(
+  store: ArtifactStore, result: ExperimentResult, numClasses: number, score: 'ce' | 'gce', analysis: Analysis | null,
+): Promise<MethodReport | undefined> {
+  const a = result.artifacts;
+  if (!a?.selectionKey || !a.tableKey || !a.keptKey || !result.topK || !result.captions) return undefined;
   const selection = (await store.getJson<{ rows: LossRow[]; precision: number; recall: number; k: number }>(a.selectionKey))!;
   // The highest losses of each class (the selection is ordered by loss), so no class goes unseen.
   const shown = new Map<number, LossRow[]>();
@@ -45,34 +65,27 @@ export async function collectReport(store: ArtifactStore, result: ExperimentResu
   }));
   const tableBytes = await store.get(a.tableKey);
   const table = tableBytes ? lossTableFromCsv(tableBytes.toString('utf8'), store.uri(a.tableKey)) : undefined;
-  const classNames = DATASETS[result.dataset].classNames;
-  const config = (result as ExperimentResult & { config?: { topK?: { score?: 'ce' | 'gce' } } }).config;
   const kept = (await store.getJson<Caption[]>(a.keptKey)) ?? [];
   const dropped = (await store.getJson<DroppedCaption[]>(filterFileKey(a.keptKey, 'dropped'))) ?? [];
   const top = (await store.getJson<Pick<TopWordsFile, 'f' | 'topWords'>>(filterFileKey(a.keptKey, 'topWords'))) ?? { f: 0, topWords: [] };
   const perClass = new Map<number, ReportImage[]>();
-  for (const manifestKey of a.generatedManifests) {
+  for (const manifestKey of a.generatedManifests ?? []) {
     for (const row of await readGeneratedRows(store, manifestKey)) {
       const list = perClass.get(row.label) ?? [];
       if (list.length >= SHOW_PER_CLASS) continue;
       perClass.set(row.label, [...list, { src: await dataUri(() => store.get(row.key)), caption: row.prompt }]);
     }
   }
-  const analysis = a.analysisKey ? await store.getJson<Analysis>(a.analysisKey) : null;
   return {
-    result,
-    classNames,
-    uiLink,
-    topK: { k: result.topK.k, mode: result.topK.mode, precision: selection.precision, recall: selection.recall, rows: topRows },
+    topK: { k: result.topK.k, mode: result.topK.mode, selected: result.topK.selected, precision: selection.precision, recall: selection.recall, rows: topRows },
     captions: {
       f: top.f, topWords: top.topWords, kept: await withThumbs(store, kept.slice(0, SHOW_CAPTIONS)), dropped: await withThumbs(store, dropped.slice(0, SHOW_CAPTIONS)),
-      keptTotal: kept.length, droppedTotal: dropped.length,
+      keptTotal: kept.length, droppedTotal: dropped.length, images: result.captions.images,
     },
+    generatedTotal: result.generated ?? 0,
     generated: [...perClass.entries()].sort((x, y) => x[0] - y[0]).map(([label, images]) => ({ label, images })),
-    config,
-    losses: table && lossHistogram(table, selection.rows, config?.topK?.score ?? 'ce'),
-    perClass: table && selectionPerClass(table, selection.rows, classNames.length),
-    biasNames: result.dataset === 'cmnist' ? CMNIST_COLORS.map((c) => c.name) : undefined,
+    losses: table && lossHistogram(table, selection.rows, score),
+    perClass: table && selectionPerClass(table, selection.rows, numClasses),
     generatedGrid: analysis?.colours && {
       ...analysis.colours,
       // The analysis measured every generated image's colour; the page shows one per cell.
@@ -82,7 +95,6 @@ export async function collectReport(store: ArtifactStore, result: ExperimentResu
       }))))),
       realConflicting: await realConflicting(store, selection.rows),
     },
-    analysis: analysis ? await inlinedAnalysis(store, analysis) : undefined,
   };
 }
 

@@ -15,25 +15,35 @@ export interface ReportData {
   classNames: readonly string[];
   /** Where the run is in the Temporal Web UI. */
   uiLink?: string;
-  topK: { k: number; mode: string; precision: number; recall: number; rows: { image: ReportImage; label: number; bias: number; ce: number; gce: number }[] };
+  /** The method's stages (selection, captions, generation); absent for a vanilla-only experiment. */
+  method?: MethodReport;
+  /** The resolved experiment config, as stored beside the results. */
+  config?: unknown;
+  /** Names of the bias attribute's values (Colored MNIST: the colours), by index. */
+  biasNames?: readonly string[];
+  /** analyzeModels' analysis, its images' keys replaced by data: URIs. */
+  analysis?: Analysis;
+}
+
+/** What the report shows of DiffuBias's own stages: f_B's selection, the captions, the generated set. */
+export interface MethodReport {
+  topK: { k: number; mode: string; selected: number; precision: number; recall: number; rows: { image: ReportImage; label: number; bias: number; ce: number; gce: number }[] };
   captions: {
     f: number; topWords: { word: string; count: number }[];
     /** The first captions of each list, with a thumbnail (data: URI) of the image each describes. */
     kept: { text: string; label: number; thumb?: string }[]; dropped: { text: string; label: number; reason: string; thumb?: string }[];
     keptTotal: number; droppedTotal: number;
+    /** Images captioned. */
+    images: number;
   };
+  /** Images generated in all, and the first of each class. */
+  generatedTotal: number;
   generated: { label: number; images: ReportImage[] }[];
-  /** The resolved experiment config, as stored beside the results. */
-  config?: unknown;
   /** f_B's losses over the training set and the selection, per class (stages/report/selection-stats.ts). */
   losses?: LossHistogram;
   perClass?: ClassSelection[];
-  /** Names of the bias attribute's values (Colored MNIST: the colours), by index. */
-  biasNames?: readonly string[];
   /** Generated images by class x measured bias colour (stages/report/colour-check.ts), beside real conflicting ones. */
   generatedGrid?: ColourGrid<ReportImage> & { realConflicting: Record<number, ReportImage[]> };
-  /** analyzeModels' analysis, its images' keys replaced by data: URIs. */
-  analysis?: Analysis;
 }
 
 /** What the page needs besides the data: the charting library's browser build, inlined. */
@@ -181,6 +191,9 @@ function scriptJson(value: unknown): string {
 function verdict(r: ExperimentResult): string {
   const d = r.accuracy.debiased?.unbiased;
   const v = r.accuracy.vanilla?.unbiased;
+  if (d === undefined && v !== undefined && r.topK === undefined) {
+    return `Vanilla baseline alone: ${pct(v)}% on the unbiased test set (seed ${r.seed}). ${budgetNote(r)}`;
+  }
   if (d === undefined || !Number.isFinite(d)) return 'No DiffuBias accuracy: the run did not evaluate f_D.';
   if (v === undefined || !Number.isFinite(v)) return `DiffuBias reaches ${pct(d)}% on the unbiased test set (no vanilla model to compare).`;
   const gain = d - v;
@@ -195,7 +208,7 @@ const PAPER_EPOCHS = 50;
 export function budgetNote(r: ExperimentResult): string {
   const epochs = r.training?.debiased?.protocol.epochs ?? r.training?.vanilla?.protocol.epochs;
   if (epochs === undefined) return '';
-  const budget = `Measured at ${epochs} epochs with ${r.generated.toLocaleString('en-US')} generated images.`;
+  const budget = `Measured at ${epochs} epochs${r.generated === undefined ? '' : ` with ${r.generated.toLocaleString('en-US')} generated images`}.`;
   return epochs < PAPER_EPOCHS
     ? `${budget} Below the paper's ${PAPER_EPOCHS} epochs vanilla is undertrained, so this gain overstates the method: compare at the paper's budget (docs/results.md).`
     : budget;
@@ -211,10 +224,10 @@ function judgeSection(d: ReportData, name: (label: number) => string): string {
     + `<div class="wide"><table><tr><th>class</th><th>generated</th><th>recognised</th><th>share</th></tr>${rows}</table></div>`;
 }
 
-function generatedGridSection(d: ReportData, name: (label: number) => string): string {
-  const g = d.generatedGrid;
+function generatedGridSection(m: MethodReport, biasNames: ReportData['biasNames'], name: (label: number) => string): string {
+  const g = m.generatedGrid;
   if (!g) return '';
-  const colours = d.biasNames ?? g.cells[0]!.map((_, i) => `bias ${i}`);
+  const colours = biasNames ?? g.cells[0]!.map((_, i) => `bias ${i}`);
   const head = `<tr><th>class</th><th>real bias-conflicting</th>${colours.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
   const rows = g.cells.map((row, label) => `<tr><th>${esc(name(label))}</th><td>${(g.realConflicting[label] ?? []).map((i) => `<img src="${i.src}" alt="" title="${esc(i.caption)}">`).join('')}</td>`
     + row.map((c, colour) => `<td class="${colour === label ? 'own' : ''}">${c.example ? `<img src="${c.example.src}" alt="" title="${esc(c.example.caption)}">` : ''}<br><small>${c.count || ''}</small></td>`).join('') + '</tr>').join('');
@@ -225,18 +238,18 @@ function generatedGridSection(d: ReportData, name: (label: number) => string): s
     + `<div class="wide"><table class="colours">${head}${rows}</table></div>`;
 }
 
-function lossSection(d: ReportData, chart: string): string {
-  const h = d.losses;
+function lossSection(m: MethodReport, chart: string): string {
+  const h = m.losses;
   if (!h) return '';
   const fitted = h.conflictingTotal ? ` ${h.fittedConflicting} of the ${h.conflictingTotal} bias-conflicting images (${((100 * h.fittedConflicting) / h.conflictingTotal).toFixed(1)}%) have ${h.score.toUpperCase()} ≤ 0.001: f_B fitted them, and no K reaches them before the bias-aligned images above them.` : '';
   const lowest = h.lowestSelected === undefined ? '' : ` The lowest selected ${h.score.toUpperCase()} is ${h.lowestSelected.toPrecision(3)}.`;
   return `<h2>f_B's loss on the training set</h2>${chart}<p>${fitted}${lowest}</p>`;
 }
 
-function selectionTable(d: ReportData, name: (label: number) => string): string {
-  if (!d.perClass?.length) return '';
+function selectionTable(m: MethodReport, name: (label: number) => string): string {
+  if (!m.perClass?.length) return '';
   const pct1 = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
-  const rows = d.perClass.map((c) => `<tr><td>${esc(name(c.label))}</td><td>${c.selected}</td><td>${c.conflictingSelected}</td><td>${c.selected - c.conflictingSelected}</td><td>${pct1(c.precision)}</td><td>${c.conflictingInClass}</td><td>${pct1(c.recall)}</td></tr>`).join('');
+  const rows = m.perClass.map((c) => `<tr><td>${esc(name(c.label))}</td><td>${c.selected}</td><td>${c.conflictingSelected}</td><td>${c.selected - c.conflictingSelected}</td><td>${pct1(c.precision)}</td><td>${c.conflictingInClass}</td><td>${pct1(c.recall)}</td></tr>`).join('');
   return `<div class="wide"><table><tr><th>class</th><th>selected (K)</th><th>bias-conflicting</th><th>bias-aligned (wrong)</th><th>precision</th><th>bias-conflicting in class</th><th>recall</th></tr>${rows}</table></div>`;
 }
 
@@ -287,24 +300,38 @@ function figure(img: ReportImage, extra = ''): string {
   return `<figure><img src="${img.src}" alt=""><figcaption>${esc(img.caption)}${extra}</figcaption></figure>`;
 }
 
-/** A self-contained HTML report of one experiment (images inlined), readable offline. */
-export function renderReport(d: ReportData, assets: ReportAssets): string {
-  const r = d.result;
-  const charts = [accuracyChart(r.accuracy), curvesChart(r.training), lossCurvesChart(r.training), lossChart(d.losses), embeddingChart(d.analysis), energyChart(r.energy)].filter((c): c is ChartSpec => c !== undefined);
-  const chart = (id: string) => { const c = charts.find((x) => x.id === id); return c ? chartFigure(c) : ''; };
-  const name = (label: number) => d.classNames[label] ?? String(label);
-  const biasName = (bias: number) => d.biasNames?.[bias] ?? `bias ${bias}`;
-  const topKFigure = (row: ReportData['topK']['rows'][number]) => {
+/** The method's own stages: f_B's losses and selection, the captions, the generated set. */
+function methodSections(d: ReportData, m: MethodReport, name: (label: number) => string, biasName: (bias: number) => string, chart: (id: string) => string): string {
+  const topKFigure = (row: MethodReport['topK']['rows'][number]) => {
     const wrong = row.label === row.bias;
     return `<figure class="${wrong ? 'wrong' : ''}"><img src="${row.image.src}" alt=""><figcaption>CE ${row.ce.toFixed(2)} · ${esc(biasName(row.bias))}${wrong ? '<br><b>aligned: wrongly selected</b>' : ''}</figcaption></figure>`;
   };
-  const topKByClass = [...new Set(d.topK.rows.map((x) => x.label))].sort((a, b) => a - b)
-    .map((label) => `<h3>${esc(name(label))}</h3><div class="grid">${d.topK.rows.filter((x) => x.label === label).map(topKFigure).join('')}</div>`).join('');
-  const words = d.captions.topWords.map((w) => `<span class="word">${esc(w.word)} <small>${w.count}</small></span>`).join(' ');
+  const topKByClass = [...new Set(m.topK.rows.map((x) => x.label))].sort((a, b) => a - b)
+    .map((label) => `<h3>${esc(name(label))}</h3><div class="grid">${m.topK.rows.filter((x) => x.label === label).map(topKFigure).join('')}</div>`).join('');
+  const words = m.captions.topWords.map((w) => `<span class="word">${esc(w.word)} <small>${w.count}</small></span>`).join(' ');
   const captionRows = (list: { text: string; label: number; reason?: string; thumb?: string }[]) =>
     list.map((c) => `<tr><td>${c.thumb ? `<img class="thumb" src="${c.thumb}" alt="">` : ''}</td><td>${esc(name(c.label))}</td><td>${esc(c.text)}</td>${c.reason !== undefined ? `<td>${esc(c.reason)}</td>` : ''}</tr>`).join('');
-  const perImage = d.captions.keptTotal + d.captions.droppedTotal > 0 && r.captions.images > 0 ? (d.captions.keptTotal + d.captions.droppedTotal) / r.captions.images : undefined;
-  const generated = d.generated.map((g) => `<h3>${esc(name(g.label))}</h3><div class="grid">${g.images.map((i) => figure(i)).join('')}</div>`).join('');
+  const perImage = m.captions.keptTotal + m.captions.droppedTotal > 0 && m.captions.images > 0 ? (m.captions.keptTotal + m.captions.droppedTotal) / m.captions.images : undefined;
+  const generated = m.generated.map((g) => `<h3>${esc(name(g.label))}</h3><div class="grid">${g.images.map((i) => figure(i)).join('')}</div>`).join('');
+  return `${lossSection(m, chart('chart-losses'))}
+<h2>Top-${m.topK.k} highest-loss training images ${m.topK.mode === 'per-class' ? 'per class' : `(${esc(m.topK.mode)})`}</h2>
+<p>${m.topK.selected} selected; ${(100 * m.topK.precision).toFixed(1)}% are bias-conflicting; they hold ${(100 * m.topK.recall).toFixed(1)}% of all bias-conflicting training images.
+Showing ${m.topK.rows.length}, the highest losses of each class; a red frame marks a bias-aligned image selected by mistake.</p>
+${selectionTable(m, name)}${topKByClass}
+<h2>Captions</h2>
+<p>Counts are captions: ${m.captions.keptTotal + m.captions.droppedTotal} captions of ${m.captions.images} images${perImage ? ` (${Number(perImage.toFixed(2))} per image)` : ''}; ${m.captions.keptTotal} kept, ${m.captions.droppedTotal} dropped by the text filter. Top-${m.captions.f} words (times they occur in the captions): ${words || '(none)'}</p>
+<h3>Kept (first ${m.captions.kept.length} captions)</h3><div class="scroll"><table><tr><th>image</th><th>class</th><th>caption</th></tr>${captionRows(m.captions.kept)}</table></div>
+<h3>Dropped (first ${m.captions.dropped.length} captions)</h3><div class="scroll"><table><tr><th>image</th><th>class</th><th>caption</th><th>why</th></tr>${captionRows(m.captions.dropped)}</table></div>
+<h2>Generated samples (${m.generatedTotal} in all)</h2>${generatedGridSection(m, d.biasNames, name)}${judgeSection(d, name)}<h3>First of each class</h3>${generated || '<p>None.</p>'}`;
+}
+
+/** A self-contained HTML report of one experiment (images inlined), readable offline. */
+export function renderReport(d: ReportData, assets: ReportAssets): string {
+  const r = d.result;
+  const charts = [accuracyChart(r.accuracy), curvesChart(r.training), lossCurvesChart(r.training), lossChart(d.method?.losses), embeddingChart(d.analysis), energyChart(r.energy)].filter((c): c is ChartSpec => c !== undefined);
+  const chart = (id: string) => { const c = charts.find((x) => x.id === id); return c ? chartFigure(c) : ''; };
+  const name = (label: number) => d.classNames[label] ?? String(label);
+  const biasName = (bias: number) => d.biasNames?.[bias] ?? `bias ${bias}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>DiffuBias ${esc(r.experimentId)}</title>
 <style>
@@ -320,21 +347,12 @@ figure{margin:0;width:6.5rem;font-size:.7rem;text-align:center}img{width:56px;he
 figure.wrong img{outline:3px solid #d62728}
 table.colours td,table.colours th{text-align:center;padding:.15rem}table.colours img{width:28px;height:28px;margin:1px}td.own{background:#fde0e0}img.thumb{width:28px;height:28px}img.sal{width:84px;height:84px;image-rendering:pixelated}
 </style></head><body>
-<h1>DiffuBias: ${esc(r.dataset)} at ${r.ratio}% bias-conflicting, seed ${r.seed}</h1>
+<h1>${d.method ? 'DiffuBias' : 'Vanilla baseline'}: ${esc(r.dataset)} at ${r.ratio}% bias-conflicting, seed ${r.seed}</h1>
 <p class="verdict">${esc(verdict(r))}</p>
 <p>Experiment <code>${esc(r.experimentId)}</code> (config ${esc(r.configHash)})${d.uiLink ? ` · <a href="${esc(d.uiLink)}">Temporal Web UI</a>` : ''}</p>
 <h2>Test accuracy (%)</h2>${chart('chart-accuracy')}<div class="wide">${accuracyTable(r.accuracy)}</div>
 ${r.training ? `<h2>Training</h2>${chart('chart-curves')}${chart('chart-train-loss')}<div class="wide">${trainingTable(r.training)}</div>` : ''}
-${lossSection(d, chart('chart-losses'))}
-<h2>Top-${d.topK.k} highest-loss training images ${d.topK.mode === 'per-class' ? 'per class' : `(${esc(d.topK.mode)})`}</h2>
-<p>${r.topK.selected} selected; ${(100 * d.topK.precision).toFixed(1)}% are bias-conflicting; they hold ${(100 * d.topK.recall).toFixed(1)}% of all bias-conflicting training images.
-Showing ${d.topK.rows.length}, the highest losses of each class; a red frame marks a bias-aligned image selected by mistake.</p>
-${selectionTable(d, name)}${topKByClass}
-<h2>Captions</h2>
-<p>Counts are captions: ${d.captions.keptTotal + d.captions.droppedTotal} captions of ${r.captions.images} images${perImage ? ` (${Number(perImage.toFixed(2))} per image)` : ''}; ${d.captions.keptTotal} kept, ${d.captions.droppedTotal} dropped by the text filter. Top-${d.captions.f} words (times they occur in the captions): ${words || '(none)'}</p>
-<h3>Kept (first ${d.captions.kept.length} captions)</h3><div class="scroll"><table><tr><th>image</th><th>class</th><th>caption</th></tr>${captionRows(d.captions.kept)}</table></div>
-<h3>Dropped (first ${d.captions.dropped.length} captions)</h3><div class="scroll"><table><tr><th>image</th><th>class</th><th>caption</th><th>why</th></tr>${captionRows(d.captions.dropped)}</table></div>
-<h2>Generated samples (${r.generated} in all)</h2>${generatedGridSection(d, name)}${judgeSection(d, name)}<h3>First of each class</h3>${generated || '<p>None.</p>'}
+${d.method ? methodSections(d, d.method, name, biasName, chart) : ''}
 ${saliencySection(d, name, biasName, chart('chart-embedding'))}
 ${r.energy ? `<h2>Stages: time, reuse, energy and CO<sub>2</sub></h2>${chart('chart-energy')}${stagesTable(r)}` : ''}
 ${d.config === undefined ? '' : `<h2>Config</h2><pre class="wide">${esc(JSON.stringify(d.config, null, 2))}</pre>`}

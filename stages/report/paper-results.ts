@@ -1,5 +1,6 @@
 import paper from '../../data/paper-results.json';
 import published from '../../data/published-results.json';
+import { DATASETS, type DatasetName } from '../../datasets/specs';
 
 /**
  * The paper's Table 3 (unbiased test accuracy, %, mean of three trials) for one dataset and ratio:
@@ -20,23 +21,39 @@ export function paperTable3(dataset: string, ratio: number): Record<string, numb
 /** A peer's published number for one cell (data/published-results.json), with where it comes from. */
 export interface PublishedNumber {
   method: string;
-  unbiased: number;
-  /** Short citation: paper and table. */
+  /** Test accuracy (%) on `subset`: most papers score the unbiased test set; BFFHQ and BAR are scored on bias-conflicting images. */
+  value: number;
+  subset: 'unbiased' | 'conflicting';
+  /** Who published it (a key of the file's sources) and the short citation. */
+  source: string;
   cite: string;
   /** How that paper chose its model, in a few words. */
   protocol: string;
 }
+
+type PublishedRow = { source: string; method: string; unbiased?: number[]; conflicting?: number[] };
 
 interface PublishedFile {
   sources: Record<string, { cite: string; protocol: string }>;
   [dataset: string]: unknown;
 }
 
-/** Peers' published unbiased accuracies for a dataset and ratio (Colored MNIST: DisEnt, DeNetDM); [] where none. */
-export function publishedNumbers(dataset: string, ratio: number): PublishedNumber[] {
+/** The seed paper's own numbers come from its Table 3 (paperTable3), not from the peers' file. */
+const SEED_PAPER = 'diffubias';
+
+/**
+ * Peers' published accuracies for a dataset and ratio; [] where none. A dataset built as a peer's
+ * benchmark (`cmnist-lff`) is compared with that benchmark's rows (DatasetSpec.publishedAs).
+ */
+export function publishedNumbers(dataset: DatasetName, ratio: number): PublishedNumber[] {
   const file = published as unknown as PublishedFile;
-  const table = file[dataset] as { ratios: number[]; rows: { source: string; method: string; unbiased: number[] }[] } | undefined;
+  const table = file[DATASETS[dataset]?.publishedAs ?? dataset] as { ratios: number[]; rows: PublishedRow[] } | undefined;
   const column = table?.ratios.indexOf(ratio) ?? -1;
   if (!table || column < 0) return [];
-  return table.rows.map((row) => ({ method: row.method, unbiased: row.unbiased[column]!, ...file.sources[row.source]! }));
+  return table.rows.flatMap((row) => {
+    if (row.source === SEED_PAPER) return [];
+    const subset = row.unbiased ? 'unbiased' : 'conflicting';
+    const value = (row.unbiased ?? row.conflicting)?.[column];
+    return value === undefined ? [] : [{ method: row.method, value, subset, source: row.source, ...file.sources[row.source]! }];
+  });
 }

@@ -44,12 +44,20 @@ function formatWall(row: SweepRow): string {
   return `${(w.mean / 60).toFixed(1)} min${w.std === null ? '' : ` ± ${(w.std / 60).toFixed(1)}`}`;
 }
 
+/** The paper's DiffuBias, then each peer's rows under its name (`ERM 50.34` means nothing without whose). */
 function reference(row: SweepRow): string {
   const paper = row.paper?.DiffuBias;
   const parts = paper === undefined ? [] : [`paper DiffuBias ${paper.toFixed(2)}`];
-  for (const p of row.published) parts.push(`${p.method} ${p.unbiased.toFixed(2)}`);
+  for (const source of new Set(row.published.map((p) => p.source))) {
+    const numbers = row.published.filter((p) => p.source === source)
+      .map((p) => `${p.method} ${p.value.toFixed(2)}${p.subset === 'conflicting' ? ' (conflicting)' : ''}`);
+    parts.push(`${SOURCE_NAMES[source] ?? source}: ${numbers.join(', ')}`);
+  }
   return parts.join('; ') || '-';
 }
+
+/** Short names of the published sources in the table cell (their citations are under the table). */
+const SOURCE_NAMES: Record<string, string> = { denetdm: 'DeNetDM', disent: 'DisEnt' };
 
 function protocolText(protocol: SweepRow['protocol']): string | undefined {
   const roles = ROLES.filter(([role]) => protocol?.[role]);
@@ -62,7 +70,7 @@ function protocolText(protocol: SweepRow['protocol']): string | undefined {
   return `${p0.epochs} epochs; ${kept}; validation ${p0.valid.bias} (${p0.valid.images} images); init ${p0.init}`;
 }
 
-const TABLE_HEAD = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'gain > 2 std', 'published (unbiased %)', 'wall per run', 'Wh per run'];
+const TABLE_HEAD = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'gain > 2 std', 'published (%)', 'wall per run', 'Wh per run'];
 
 function tableCells(row: SweepRow): string[] {
   return [

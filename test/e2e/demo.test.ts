@@ -34,7 +34,7 @@ describe('reduced demo', () => {
     const vanilla = result.accuracy.vanilla!.unbiased;
     const diffubias = result.accuracy.debiased!.unbiased;
     console.log(`reduced demo: vanilla ${vanilla.toFixed(2)}, f_B ${result.accuracy.biased!.unbiased.toFixed(2)}, DiffuBias ${diffubias.toFixed(2)} (unbiased %)`);
-    expect(result.topK.precision).toBeGreaterThan(0.8);
+    expect(result.topK!.precision).toBeGreaterThan(0.8);
     expect(result.generated).toBe(600);
     expect(diffubias).toBeGreaterThan(vanilla);
     const files = await writeReportFiles(h.store, result, join(tmpdir(), `demo-report-${process.pid}`));

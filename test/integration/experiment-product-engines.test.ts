@@ -46,22 +46,22 @@ describe('experiment workflow with every product engine (tiny random-weight bund
     }
     expect(result.topK).toMatchObject({ k: 8, selected: 8 });
     // The selection is the table's 8 highest losses (config.topK.score), and its precision their conflicting share.
-    const table = lossTableFromCsv((await h.store.get(result.artifacts!.tableKey))!.toString('utf8'), 'table');
-    const selection = (await h.store.getJson<TopKSelection>(result.artifacts!.selectionKey))!;
+    const table = lossTableFromCsv((await h.store.get(result.artifacts!.tableKey!))!.toString('utf8'), 'table');
+    const selection = (await h.store.getJson<TopKSelection>(result.artifacts!.selectionKey!))!;
     const score = config.topK.score;
     const highest = [...table].sort((a, b) => b[score] - a[score] || (a.file < b.file ? -1 : 1)).slice(0, 8);
     expect(selection.rows.map((r) => r.file).sort()).toEqual(highest.map((r) => r.file).sort());
-    expect(result.topK.precision).toBe(highest.filter(isConflicting).length / 8);
-    expect(result.captions.images).toBe(8);
-    expect(result.captions.kept + result.captions.dropped).toBe(24);
-    expect(result.captions.topWords.length).toBeGreaterThan(0);
+    expect(result.topK!.precision).toBe(highest.filter(isConflicting).length / 8);
+    expect(result.captions!.images).toBe(8);
+    expect(result.captions!.kept + result.captions!.dropped).toBe(24);
+    expect(result.captions!.topWords.length).toBeGreaterThan(0);
     // The tiny captioner's words pass the filter at seed 0, so the generator and f_D's extra data run.
-    expect(result.captions.kept).toBeGreaterThan(0);
+    expect(result.captions!.kept).toBeGreaterThan(0);
     expect(result.generated).toBe(6);
     // f_D saw the training split plus every generated image twice per epoch.
     const trained = async (role: 'biased' | 'debiased') =>
       (await h.store.getJson<Manifest<TrainClassifierOutput>>(result.artifacts!.models[role]!.replace(/model\.bin$/, 'manifest.json')))!.outputs.trainImages;
-    expect(await trained('debiased')).toBe((await trained('biased')) + 2 * result.generated);
+    expect(await trained('debiased')).toBe((await trained('biased')) + 2 * result.generated!);
     const report = await h.store.getJson<ExperimentResult>(result.reportKey);
     expect(report?.accuracy).toEqual(result.accuracy);
 
@@ -75,7 +75,7 @@ describe('experiment workflow with every product engine (tiny random-weight bund
     const analysis = (await h.store.getJson<Analysis>(result.artifacts!.analysisKey!))!;
     expect(analysis.saliency.images.length).toBeGreaterThan(0);
     expect(html.match(/class="sal"/g)?.length).toBe(3 * analysis.saliency.images.length);
-    expect(analysis.embedding.points.filter((p) => p.group === 'generated')).toHaveLength(Math.min(result.generated, 300));
+    expect(analysis.embedding.points.filter((p) => p.group === 'generated')).toHaveLength(Math.min(result.generated!, 300));
     expect(analysis.judge?.generated).toBe(result.generated);
     // ... and results.json carries its verdict on the generated set's labels.
     expect(report?.generatedLabels).toEqual({ generated: analysis.judge!.generated, recognised: analysis.judge!.recognised, judgeTestAccuracy: analysis.judge!.testAccuracy });

@@ -66,7 +66,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(Number.isInteger(result.wallSeconds)).toBe(true);
     expect(result.wallSeconds).toBeGreaterThanOrEqual(Math.floor(tookSeconds) - 1);
     expect(result.wallSeconds).toBeLessThanOrEqual(Math.ceil(tookSeconds) + 1);
-    expect(result.captions.kept).toBe(24);
+    expect(result.captions!.kept).toBe(24);
 
     // The Web UI's current details: each training epoch told by its activity, results so far.
     const signalled = ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'unitProgress');
@@ -141,6 +141,25 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(result.training?.vanilla?.protocol.startedFrom).toBeUndefined();
     expect(result.training?.debiased?.protocol).toMatchObject({ epochs: 3 });
     expect(result.training?.debiased?.protocol.startedFrom).toMatch(/^stages\/trainClassifier\/biased\/\w+\/model\.json$/);
+  });
+
+  it("vanilla: 'only' prepares, trains and evaluates the baseline alone, and reports it", async () => {
+    const baseline = parseExperimentConfig({ ...config, seed: 9, vanilla: 'only' });
+    const before = doubles.log.started.length;
+    const { workflowId } = await submitExperiment(h.stack.client, baseline);
+    const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as ExperimentResult;
+    expect(doubles.log.started.slice(before).map((s) => s.split(':').slice(0, 2).join(':'))).toEqual(['prepareDataset:dataset', 'trainClassifier:vanilla', 'evaluate:vanilla']);
+    expect(Object.keys(result.accuracy)).toEqual(['vanilla']);
+    expect(result.training?.vanilla?.protocol).toMatchObject({ epochs: 3, selection: 'last' });
+    expect(result.topK).toBeUndefined();
+    expect(result.generated).toBeUndefined();
+    expect(result.reuse?.map((r) => r.stage)).toEqual(['prepareDataset', 'trainClassifier(vanilla)', 'evaluate']);
+    expect(await h.store.getJson(result.reportKey)).toMatchObject({ experimentId: result.experimentId, accuracy: result.accuracy });
+    // Its page has the baseline and no method sections.
+    const html = (await h.store.get(result.reportKey.replace(/results\.json$/, 'report.html')))?.toString('utf8');
+    expect(html).toContain('<h1>Vanilla baseline: cmnist at 1% bias-conflicting, seed 9</h1>');
+    expect(html).toContain('Vanilla baseline alone: ');
+    expect(html).not.toContain('Captions');
   });
 
   it('changing only generate.* reuses every stage before generation; another seed shares none of them', async () => {

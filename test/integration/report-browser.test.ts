@@ -70,19 +70,22 @@ describe.skipIf(!chromiumPath() && process.env.DIFFUBIAS_REQUIRE_CHROMIUM !== '1
     const image = { src: `data:image/png;base64,${png.toString('base64')}`, caption: 'class 3' };
     const data: ReportData = {
       result, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-      topK: { k: 50, mode: 'per-class', precision: 0.8, recall: 0.7, rows: [{ image, label: 3, bias: 5, ce: 4.2, gce: 1.3 }, { image, label: 3, bias: 3, ce: 3.1, gce: 1.1 }] },
-      captions: { f: 20, topWords: [{ word: 'red', count: 300 }], kept: [{ text: 'a red three', label: 3, thumb: image.src }], dropped: [{ text: 'a two', label: 7, reason: 'names another class', thumb: image.src }], keptTotal: 1300, droppedTotal: 200 },
-      generated: [{ label: 3, images: [image] }],
+      method: {
+        topK: { k: 50, mode: 'per-class', selected: 500, precision: 0.8, recall: 0.7, rows: [{ image, label: 3, bias: 5, ce: 4.2, gce: 1.3 }, { image, label: 3, bias: 3, ce: 3.1, gce: 1.1 }] },
+        captions: { f: 20, topWords: [{ word: 'red', count: 300 }], kept: [{ text: 'a red three', label: 3, thumb: image.src }], dropped: [{ text: 'a two', label: 7, reason: 'names another class', thumb: image.src }], keptTotal: 1300, droppedTotal: 200, images: 500 },
+        generatedTotal: 4500,
+        generated: [{ label: 3, images: [image] }],
+        losses: lossHistogram(lossRows, lossRows.filter((r) => r.ce > 1), 'ce'),
+        perClass: selectionPerClass(lossRows, lossRows.filter((r) => r.ce > 1), 10),
+        generatedGrid: { ...colourGrid([{ label: 3, colour: 0, example: image }, { label: 3, colour: 3, example: image }], 10, 10), realConflicting: { 3: [image] } },
+      },
       config: { dataset: 'cmnist', ratio: 1, seed: 0, train: { epochs: 5 } },
-      losses: lossHistogram(lossRows, lossRows.filter((r) => r.ce > 1), 'ce'),
-      perClass: selectionPerClass(lossRows, lossRows.filter((r) => r.ce > 1), 10),
       biasNames: ['red', 'green', 'blue', 'yellow', 'magenta', 'cyan', 'orange', 'purple', 'white', 'pink'],
       analysis: {
         judge: { method: 'MLP judge', testAccuracy: 97.5, generated: 20, recognised: 17, perClass: [{ label: 3, generated: 20, recognised: 17 }] },
         saliency: { kind: 'grad-cam', images: [{ label: 3, bias: 5, image: image.src, biased: image.src, debiased: image.src }] },
         embedding: { method: 'umap', model: 'debiased', points: Array.from({ length: 90 }, (_, i) => ({ x: Math.cos(i) * i, y: Math.sin(i) * i, group: (['aligned', 'conflicting', 'generated'] as const)[i % 3]!, label: i % 10 })) },
       },
-      generatedGrid: { ...colourGrid([{ label: 3, colour: 0, example: image }, { label: 3, colour: 3, example: image }], 10, 10), realConflicting: { 3: [image] } },
     };
     const dir = mkdtempSync(join(tmpdir(), 'report-browser-'));
     const file = join(dir, 'report.html');

@@ -14,25 +14,39 @@ describe('reproduce: the sweep it plans', () => {
   });
 
   it("the paper budget: 50 epochs, as many generated images as bias-aligned ones, f_B and the others as trained", () => {
-    const c = reproductionConfig('cmnist', 1, 0, 'paper');
+    const c = reproductionConfig('cmnist', 1, 0, { budget: 'paper' });
     expect(c.train.epochs).toBe(50);
     expect(c.generate.images).toBe('aligned');
     expect(c.selection).toMatchObject({ biased: 'last', classifiers: 'last' });
-    const cifar = reproductionConfig('cifar10c', 1, 0, 'paper');
+    const cifar = reproductionConfig('cifar10c', 1, 0, { budget: 'paper' });
     expect(cifar.topK).toMatchObject({ k: 100, mode: 'global' });
     expect(cifar.train).toMatchObject({ batchSize: 256, lrDecay: { every: 20, factor: 0.5 } });
-    expect(() => reproductionConfig('bar', 1, 0, 'demo')).toThrow(/demo bundles are for Colored MNIST/);
+    expect(() => reproductionConfig('bar', 1, 0, { budget: 'demo' })).toThrow(/demo bundles are for Colored MNIST/);
   });
 
   it('the paper budget has two recipes: the paper as written, and the one chosen on validation; they are two sweeps', () => {
-    const paper = reproductionConfig('cmnist', 1, 0, 'paper', 'paper');
-    const chosen = reproductionConfig('cmnist', 1, 0, 'paper', 'chosen');
+    const paper = reproductionConfig('cmnist', 1, 0, { budget: 'paper', recipe: 'paper' });
+    const chosen = reproductionConfig('cmnist', 1, 0, { budget: 'paper', recipe: 'chosen' });
     expect(paper.train.biasedEpochs).toBeUndefined();
     expect(chosen.train).toMatchObject({ epochs: 50, biasedEpochs: 2 });
     expect(chosen.topK).toEqual(paper.topK);
-    expect(reproductionConfig('cmnist', 1, 0, 'paper')).toEqual(paper);
+    expect(reproductionConfig('cmnist', 1, 0, { budget: 'paper' })).toEqual(paper);
     const plan = (recipe: 'paper' | 'chosen') => planReproduction({ dataset: 'cmnist', seeds: [0], parallelism: 1, budget: 'paper', recipe });
     expect(plan('chosen').sweepId).not.toBe(plan('paper').sweepId);
+  });
+
+  it("the peers' protocol: LfF's Colored MNIST, the extra /255, LfF's MLP, 100 epochs, last epoch, vanilla alone; its own sweep", () => {
+    const peers = reproductionConfig('cmnist', 0.5, 2, { budget: 'paper', protocol: 'peers' });
+    expect(peers).toMatchObject({ dataset: 'cmnist-lff', ratio: 0.5, seed: 2, vanilla: 'only', train: { epochs: 100, batchSize: 256, lr: 1e-3 } });
+    expect(peers.classifier).toMatchObject({ normalize: 'divide-255', arch: 'mlp', init: 'torch' });
+    expect(peers.selection.classifiers).toBe('last');
+    // The recipe is the method's: it changes nothing in a vanilla-only cell.
+    expect(reproductionConfig('cmnist', 0.5, 2, { budget: 'paper', protocol: 'peers', recipe: 'chosen' })).toEqual(peers);
+    const plan = planReproduction({ dataset: 'cmnist', seeds: [0, 1, 2], parallelism: 1, budget: 'paper', protocol: 'peers' });
+    expect(plan.cells.map((c) => [c.input.config.dataset, c.input.config.ratio])).toHaveLength(12);
+    expect(plan.sweepId).not.toBe(planReproduction({ dataset: 'cmnist', seeds: [0, 1, 2], parallelism: 1, budget: 'paper' }).sweepId);
+    expect(() => reproductionConfig('bar', 1, 0, { budget: 'paper', protocol: 'peers' })).toThrow(/defined for cmnist/);
+    expect(() => reproductionConfig('cmnist', 1, 0, { budget: 'demo', protocol: 'peers' })).toThrow(/use --budget paper/);
   });
 
   it('sweep progress names each running experiment and its stage', () => {

@@ -33,6 +33,20 @@ describe('sweep aggregation', () => {
     expect(rows[1]!.paper).toBeNull();
   });
 
+  it("published anchors: a peer's benchmark build is compared with that benchmark's rows; subsets said; the seed paper only from its own table", () => {
+    const vanillaOnly = (dataset: 'cmnist-lff' | 'bar', ratio: number): ExperimentResult => ({
+      experimentId: `${dataset}/${ratio}/0/x`, dataset, ratio, seed: 0, configHash: 'x', reportKey: 'k',
+      accuracy: { vanilla: { unbiased: 48, aligned: 99, conflicting: 43 } },
+    });
+    const [bar, lff] = aggregateSweep([vanillaOnly('cmnist-lff', 1), vanillaOnly('bar', 5)]);
+    expect(lff!.published.filter((p) => p.method === 'ERM')).toMatchObject([{ value: 50.34, subset: 'unbiased', source: 'denetdm' }]);
+    expect(bar!.published.find((p) => p.method === 'LC')).toMatchObject({ value: 74.32, subset: 'conflicting' });
+    expect(bar!.published.some((p) => p.source === 'diffubias')).toBe(false);
+    const md = sweepMarkdown({ sweepId: 's', rows: [bar!, lff!], experiments: [] });
+    expect(md).toContain('| bar | 5% | 1 | 48.00 ± n/a | n/a | n/a | n/a | n/a | paper DiffuBias 85.23; DeNetDM: ERM 68.60 (conflicting),');
+    expect(md).toContain('| cmnist-lff | 1% | 1 | 48.00 ± n/a | n/a | n/a | n/a | n/a | DeNetDM: ERM 50.34,');
+  });
+
   it('renders the table: mean ± std, n/a for one seed, published anchors with their sources, failures named', () => {
     const results = [result('cmnist', 1, 0, 70), result('cmnist', 1, 1, 80), result('cmnist', 5, 0, 90)];
     results[0]!.accuracy.vanilla = { unbiased: 50, aligned: 99, conflicting: 45 };
@@ -46,11 +60,11 @@ describe('sweep aggregation', () => {
     results[2]!.wallSeconds = 4;
     results[2]!.reuse = [{ stage: 'prepareDataset', units: 1, reused: 1 }, { stage: 'generateBatch', units: 30, reused: 30 }];
     const rows = aggregateSweep(results);
-    expect(rows[0]!.published.map((p) => `${p.method} ${p.unbiased}`)).toContain('DisEnt 81.73');
+    expect(rows[0]!.published.map((p) => `${p.method} ${p.value}`)).toContain('DisEnt 81.73');
     const md = sweepMarkdown({ sweepId: 's1', rows, experiments: [{ workflowId: 'w', status: 'failed', error: 'no such bundle' }] });
     const lines = md.split('\n');
     // Gains per seed 20 and 20: std 0, so 20 > 2 x 0; wall 10 and 14 minutes.
-    expect(lines.find((l) => l.startsWith('| cmnist | 1% |'))).toBe('| cmnist | 1% | 2 | 55.00 ± 7.07 | n/a | 75.00 ± 7.07 | +20.00 ± 0.00 | yes | Vanilla 52.09; LfF 61.89; DisEnt 81.73; ERM 50.34; LfF 74.01; DeNetDM 85.22 | 12.0 min ± 2.8 | 3.00 ± 1.41 (1.43 gCO2eq) |');
+    expect(lines.find((l) => l.startsWith('| cmnist | 1% |'))).toBe('| cmnist | 1% | 2 | 55.00 ± 7.07 | n/a | 75.00 ± 7.07 | +20.00 ± 0.00 | yes | DeNetDM: ERM 50.34, LfF 74.01, DFA (DisEnt) 71.04, LC 78.41, DeNetDM 85.22; DisEnt: Vanilla 52.09, LfF 61.89, DisEnt 81.73 | 12.0 min ± 2.8 | 3.00 ± 1.41 (1.43 gCO2eq) |');
     expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toContain('| 1 | n/a | n/a | 90.00 ± n/a | n/a | n/a |');
     expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toMatch(/\| n\/a \| n\/a \|$/);
     expect(md).toContain('Published: Lee et al.');
