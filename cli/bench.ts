@@ -5,6 +5,9 @@ import { EMBEDDED_S3_CREDENTIALS } from '../core/settings';
 import { parseExperimentConfig } from '../stages/config/schema';
 import type { ModelSpec } from '../engines/classifier/models';
 import { startEmbeddedS3 } from './stack/s3-server';
+// The devices the stages use (DIFFUBIAS_GENERATE_DEVICE, DIFFUBIAS_CAPTION_DEVICE), so a benchmark runs where a worker would.
+import { generateOptionsFromEnv } from '../stages/generate-batch';
+import { captionDevice } from '../stages/caption-image';
 
 // Loaded on use: tfjs takes a second to load, which the other CLI commands should not pay.
 const loadClassifierBench = () => require('../engines/classifier/bench') as typeof import('../engines/classifier/bench');
@@ -58,21 +61,21 @@ export const BENCHMARKS: Benchmark[] = [
     name: 'generate.sd.tiny',
     async run() {
       const { generateThroughput } = require('../engines/diffusion/bench') as typeof import('../engines/diffusion/bench');
-      return { ...(await generateThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-sd'))) };
+      return { ...(await generateThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-sd'), { device: generateOptionsFromEnv().device })) };
     },
   },
   {
     name: 'caption.tiny',
     async run() {
       const { captionThroughput } = require('../engines/captioner/bench') as typeof import('../engines/captioner/bench');
-      return { ...(await captionThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-captioner'))) };
+      return { ...(await captionThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-captioner'), { device: captionDevice() })) };
     },
   },
   ...Object.entries(ENGINE_BENCH.generate).map(([name, { bundle, ...options }]): Benchmark => ({
     name,
     async run() {
       const { generateThroughput } = require('../engines/diffusion/bench') as typeof import('../engines/diffusion/bench');
-      return { bundle, ...(await generateThroughput(join(__dirname, '..', bundle), options)) };
+      return { bundle, ...(await generateThroughput(join(__dirname, '..', bundle), { ...options, device: generateOptionsFromEnv().device })) };
     },
   })),
   {
@@ -80,7 +83,7 @@ export const BENCHMARKS: Benchmark[] = [
     async run() {
       const { captionThroughput } = require('../engines/captioner/bench') as typeof import('../engines/captioner/bench');
       const { bundle, ...options } = ENGINE_BENCH.caption;
-      return { ...(await captionThroughput(join(__dirname, '..', bundle), { ...options, strategy: 'beam' })) };
+      return { ...(await captionThroughput(join(__dirname, '..', bundle), { ...options, strategy: 'beam', device: captionDevice() })) };
     },
   },
   ...classifierBenchmarks(),

@@ -1,9 +1,9 @@
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { extractTarPrefix, extractZipMembers, readZipText } from './archives';
+import { extraRequirements, findWheel, packageDir, pipDownload, run, sha256, StepError } from './setup-steps';
 import {
   TENSORFLOW_VERSION, TFJS_NODE_VERSION, WHEEL_HEADER_PREFIXES, WHEEL_LIBRARIES, WHEEL_TARGETS, type TfDevice, type WheelTarget,
 } from './native-tensorflow-pins';
@@ -52,12 +52,6 @@ export interface BindingStamp {
 
 export const BINDING_STAMP = 'diffubias-build.json';
 
-class StepError extends Error {
-  constructor(readonly step: string, message: string) {
-    super(message);
-  }
-}
-
 /** DIFFUBIAS_TF_DEVICE wins; otherwise a visible NVIDIA driver means GPU. */
 export function detectDevice(env: NodeJS.ProcessEnv): TfDevice {
   const forced = env.DIFFUBIAS_TF_DEVICE;
@@ -67,67 +61,12 @@ export function detectDevice(env: NodeJS.ProcessEnv): TfDevice {
   return smi.status === 0 && /GPU \d+:/.test(smi.stdout) ? 'gpu' : 'cpu';
 }
 
-function run(step: string, command: string, args: string[], options: SpawnSyncOptions = {}): string {
-  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
-  if (result.error) throw new StepError(step, `${command}: ${result.error.message}`);
-  if (result.status !== 0) {
-    const tail = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n').slice(-6).join(' | ');
-    throw new StepError(step, `${command} ${args.slice(0, 3).join(' ')} … exited with ${result.status}: ${tail}`);
-  }
-  return String(result.stdout ?? '');
-}
-
-function packageDir(name: string): string {
-  try {
-    return dirname(require.resolve(`${name}/package.json`, { paths: [PROJECT_ROOT] }));
-  } catch {
-    throw new StepError('package', `${name} is not installed: run npm install (an npm that ignores package.json ` +
-      '"allowScripts" runs its download script, which fails offline, and drops it)');
-  }
-}
-
 /** The N-API version node-pre-gyp will look for: the package's highest one this Node supports. */
 function napiVersion(pkgDir: string, pkgJson: { binary?: { napi_versions?: number[] } }): number {
   const supported = Number(process.versions.napi);
   const candidates = (pkgJson.binary?.napi_versions ?? []).filter((v) => v <= supported);
   if (candidates.length === 0) throw new StepError('package', `${pkgDir}/package.json: no N-API version this Node (${supported}) supports`);
   return Math.max(...candidates);
-}
-
-async function sha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-function pipDownload(step: string, target: WheelTarget, requirement: string, dest: string): string {
-  const platforms = target.platforms.flatMap((p) => ['--platform', p]);
-  const args = ['-m', 'pip', 'download', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', ...platforms,
-    '--python-version', target.pythonVersion, '--implementation', 'cp', '--abi', target.abi, '--abi', 'none', '--abi', 'abi3',
-    '-d', dest, requirement];
-  const errors: string[] = [];
-  for (const python of ['python3', 'python']) {
-    try {
-      return run(step, python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (err) {
-      errors.push((err as Error).message);
-    }
-  }
-  throw new StepError(step, `pip download ${requirement} failed: ${errors.join('; ')}`);
-}
-
-async function findWheel(dir: string, project: string, version?: string): Promise<string | undefined> {
-  const prefix = `${project.replace(/-/g, '_')}-${version ?? ''}`;
-  const names = existsSync(dir) ? await readdir(dir) : [];
-  const name = names.find((n) => n.endsWith('.whl') && n.toLowerCase().startsWith(prefix.toLowerCase()));
-  return name && join(dir, name);
-}
-
-/** The `extra == "<name>"` requirements of a wheel's METADATA (the CUDA wheels of tensorflow[and-cuda]). */
-export function extraRequirements(metadata: string, extra: string): string[] {
-  return metadata.split('\n')
-    .filter((l) => l.startsWith('Requires-Dist:') && new RegExp(`extra\\s*==\\s*["']${extra}["']`).test(l))
-    .map((l) => l.slice('Requires-Dist:'.length).split(';')[0]!.replace(/[()\s]/g, ''));
 }
 
 interface Extracted {
