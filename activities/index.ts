@@ -13,7 +13,7 @@ import { analyzeModelsActivity } from './analyzeModels';
 
 export type { ActivityDeps } from './deps';
 
-/** All activities of the pipeline (those lib/activity-table.ts places), bound to one worker's store and engines. */
+/** All activities of the pipeline (those stages/activity-table.ts places), bound to one worker's store and engines. */
 export function createActivities(deps: ActivityDeps) {
   return {
     prepareDataset: prepareDatasetActivity(deps),

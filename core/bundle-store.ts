@@ -1,7 +1,7 @@
 /**
  * Model bundles (captioner, text-to-image, a classifier's initial weights): a folder, or an
  * `s3://bucket/prefix` synced once into a local cache that the engines read like a folder
- * (ARCHITECTURE.md "Model bundles"). The one place that resolves a bundle's location, decides
+ * (docs/captioner.md, "Pointing the project at a real captioner"). The one place that resolves a bundle's location, decides
  * whether a cached copy is current, and downloads one.
  *
  * Cache: `<cacheRoot>/<sha256(endpoint, uri)>/`, with a marker written last that records the

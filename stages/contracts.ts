@@ -1,5 +1,5 @@
 /**
- * The data that flows between stages (ARCHITECTURE.md "The pipeline"). Only ids, keys, configs and
+ * The data that flows between stages (README, "Architecture"). Only ids, keys, configs and
  * metrics: images and weights stay in S3. Workflows import these as types only.
  */
 import type { ClassifierConfig, ClassifierTrainConfig, ExperimentConfig, SelectionRule, ValidationConfig } from './config/schema';

@@ -11,7 +11,7 @@ const proxies = Object.fromEntries(
   ACTIVITY_NAMES.map((name) => [name, proxyActivities<Activities>(activityOptions(name))[name]]),
 ) as unknown as { [N in ActivityName]: Proxy<N> };
 
-/** Runs one activity with its options from lib/activity-table.ts and a summary the Web UI shows. */
+/** Runs one activity with its options from stages/activity-table.ts and a summary the Web UI shows. */
 export function callActivity<N extends ActivityName>(name: N, summary: string, input: ActivityInput<N>): Promise<ActivityOutput<N>> {
   return proxies[name].executeWithOptions({ ...activityOptions(name), summary }, [input]);
 }

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { argmax, BeamGroup, logSoftmaxRows, sampleToken } from './search';
 
 /**
- * Image captioning with transformers.js on local model bundles (ARCHITECTURE.md "Model bundles"):
+ * Image captioning with transformers.js on local model bundles (docs/captioner.md):
  * a folder, or an s3:// prefix synced to a local cache first, holding a transformers.js export
  * (config.json, tokenizer.json, tokenizer_config.json, preprocessor_config.json, onnx/*.onnx).
  * Nothing is ever fetched from the Hugging Face hub. Inference runs on the project's

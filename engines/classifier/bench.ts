@@ -20,7 +20,7 @@ function randomBatch(spec: ModelSpec, batch: number): { x: Float32Array; labels:
 }
 
 /**
- * The product's training step (lib/classifier/train-step.ts: GCE, Adam) on fixed data of the real
+ * The product's training step (engines/classifier/train-step.ts: GCE, Adam) on fixed data of the real
  * shapes, after warm-up steps; one read at the end, as an epoch does.
  */
 export async function trainingThroughput(spec: ModelSpec, batch: number, steps: number, warmup = 3): Promise<Throughput> {

@@ -1,6 +1,6 @@
 /**
- * Text-to-image model bundles in HF Optimum's ONNX Stable Diffusion layout (ARCHITECTURE.md "Model
- * bundles"), from a local folder or an `s3://bucket/prefix` (core/bundle-store.ts syncs it into the
+ * Text-to-image model bundles in HF Optimum's ONNX Stable Diffusion layout (docs/text-to-image.md),
+ * from a local folder or an `s3://bucket/prefix` (core/bundle-store.ts syncs it into the
  * bundle cache), verified before any session opens. Every missing or malformed file fails with a
  * BadInputError naming that file where the user put it (the folder path or the s3:// key).
  */

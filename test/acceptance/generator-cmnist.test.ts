@@ -4,7 +4,7 @@
  * (seeds 0..9) for each of the 100 (digit, color) prompts of the FIRST caption template
  * ("a red handwritten seven"), 32x32. Targets:
  *   (a) a classifier trained here on plain GRAYSCALE MNIST training digits (the LfF 3x100 MLP of
- *       lib/classifier/models.ts, 2 epochs, tfjs; with JUDGE_AUG=1 each digit is also seen padded to 32 and
+ *       engines/classifier/models.ts, 2 epochs, tfjs; with JUDGE_AUG=1 each digit is also seen padded to 32 and
  *       resized back to 28 with sharp, since the MLP is not scale invariant) recognizes the prompted digit in >= 80% of the images.
  *       Generated RGB -> grayscale by max over channels, then 32 -> 28 px: "resize" (sharp, as the issue
  *       says; it shrinks the digit by 28/32) and "crop" (the central 28x28, the exact inverse of the 2 px
