@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { extractZipMembers, readZipText } from './archives';
+import { IDENTITY_MODEL_BASE64 } from '../../engines/onnx/identity-model';
 import { PROJECT_ROOT, TOOLS_DIR } from './paths';
 import { extraRequirements, findWheel, packageDir, pipDownload, run, StepError, type WheelTags } from './setup-steps';
 
@@ -151,8 +152,6 @@ export function checkCudaProvider(env: NodeJS.ProcessEnv): OrtCudaStatus {
   return result.stdout.trim() === '2' ? { ok: true, detail: 'a model ran on the CUDA provider' } : { ok: false, failedStep: 'check', detail: `unexpected output ${result.stdout}` };
 }
 
-/** An ONNX model of one Identity node, x -> y, float32 [2] (opset 13): small enough to inline. */
-const IDENTITY_MODEL_BASE64 = 'CAg6OAoQCgF4EgF5IghJZGVudGl0eRICaWRaDwoBeBIKCggIARIECgIIAmIPCgF5EgoKCAgBEgQKAggCQgQKABAN';
 
 /** onnxruntime's own account of why a library did not load, without its log decoration. */
 function loadError(stderr: string): string | undefined {

@@ -9,6 +9,7 @@ import { BadInputError } from '../../core/errors';
 import { imageSizeProblem, MAX_INPUT_PIXELS } from '../../core/image-limits';
 import sharp from 'sharp';
 import { argmax, BeamGroup, logSoftmaxRows, sampleToken } from './search';
+import { assertCudaProvider } from '../onnx/sessions';
 
 /**
  * Image captioning with transformers.js on local model bundles (docs/captioner.md):
@@ -304,6 +305,9 @@ export class Captioner {
     await checkBundle(local, config.model_type, dtype);
     const t = transformers();
     const device = options.device ?? 'cpu';
+    // transformers.js opens its sessions on the same onnxruntime-node: a missing CUDA provider is
+    // said as such, not as a bundle that does not load.
+    if (device === 'cuda') await assertCudaProvider();
     const modelOptions = { device, dtype, local_files_only: true } as const;
     try {
       const Auto = config.model_type === 'vision-encoder-decoder' ? t.AutoModelForVision2Seq : t.AutoModelForImageTextToText;

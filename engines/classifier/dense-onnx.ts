@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { openSession } from '../onnx/sessions';
 import * as protobuf from 'protobufjs';
 
 /** A dense layer's values: kernel [inputs, outputs] row-major (as tfjs stores it), bias [outputs]. */
@@ -101,9 +102,7 @@ export class DenseStackSession {
   private constructor(private readonly session: ort.InferenceSession, private readonly features: number) {}
 
   static async create(layers: readonly DenseLayerValues[]): Promise<DenseStackSession> {
-    const session = await ort.InferenceSession.create(denseStackOnnx(layers), {
-      executionProviders: ['cpu'], graphOptimizationLevel: 'all', interOpNumThreads: 1, logSeverityLevel: 3,
-    });
+    const session = await openSession(denseStackOnnx(layers));
     return new DenseStackSession(session, layers[0]!.inputs);
   }
 

@@ -9,6 +9,7 @@
  * sessions are the only long-lived state; each call allocates its arrays and lets them go.
  */
 import * as ort from 'onnxruntime-node';
+import { CudaProviderError, firstLine, openSession } from '../onnx/sessions';
 import { encodeRgbPng } from '../../core/png';
 import { locationKey } from '../../core/location';
 import { ProcessCache } from '../../core/process-cache';
@@ -287,24 +288,13 @@ export class Text2Image {
     const bundle = await openBundle(location, { s3: options.s3, cacheRoot: options.cacheRoot, log });
     const tokenizer = await ClipTokenizer.load(bundle.tokenizer, bundle.describe);
     const device = options.device ?? 'cpu';
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
-      graphOptimizationLevel: 'all',
-      ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
-      interOpNumThreads: 1,
-      logSeverityLevel: 3,
-    };
+    const session = { device, intraOpThreads: options.intraOpThreads };
     const open = async (path: string, part: string) => {
       try {
-        return await ort.InferenceSession.create(path, sessionOptions);
+        return await openSession(path, session);
       } catch (err) {
-        const message = (err as Error).message.split('\n')[0] ?? '';
-        // The machine, not the bundle: the CUDA provider's libraries are not installed (they are not in
-        // the npm package; see docs/text-to-image.md). Not a BadInputError, so not blamed on the model.
-        if (device === 'cuda' && /cuda|providers_shared|execution provider/i.test(message)) {
-          throw new Error(`the CUDA execution provider is not available to onnxruntime-node (${message}); install its CUDA binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node) or run with DIFFUBIAS_GENERATE_DEVICE=cpu`);
-        }
-        throw new BadInputError(bundle.describe(`${part}/model.onnx`), `cannot load the ONNX model (${message})`);
+        if (err instanceof CudaProviderError) throw err;
+        throw new BadInputError(bundle.describe(`${part}/model.onnx`), `cannot load the ONNX model (${firstLine(err)})`);
       }
     };
     const textEncoder = await open(bundle.textEncoder, 'text_encoder');
