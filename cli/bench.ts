@@ -5,9 +5,8 @@ import { EMBEDDED_S3_CREDENTIALS } from '../core/settings';
 import { parseExperimentConfig } from '../stages/config/schema';
 import type { ModelSpec } from '../engines/classifier/models';
 import { startEmbeddedS3 } from './stack/s3-server';
-// The devices the stages use (DIFFUBIAS_GENERATE_DEVICE, DIFFUBIAS_CAPTION_DEVICE), so a benchmark runs where a worker would.
-import { generateOptionsFromEnv } from '../stages/generate-batch';
-import { captionDevice } from '../stages/caption-image';
+// The devices a worker would use (DIFFUBIAS_GENERATE_DEVICE, DIFFUBIAS_CAPTION_DEVICE), so a benchmark runs there too.
+import { workerSettingsFromEnv } from '../core/settings';
 
 // Loaded on use: tfjs takes a second to load, which the other CLI commands should not pay.
 const loadClassifierBench = () => require('../engines/classifier/bench') as typeof import('../engines/classifier/bench');
@@ -61,21 +60,21 @@ export const BENCHMARKS: Benchmark[] = [
     name: 'generate.sd.tiny',
     async run() {
       const { generateThroughput } = require('../engines/diffusion/bench') as typeof import('../engines/diffusion/bench');
-      return { ...(await generateThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-sd'), { device: generateOptionsFromEnv().device })) };
+      return { ...(await generateThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-sd'), { device: workerSettingsFromEnv().generate.device })) };
     },
   },
   {
     name: 'caption.tiny',
     async run() {
       const { captionThroughput } = require('../engines/captioner/bench') as typeof import('../engines/captioner/bench');
-      return { ...(await captionThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-captioner'), { device: captionDevice() })) };
+      return { ...(await captionThroughput(join(__dirname, '..', 'test', 'fixtures', 'tiny-captioner'), { device: workerSettingsFromEnv().captionDevice })) };
     },
   },
   ...Object.entries(ENGINE_BENCH.generate).map(([name, { bundle, ...options }]): Benchmark => ({
     name,
     async run() {
       const { generateThroughput } = require('../engines/diffusion/bench') as typeof import('../engines/diffusion/bench');
-      return { bundle, ...(await generateThroughput(join(__dirname, '..', bundle), { ...options, device: generateOptionsFromEnv().device })) };
+      return { bundle, ...(await generateThroughput(join(__dirname, '..', bundle), { ...options, device: workerSettingsFromEnv().generate.device })) };
     },
   })),
   {
@@ -83,7 +82,7 @@ export const BENCHMARKS: Benchmark[] = [
     async run() {
       const { captionThroughput } = require('../engines/captioner/bench') as typeof import('../engines/captioner/bench');
       const { bundle, ...options } = ENGINE_BENCH.caption;
-      return { ...(await captionThroughput(join(__dirname, '..', bundle), { ...options, strategy: 'beam', device: captionDevice() })) };
+      return { ...(await captionThroughput(join(__dirname, '..', bundle), { ...options, strategy: 'beam', device: workerSettingsFromEnv().captionDevice })) };
     },
   },
   ...classifierBenchmarks(),

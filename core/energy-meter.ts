@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { energyOf, type Energy, type PowerModel, type ResourceUse } from './energy';
 import { powerModelFromEnv } from './power-model';
+import { workerSettingsFromEnv } from './settings';
 
 export interface ProcessProbe {
   /** User + system CPU time of the process so far, in microseconds. */
@@ -133,21 +134,12 @@ export function nvidiaSmiPower(env: NodeJS.ProcessEnv = process.env): { watts():
   };
 }
 
-/**
- * Whether this worker's work runs on a GPU, so that GPU power is its to count: DIFFUBIAS_GPU_POWER
- * (1 / 0) decides, else a CUDA device for captioning or generation, or the GPU TensorFlow backend.
- */
-export function readsGpuPower(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.DIFFUBIAS_GPU_POWER === '0' || env.DIFFUBIAS_GPU_POWER === '1') return env.DIFFUBIAS_GPU_POWER === '1';
-  return env.DIFFUBIAS_CAPTION_DEVICE === 'cuda' || env.DIFFUBIAS_GENERATE_DEVICE === 'cuda' || env.DIFFUBIAS_TF_DEVICE === 'gpu';
-}
-
 let processMeter: EnergyMeter | undefined;
 
 /** This process's meter, under the power model from the environment (core/energy.ts). */
 export function defaultEnergyMeter(): EnergyMeter {
   if (!processMeter) {
-    const gpu = readsGpuPower() ? nvidiaSmiPower() : undefined;
+    const gpu = workerSettingsFromEnv().readsGpuPower ? nvidiaSmiPower() : undefined;
     processMeter = new EnergyMeter(powerModelFromEnv(), {
       cpuMicros: () => { const u = process.cpuUsage(); return u.user + u.system; },
       rssBytes: () => process.memoryUsage.rss(),

@@ -51,3 +51,52 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     home: e.DIFFUBIAS_HOME,
   };
 }
+
+const positiveIntText = z.string().regex(/^[1-9]\d*$/, 'a positive integer').transform(Number);
+const workerEnvSchema = z.object({
+  /** Which TensorFlow wheel `setup` builds against: unset = GPU when nvidia-smi lists one. */
+  DIFFUBIAS_TF_DEVICE: z.enum(['cpu', 'gpu']).optional(),
+  /** `0` = do not provision the native TensorFlow backend (the classifier runs on wasm). */
+  DIFFUBIAS_NATIVE_TF: z.enum(['0', '1']).optional(),
+  /** Forces one tfjs backend (and fails if it does not load); unset = the fastest that loads. */
+  DIFFUBIAS_TF_BACKEND: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional(),
+  DIFFUBIAS_CAPTION_DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
+  DIFFUBIAS_GENERATE_DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** onnxruntime's threads inside one operator for generation; unset = one per core. */
+  DIFFUBIAS_GENERATE_THREADS: positiveIntText.optional(),
+  /** Images per generate call; unset = by latent size (stages/unit-sizes.ts). */
+  DIFFUBIAS_GENERATE_MICROBATCH: positiveIntText.optional(),
+  /** `1` / `0`: read GPU power through nvidia-smi; unset = when a worker's work runs on a GPU. */
+  DIFFUBIAS_GPU_POWER: z.enum(['0', '1']).optional(),
+  /** The Temporal Web UI that reports link to. */
+  DIFFUBIAS_UI_URL: z.string().url().default('http://localhost:8233'),
+});
+
+/** What a worker's engines run on, and where its reports link to, from the environment (README, "Environment"). */
+export interface WorkerSettings {
+  tfDevice?: 'cpu' | 'gpu';
+  nativeTf: boolean;
+  tfBackend?: 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  captionDevice: 'cpu' | 'cuda';
+  generate: { device: 'cpu' | 'cuda'; intraOpThreads?: number; microBatch?: number };
+  /** Whether this worker's GPU power is its to count (core/energy-meter.ts). */
+  readsGpuPower: boolean;
+  uiUrl: string;
+}
+
+/** The worker side of the environment, each variable checked: a bad value is an error naming it, never a silent default. */
+export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  const parsed = workerEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error), 'the environment');
+  const e = parsed.data;
+  const onGpu = e.DIFFUBIAS_CAPTION_DEVICE === 'cuda' || e.DIFFUBIAS_GENERATE_DEVICE === 'cuda' || e.DIFFUBIAS_TF_DEVICE === 'gpu';
+  return {
+    ...(e.DIFFUBIAS_TF_DEVICE ? { tfDevice: e.DIFFUBIAS_TF_DEVICE } : {}),
+    nativeTf: e.DIFFUBIAS_NATIVE_TF !== '0',
+    ...(e.DIFFUBIAS_TF_BACKEND ? { tfBackend: e.DIFFUBIAS_TF_BACKEND } : {}),
+    captionDevice: e.DIFFUBIAS_CAPTION_DEVICE,
+    generate: { device: e.DIFFUBIAS_GENERATE_DEVICE, intraOpThreads: e.DIFFUBIAS_GENERATE_THREADS, microBatch: e.DIFFUBIAS_GENERATE_MICROBATCH },
+    readsGpuPower: e.DIFFUBIAS_GPU_POWER === undefined ? onGpu : e.DIFFUBIAS_GPU_POWER === '1',
+    uiUrl: e.DIFFUBIAS_UI_URL.replace(/\/+$/, ''),
+  };
+}

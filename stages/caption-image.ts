@@ -1,5 +1,6 @@
 import { readFileAt } from '../core/data-source';
-import { loadCaptioner, type CaptionDevice } from '../engines/captioner/captioner';
+import { loadCaptioner } from '../engines/captioner/captioner';
+import { workerSettingsFromEnv } from '../core/settings';
 import { BadInputError } from '../core/errors';
 import type { ArtifactStore } from '../core/store';
 import type { CaptionImageInput, CaptionImageOutput, LegacyCaptionImageInput } from './contracts';
@@ -42,13 +43,6 @@ export function captionUnitName(input: CaptionImageInput | LegacyCaptionImageInp
   return `images-${String(input.unit).padStart(5, '0')}`;
 }
 
-/** `DIFFUBIAS_CAPTION_DEVICE=cuda` runs the captioner on onnxruntime-node's CUDA provider; default cpu. */
-export function captionDevice(env: NodeJS.ProcessEnv = process.env): CaptionDevice {
-  const device = env.DIFFUBIAS_CAPTION_DEVICE || 'cpu';
-  if (device !== 'cpu' && device !== 'cuda') throw new BadInputError('DIFFUBIAS_CAPTION_DEVICE', `must be cpu or cuda, got ${device}`);
-  return device;
-}
-
 /**
  * Stage (c): captions each of a unit's selected images `perImage` times (beam search, or sampling seeded
  * with `seed`: each caption row's stream depends on the seed and the row, not on the unit's other images)
@@ -60,7 +54,7 @@ export const captionImageEngine: StageEngine<CaptionImageInput, CaptionImageOutp
   if (input.strategy !== 'beam' && input.strategy !== 'sample') throw new BadInputError('strategy', `must be beam or sample, got ${String(input.strategy)}`);
   if (!Array.isArray(input.items) || input.items.length === 0) throw new BadInputError('items', 'a caption unit needs at least one image');
   const s3 = ctx.store.settings;
-  const captioner = await loadCaptioner(input.model, { s3, device: captionDevice(), log: ctx.log });
+  const captioner = await loadCaptioner(input.model, { s3, device: workerSettingsFromEnv().captionDevice, log: ctx.log });
   const files: CaptionFile[] = [];
   // A few images a call: the captioner batches within it, and progress moves between calls.
   const CALL = 16;

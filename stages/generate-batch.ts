@@ -1,5 +1,6 @@
 import { loadText2Image, toPng, type Device, type GeneratedImage, type Text2Image } from '../engines/diffusion/pipeline';
 import { BadInputError } from '../core/errors';
+import { workerSettingsFromEnv } from '../core/settings';
 import type { GenerateBatchInput, GenerateBatchOutput } from './contracts';
 import type { StageContext, StageEngine } from './context';
 import type { Caption } from '../engines/text/caption-filter';
@@ -14,20 +15,6 @@ export interface GenerateBatchOptions {
   cacheRoot?: string;
 }
 
-function positiveInt(value: string | undefined): number | undefined {
-  const n = Number(value);
-  return value && Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-/** Options from the environment: DIFFUBIAS_GENERATE_DEVICE (cpu|cuda), _THREADS, _MICROBATCH. */
-export function generateOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): GenerateBatchOptions {
-  const device = env.DIFFUBIAS_GENERATE_DEVICE;
-  return {
-    device: device === 'cuda' ? 'cuda' : 'cpu',
-    intraOpThreads: positiveInt(env.DIFFUBIAS_GENERATE_THREADS),
-    microBatch: positiveInt(env.DIFFUBIAS_GENERATE_MICROBATCH),
-  };
-}
 
 export function imageName(index: number): string {
   return `images/${String(index).padStart(6, '0')}.png`;
@@ -87,7 +74,7 @@ const PUT_CONCURRENCY = 16;
  */
 export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): StageEngine<GenerateBatchInput, GenerateBatchOutput> {
   return async (input, ctx) => {
-    const opts = { ...generateOptionsFromEnv(), ...options };
+    const opts = { ...workerSettingsFromEnv().generate, ...options };
     if (!Number.isInteger(input.first) || input.first < 0) throw new BadInputError('first', `expected a non-negative integer, got ${input.first}`);
     if (!Number.isInteger(input.count) || input.count < 0) throw new BadInputError('count', `expected a non-negative integer, got ${input.count}`);
     if (!Number.isInteger(input.baseSeed)) throw new BadInputError('baseSeed', `expected an integer, got ${input.baseSeed}`);

@@ -8,6 +8,7 @@ import {
   TENSORFLOW_VERSION, TFJS_NODE_VERSION, WHEEL_HEADER_PREFIXES, WHEEL_LIBRARIES, WHEEL_TARGETS, type TfDevice, type WheelTarget,
 } from './native-tensorflow-pins';
 import { PROJECT_ROOT, TOOLS_DIR } from './paths';
+import { workerSettingsFromEnv } from '../../core/settings';
 
 /**
  * Provisions tfjs-node's native backend without its install script (which downloads libtensorflow
@@ -54,9 +55,13 @@ export const BINDING_STAMP = 'diffubias-build.json';
 
 /** DIFFUBIAS_TF_DEVICE wins; otherwise a visible NVIDIA driver means GPU. */
 export function detectDevice(env: NodeJS.ProcessEnv): TfDevice {
-  const forced = env.DIFFUBIAS_TF_DEVICE;
-  if (forced === 'gpu' || forced === 'cpu') return forced;
-  if (forced) throw new StepError('device', `DIFFUBIAS_TF_DEVICE=${forced}: expected cpu or gpu`);
+  let forced: TfDevice | undefined;
+  try {
+    forced = workerSettingsFromEnv(env).tfDevice;
+  } catch (err) {
+    throw new StepError('device', (err as Error).message);
+  }
+  if (forced) return forced;
   const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
   return smi.status === 0 && /GPU \d+:/.test(smi.stdout) ? 'gpu' : 'cpu';
 }
@@ -209,7 +214,7 @@ export async function ensureNativeTensorflow(opts: NativeTfOptions): Promise<Nat
   const env = opts.env ?? process.env;
   const log = opts.log;
   const toolsDir = opts.toolsDir ?? TOOLS_DIR;
-  if (env.DIFFUBIAS_NATIVE_TF === '0') {
+  if (!workerSettingsFromEnv(env).nativeTf) {
     log('native TensorFlow: skipped (DIFFUBIAS_NATIVE_TF=0); the classifier runs on wasm');
     return { ok: false, failedStep: 'skipped' };
   }

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 // Registers the wasm backend's factory; it is only instantiated by setBackend('wasm').
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm-kernels';
+import { workerSettingsFromEnv } from '../../core/settings';
 
 /** What computed a result: stored beside every training output and benchmark line. */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -55,7 +56,7 @@ function nativeUsesGpu(): boolean {
  * (`diffubias setup` builds it from PyPI's wheels; GPU first), then wasm, then cpu.
  * DIFFUBIAS_TF_BACKEND=tensorflow-gpu|tensorflow|wasm|cpu forces one and fails if it cannot load.
  */
-export function initBackend(log: (line: string) => void = () => {}, forced = process.env.DIFFUBIAS_TF_BACKEND): Promise<BackendName> {
+export function initBackend(log: (line: string) => void = () => {}, forced: string | undefined = workerSettingsFromEnv().tfBackend): Promise<BackendName> {
   chosen ??= choose(log, forced || undefined);
   return chosen;
 }

@@ -1,12 +1,8 @@
 /** The writeReport step: results.json, and for an experiment its self-contained report page beside it. */
 import type { ArtifactStore } from '../../core/store';
+import { workerSettingsFromEnv } from '../../core/settings';
 import type { ExperimentResult, WriteReportInput, WriteReportOutput } from '../contracts';
 import { renderExperimentReport, reportHtmlKey } from './collect-report';
-
-/** Where the page's Web UI link points: the UI that shows this worker's Temporal. */
-export function uiBase(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.DIFFUBIAS_UI_URL ?? 'http://localhost:8233').replace(/\/+$/, '');
-}
 
 /**
  * Results first, then the page. A page that cannot be drawn (an artifact unreadable now, a bug in
@@ -19,7 +15,7 @@ export async function storeReport(store: ArtifactStore, input: WriteReportInput,
   if (!input.experiment) return out;
   const htmlKey = reportHtmlKey(input.key);
   try {
-    const page = await renderExperimentReport(store, input.report as ExperimentResult, input.uiPath ? `${uiBase()}${input.uiPath}` : undefined);
+    const page = await renderExperimentReport(store, input.report as ExperimentResult, input.uiPath ? `${workerSettingsFromEnv().uiUrl}${input.uiPath}` : undefined);
     await store.put(htmlKey, page, 'text/html; charset=utf-8');
     return { ...out, htmlKey };
   } catch (err) {

@@ -1,3 +1,4 @@
+import { workerSettingsFromEnv } from '../../core/settings';
 import { describe, expect, it } from 'vitest';
 import { parseExperimentConfig, parseSweepConfig } from '../../stages/config/schema';
 import { ConfigError } from '../../core/errors';
@@ -85,5 +86,31 @@ describe('sweep config', () => {
   it('checks the base config before anything starts', () => {
     expect(problems(() => parseSweepConfig({ datasets: ['cmnist'], ratios: [1], seeds: [0], base: { topK: { k: 0 } } }))[0]).toMatch(/^base\.topK\.k: /);
     expect(problems(() => parseSweepConfig({ datasets: ['cmnist'], ratios: [150], seeds: [0] }))[0]).toMatch(/^ratios\.0: /);
+  });
+});
+
+describe('worker settings from the environment', () => {
+  it('defaults: CPU engines, no GPU power, the local Web UI', () => {
+    expect(workerSettingsFromEnv({})).toEqual({
+      nativeTf: true, captionDevice: 'cpu', generate: { device: 'cpu', intraOpThreads: undefined, microBatch: undefined },
+      readsGpuPower: false, uiUrl: 'http://localhost:8233',
+    });
+  });
+
+  it('reads each variable once, typed; a GPU device reads GPU power unless told not to', () => {
+    const s = workerSettingsFromEnv({
+      DIFFUBIAS_GENERATE_DEVICE: 'cuda', DIFFUBIAS_GENERATE_THREADS: '4', DIFFUBIAS_GENERATE_MICROBATCH: '16', DIFFUBIAS_TF_BACKEND: 'wasm',
+      DIFFUBIAS_NATIVE_TF: '0', DIFFUBIAS_UI_URL: 'http://ui.example:8080/',
+    });
+    expect(s).toMatchObject({ generate: { device: 'cuda', intraOpThreads: 4, microBatch: 16 }, tfBackend: 'wasm', nativeTf: false, readsGpuPower: true, uiUrl: 'http://ui.example:8080' });
+    expect(workerSettingsFromEnv({ DIFFUBIAS_TF_DEVICE: 'gpu', DIFFUBIAS_GPU_POWER: '0' }).readsGpuPower).toBe(false);
+    expect(workerSettingsFromEnv({ DIFFUBIAS_GPU_POWER: '1' }).readsGpuPower).toBe(true);
+  });
+
+  it('a bad value is an error naming the variable, not a silent default', () => {
+    expect(() => workerSettingsFromEnv({ DIFFUBIAS_GENERATE_DEVICE: 'gpu' })).toThrow(/DIFFUBIAS_GENERATE_DEVICE/);
+    expect(() => workerSettingsFromEnv({ DIFFUBIAS_GENERATE_THREADS: '0' })).toThrow(/DIFFUBIAS_GENERATE_THREADS.*positive integer/);
+    expect(() => workerSettingsFromEnv({ DIFFUBIAS_CAPTION_DEVICE: 'tpu' })).toThrow(/DIFFUBIAS_CAPTION_DEVICE/);
+    expect(() => workerSettingsFromEnv({ DIFFUBIAS_TF_BACKEND: 'webgl' })).toThrow(/DIFFUBIAS_TF_BACKEND/);
   });
 });

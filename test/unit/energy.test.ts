@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { energyOf, sumEnergy, type PowerModel } from '../../core/energy';
 import { powerModelFromEnv } from '../../core/power-model';
-import { EnergyMeter, parsePowerDraw, readsGpuPower, type ProcessProbe } from '../../core/energy-meter';
+import { EnergyMeter, parsePowerDraw, type ProcessProbe } from '../../core/energy-meter';
+import { workerSettingsFromEnv } from '../../core/settings';
 
 const model: PowerModel = { cpuWattsPerCore: 42.5, ramWattsPerGb: 0.375, carbonIntensity: 475, cpuSource: 'test' };
 
@@ -49,9 +50,9 @@ describe('energy and CO2 (CodeCarbon\'s method)', () => {
   it('parses nvidia-smi power readings and reads GPU power only where the work is on a GPU', () => {
     expect(parsePowerDraw([' 71.20', '[N/A]', '65.3 '])).toBeCloseTo(136.5, 9);
     expect(parsePowerDraw(['[N/A]'])).toBeUndefined();
-    expect(readsGpuPower({})).toBe(false);
-    expect(readsGpuPower({ DIFFUBIAS_GENERATE_DEVICE: 'cuda' })).toBe(true);
-    expect(readsGpuPower({ DIFFUBIAS_GENERATE_DEVICE: 'cuda', DIFFUBIAS_GPU_POWER: '0' })).toBe(false);
-    expect(readsGpuPower({ DIFFUBIAS_GPU_POWER: '1' })).toBe(true);
+    expect(workerSettingsFromEnv({}).readsGpuPower).toBe(false);
+    expect(workerSettingsFromEnv({ DIFFUBIAS_GENERATE_DEVICE: 'cuda' }).readsGpuPower).toBe(true);
+    expect(workerSettingsFromEnv({ DIFFUBIAS_GENERATE_DEVICE: 'cuda', DIFFUBIAS_GPU_POWER: '0' }).readsGpuPower).toBe(false);
+    expect(workerSettingsFromEnv({ DIFFUBIAS_GPU_POWER: '1' }).readsGpuPower).toBe(true);
   });
 });
