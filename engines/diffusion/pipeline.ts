@@ -17,9 +17,10 @@ import type { S3Settings } from '../../core/store';
 import { BadInputError } from '../../core/errors';
 import { Rng } from '../../core/random';
 import { openBundle, type SdBundle } from './bundle';
-import { float16ToFloat32, float32ToFloat16 } from './float16';
-import { createScheduler, guidanceScaleEmbedding, kindOfClass, SCHEDULER_CLASSES, type SchedulerKind, type StepNoise } from './schedulers';
+import { createScheduler, guidanceScaleEmbedding, kindOfClass, SCHEDULER_CLASSES, type Scheduler, type SchedulerKind, type StepNoise } from './schedulers';
 import { ClipTokenizer } from './tokenizer';
+import { unetInputs, type UnetInputs } from './unet-inputs';
+import { concat, fixedBatch, inputSpecs, outputName, runRows, tensorOf, typedOf, type Rows, type TypedInput } from '../onnx/io';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -86,188 +87,39 @@ export interface GenerateResult {
   truncated: number[];
 }
 
-type TensorType = ort.Tensor.Type;
-
-interface InputSpec {
-  name: string;
-  type: TensorType;
-  shape: readonly (number | string)[];
+/** The latents of one generate call: n images of channels x lh x lw, for height x width pixels. */
+interface LatentShape {
+  n: number;
+  height: number;
+  width: number;
+  lh: number;
+  lw: number;
+  channels: number;
+  /** Elements per image's latents. */
+  imageSize: number;
 }
 
-function inputSpecs(session: ort.InferenceSession, where: string): Map<string, InputSpec> {
-  const specs = new Map<string, InputSpec>();
-  const metadata = session.inputMetadata as readonly ort.InferenceSession.ValueMetadata[] | undefined;
-  if (!metadata || metadata.length !== session.inputNames.length) throw new BadInputError(where, 'the ONNX runtime gives no input metadata for this model');
-  for (const m of metadata) {
-    if (!m.isTensor) throw new BadInputError(where, `input ${m.name} is not a tensor`);
-    specs.set(m.name, { name: m.name, type: m.type, shape: m.shape });
+/** What the unet is conditioned on, in its inputs' typed form. */
+interface Conditioning {
+  cfg: boolean;
+  /** Rows per unet pass: 2n under classifier-free guidance. */
+  batch: number;
+  seq: number;
+  dim: number;
+  hidden: TypedInput;
+  cond?: TypedInput;
+  /** Prompts CLIP cut to its length. */
+  truncated: number[];
+}
+
+/** Classifier-free guidance: uncond + g x (text - uncond), the halves of a doubled batch's output. */
+function guide(eps: Float32Array, half: number, g: number): Float32Array {
+  const guided = new Float32Array(half);
+  for (let i = 0; i < half; i++) {
+    const u = eps[i]!;
+    guided[i] = u + g * (eps[half + i]! - u);
   }
-  return specs;
-}
-
-function outputName(session: ort.InferenceSession, preferred: string[]): string {
-  return preferred.find((n) => session.outputNames.includes(n)) ?? session.outputNames[0]!;
-}
-
-type TypedInput = Float32Array | Uint16Array | Float64Array | BigInt64Array | Int32Array;
-
-/** Values as the typed array an input of `type` takes (float16 as its bits). */
-function typedOf(type: TensorType, values: ArrayLike<number>, where: string): TypedInput {
-  switch (type) {
-    case 'float32': return values instanceof Float32Array ? values : Float32Array.from(values);
-    case 'float16': return float32ToFloat16(values);
-    case 'float64': return Float64Array.from(values);
-    case 'int64': return BigInt64Array.from(Array.from(values, (v) => BigInt(Math.round(v))));
-    case 'int32': return Int32Array.from(Array.from(values, (v) => Math.round(v)));
-    default: throw new BadInputError(where, `unsupported input type ${type}`);
-  }
-}
-
-/**
- * An input tensor. float16 data stays a Uint16Array of bits: where the runtime has a native
- * Float16Array (Node 24+), onnxruntime-common wraps the bits in one, which onnxruntime-node 1.30's
- * binding reads as zero bytes ("not enough space: expected 512, got 0"). The bits are put back as
- * the tensor's CPU data (its `cpuData` field, behind `data`), which the binding reads correctly.
- */
-function inputTensor(type: TensorType, data: TypedInput, dims: readonly number[]): ort.Tensor {
-  const tensor = new ort.Tensor(type, data, dims);
-  if (type === 'float16' && data instanceof Uint16Array && !(tensor.data instanceof Uint16Array)) {
-    (tensor as unknown as { cpuData: Uint16Array }).cpuData = data;
-  }
-  return tensor;
-}
-
-function tensorOf(type: TensorType, values: ArrayLike<number>, dims: readonly number[], where: string): ort.Tensor {
-  return inputTensor(type, typedOf(type, values, where), dims);
-}
-
-/** A float output as float32. */
-function floatData(tensor: ort.Tensor, where: string): Float32Array {
-  const data = tensor.data as unknown;
-  if (tensor.type === 'float32') return data as Float32Array;
-  if (tensor.type === 'float16') return data instanceof Uint16Array ? float16ToFloat32(data) : Float32Array.from(data as ArrayLike<number>);
-  if (tensor.type === 'float64') return Float32Array.from(data as Float64Array);
-  throw new BadInputError(where, `unexpected output type ${tensor.type}`);
-}
-
-async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, output: string, where: string): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  let results: ort.InferenceSession.ReturnType | undefined;
-  try {
-    results = await session.run(feeds, [output]);
-    const out = results[output];
-    if (!out) throw new Error(`no output ${output}`);
-    const data = floatData(out, where);
-    // Own copy: the output's buffer belongs to the runtime's tensor, which is disposed below.
-    return { data: out.type === 'float32' ? Float32Array.from(data) : data, dims: out.dims };
-  } catch (err) {
-    if (err instanceof BadInputError) throw err;
-    throw new Error(`${where}: inference failed: ${(err as Error).message}`);
-  } finally {
-    for (const t of Object.values(feeds)) t.dispose();
-    if (results) for (const t of Object.values(results)) t.dispose();
-  }
-}
-
-/** Rows of a batched input, already in the input's typed form: [rows, ...tail]. */
-interface Rows {
-  name: string;
-  type: TensorType;
-  data: TypedInput;
-  tail: readonly number[];
-}
-
-/** The batch size an input is fixed to by a static export, if it is. */
-function fixedBatch(spec: InputSpec): number | undefined {
-  const d = spec.shape[0];
-  return typeof d === 'number' && d > 0 ? d : undefined;
-}
-
-/** Rows [start, start + count) as `size` rows (the last one repeated to pad a static batch). */
-function takeRows(data: TypedInput, rowSize: number, start: number, count: number, size: number): TypedInput {
-  if (start === 0 && count === size && data.length === size * rowSize) return data;
-  const out: TypedInput = data instanceof Float32Array ? new Float32Array(size * rowSize)
-    : data instanceof Uint16Array ? new Uint16Array(size * rowSize)
-      : data instanceof Float64Array ? new Float64Array(size * rowSize)
-        : data instanceof Int32Array ? new Int32Array(size * rowSize)
-          : new BigInt64Array(size * rowSize);
-  for (let r = 0; r < size; r++) {
-    const src = start + Math.min(r, count - 1);
-    (out as Float32Array).set((data as Float32Array).subarray(src * rowSize, (src + 1) * rowSize), r * rowSize);
-  }
-  return out;
-}
-
-/**
- * Runs `rows` rows through a session in one call, or in chunks of the static batch size of an export with
- * a fixed batch dimension. `extra` makes the inputs that are not per-row (a scalar timestep) for a chunk size.
- */
-async function runRows(
-  session: ort.InferenceSession, inputs: readonly Rows[], rows: number, fixed: number | undefined,
-  extra: (size: number) => Record<string, ort.Tensor>, output: string, where: string,
-): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const chunk = fixed ?? rows;
-  const parts: Float32Array[] = [];
-  let dims: readonly number[] = [];
-  for (let start = 0; start < rows; start += chunk) {
-    const count = Math.min(chunk, rows - start);
-    const size = fixed ?? count;
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const input of inputs) {
-      const rowSize = input.tail.reduce((a, b) => a * b, 1);
-      feeds[input.name] = inputTensor(input.type, takeRows(input.data, rowSize, start, count, size), [size, ...input.tail]);
-    }
-    Object.assign(feeds, extra(size));
-    const res = await run(session, feeds, output, where);
-    dims = res.dims;
-    parts.push(count === size ? res.data : res.data.slice(0, (res.data.length / size) * count));
-  }
-  return { data: parts.length === 1 ? parts[0]! : concat(parts), dims: [rows, ...dims.slice(1)] };
-}
-
-interface UnetInputs {
-  sample: InputSpec;
-  timestep: InputSpec;
-  hidden: InputSpec;
-  cond?: InputSpec;
-  condDim: number;
-}
-
-function unetInputs(session: ort.InferenceSession, bundle: SdBundle): UnetInputs {
-  const where = bundle.describe('unet/model.onnx');
-  const specs = inputSpecs(session, where);
-  const pick = (names: string[], what: string): InputSpec => {
-    for (const n of names) {
-      const s = specs.get(n);
-      if (s) return s;
-    }
-    throw new BadInputError(where, `no ${what} input (looked for ${names.join(', ')}; it has ${[...specs.keys()].join(', ')})`);
-  };
-  const sample = pick(['sample', 'latent_model_input', 'x'], 'latent sample');
-  const timestep = pick(['timestep', 'timesteps', 't'], 'timestep');
-  const hidden = pick(['encoder_hidden_states', 'encoder_hidden_state', 'context'], 'text embedding');
-  const cond = specs.get('timestep_cond');
-  const known = new Set([sample.name, timestep.name, hidden.name, cond?.name]);
-  const extra = [...specs.keys()].filter((n) => !known.has(n));
-  if (extra.length > 0) throw new BadInputError(where, `unsupported unet inputs ${extra.join(', ')} (SDXL-style text_embeds/time_ids unets are not supported)`);
-  if (sample.shape.length !== 4) throw new BadInputError(where, `input ${sample.name} has rank ${sample.shape.length}, expected 4`);
-  if (timestep.shape.length > 1) throw new BadInputError(where, `input ${timestep.name} has rank ${timestep.shape.length}, expected a scalar or [batch]`);
-  let condDim = 0;
-  if (cond) {
-    const dim = cond.shape[1];
-    const fromConfig = bundle.unetConfig.time_cond_proj_dim;
-    condDim = typeof dim === 'number' ? dim : typeof fromConfig === 'number' ? fromConfig : 256;
-  }
-  return { sample, timestep, hidden, cond, condDim };
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return guided;
 }
 
 export class Text2Image {
@@ -377,7 +229,27 @@ export class Text2Image {
     };
   }
 
+  /**
+   * diffusers' StableDiffusionPipeline.__call__, step by step: 1. the latent shape; 2. the scheduler
+   * and its timesteps; 3. the initial latents, each image from its own seeded stream; 4. the
+   * conditioning (prompt embeddings, the negative ones under classifier-free guidance, or the
+   * guidance embedding of a guidance-distilled unet); 5. the denoising loop; 6. the VAE decode;
+   * 7. the images.
+   */
   async generate(request: GenerateRequest): Promise<GenerateResult> {
+    const log = request.log ?? this.log;
+    const shape = this.latentShape(request);
+    const { scheduler, kind } = this.prepareScheduler(request, log);
+    const start = this.initialLatents(request, shape, scheduler.initNoiseSigma);
+    const conditioning = await this.conditioning(request, log);
+    const latents = await this.denoise(request, shape, scheduler, start, conditioning);
+    const decoded = await this.decode(latents, shape);
+    const images = await this.images(request, shape, decoded);
+    return { images, scheduler: kind, timesteps: [...scheduler.timesteps], truncated: conditioning.truncated };
+  }
+
+  /** Step 1: the latents' shape for the requested size, checked against the request and the export. */
+  private latentShape(request: GenerateRequest): LatentShape {
     const n = request.prompts.length;
     if (n === 0) throw new BadInputError('prompts', 'no prompts');
     const { height, width } = { ...this.defaultSize, ...(request.height ? { height: request.height } : {}), ...(request.width ? { width: request.width } : {}) };
@@ -395,33 +267,48 @@ export class Text2Image {
     if (request.latents && (request.latents.length !== n || request.latents.some((l) => l.length !== imageSize))) {
       throw new BadInputError('latents', `expected ${n} latents of ${channels}x${lh}x${lw}`);
     }
+    return { n, height, width, lh, lw, channels, imageSize };
+  }
 
+  /** Step 2: the scheduler asked for (else the bundle's own) with its timesteps set. */
+  private prepareScheduler(request: GenerateRequest, log: (message: string) => void): { scheduler: Scheduler; kind: SchedulerKind } {
     const kind = request.scheduler ?? this.defaultScheduler;
     if (!request.scheduler && !kindOfClass(this.bundle.schedulerConfig._class_name)) {
-      (request.log ?? this.log)(`scheduler ${String(this.bundle.schedulerConfig._class_name)} is not implemented; using ${SCHEDULER_CLASSES.ddim} with its config`);
+      log(`scheduler ${String(this.bundle.schedulerConfig._class_name)} is not implemented; using ${SCHEDULER_CLASSES.ddim} with its config`);
     }
     const scheduler = createScheduler(kind, { ...this.schedulerConfig, ...request.schedulerConfig }, this.bundle.describe('scheduler/scheduler_config.json'));
     scheduler.setTimesteps(request.steps);
+    return { scheduler, kind };
+  }
 
-    // Per-image seeded streams: latents first, then that image's step noise.
+  /**
+   * Step 3: the initial latents (given, or drawn from each image's seeded stream, scaled by the
+   * scheduler's initial sigma) and the step noise, drawn from the same streams after them.
+   */
+  private initialLatents(request: GenerateRequest, shape: LatentShape, initNoiseSigma: number): { latents: Float32Array; noise: StepNoise } {
     const rngs = request.seeds?.map((s) => new Rng(s));
     const draw = (rng: Rng, size: number) => {
       const out = new Float32Array(size);
       for (let i = 0; i < size; i++) out[i] = rng.normal();
       return out;
     };
-    const initial = request.latents ?? rngs!.map((rng) => draw(rng, imageSize));
+    const initial = request.latents ?? rngs!.map((rng) => draw(rng, shape.imageSize));
     const noise: StepNoise = request.noise ?? ((_step, image, size) => draw(rngs![image]!, size));
-    let latents = concat(initial);
-    if (scheduler.initNoiseSigma !== 1) latents = latents.map((v) => v * scheduler.initNoiseSigma);
+    const latents = concat(initial);
+    return { latents: initNoiseSigma === 1 ? latents : latents.map((v) => v * initNoiseSigma), noise };
+  }
 
+  /**
+   * Step 4: what the unet is conditioned on. Classifier-free guidance doubles the batch (negative
+   * prompts first, as diffusers); a guidance-distilled unet takes one pass and the guidance scale
+   * as an embedding (`timestep_cond`) instead.
+   */
+  private async conditioning(request: GenerateRequest, log: (message: string) => void): Promise<Conditioning> {
+    const n = request.prompts.length;
     const useCond = this.unetIn.cond !== undefined;
     const cfg = request.guidance > 1 && !useCond;
-    const log = request.log ?? this.log;
     const text = await this.encodePrompts(request.prompts, log);
     let hidden = text.embeddings;
-    const seq = text.dims[1]!;
-    const dim = text.dims[2]!;
     if (cfg) {
       const neg = request.negativePrompts;
       const negatives = neg === undefined ? request.prompts.map(() => '') : typeof neg === 'string' ? request.prompts.map(() => neg) : neg;
@@ -430,65 +317,63 @@ export class Text2Image {
       hidden = concat([uncond.embeddings, text.embeddings]);
     }
     const batch = cfg ? 2 * n : n;
-    const cond = useCond ? (() => {
-      const e = guidanceScaleEmbedding(request.guidance - 1, this.unetIn.condDim);
-      return concat(Array.from({ length: batch }, () => e));
-    })() : undefined;
-
     const where = this.bundle.describe('unet/model.onnx');
-    const ts = this.unetIn.timestep;
-    // Converted once (float16 unets): the same every step.
-    const hiddenTyped = typedOf(this.unetIn.hidden.type, hidden, where);
-    const condTyped = this.unetIn.cond && cond ? typedOf(this.unetIn.cond.type, cond, where) : undefined;
+    const cond = useCond ? concat(Array.from({ length: batch }, () => guidanceScaleEmbedding(request.guidance - 1, this.unetIn.condDim))) : undefined;
+    return {
+      cfg, batch, seq: text.dims[1]!, dim: text.dims[2]!, truncated: text.truncated,
+      // Converted once (float16 unets): the same every step.
+      hidden: typedOf(this.unetIn.hidden.type, hidden, where),
+      cond: this.unetIn.cond && cond ? typedOf(this.unetIn.cond.type, cond, where) : undefined,
+    };
+  }
+
+  /** Step 5: the denoising loop, one unet pass a step (over the doubled batch under guidance). */
+  private async denoise(request: GenerateRequest, shape: LatentShape, scheduler: Scheduler, start: { latents: Float32Array; noise: StepNoise }, c: Conditioning): Promise<Float32Array> {
+    const where = this.bundle.describe('unet/model.onnx');
+    const { sample, hidden, cond, condDim, timestep: ts } = this.unetIn;
     const timesteps = scheduler.timesteps;
+    let latents = start.latents;
     for (let s = 0; s < timesteps.length; s++) {
       if (request.signal?.aborted) throw new Error('generation cancelled');
       const t = timesteps[s]!;
-      const input = scheduler.scaleModelInput(cfg ? concat([latents, latents]) : latents, s);
+      const input = scheduler.scaleModelInput(c.cfg ? concat([latents, latents]) : latents, s);
       const rows: Rows[] = [
-        { name: this.unetIn.sample.name, type: this.unetIn.sample.type, data: typedOf(this.unetIn.sample.type, input, where), tail: [channels, lh, lw] },
-        { name: this.unetIn.hidden.name, type: this.unetIn.hidden.type, data: hiddenTyped, tail: [seq, dim] },
+        { name: sample.name, type: sample.type, data: typedOf(sample.type, input, where), tail: [shape.channels, shape.lh, shape.lw] },
+        { name: hidden.name, type: hidden.type, data: c.hidden, tail: [c.seq, c.dim] },
       ];
-      if (this.unetIn.cond && condTyped) rows.push({ name: this.unetIn.cond.name, type: this.unetIn.cond.type, data: condTyped, tail: [this.unetIn.condDim] });
+      if (cond && c.cond) rows.push({ name: cond.name, type: cond.type, data: c.cond, tail: [condDim] });
       const timestepFeed = (size: number): Record<string, ort.Tensor> => ({
         [ts.name]: ts.shape.length === 0 ? tensorOf(ts.type, [t], [], where)
           : ts.shape[0] === 1 ? tensorOf(ts.type, [t], [1], where)
             : tensorOf(ts.type, new Array<number>(size).fill(t), [size], where),
       });
-      const out = await runRows(this.unet, rows, batch, fixedBatch(this.unetIn.sample), timestepFeed, outputName(this.unet, ['out_sample', 'sample']), where);
-      let eps = out.data;
-      if (cfg) {
-        const half = n * imageSize;
-        const guided = new Float32Array(half);
-        const g = request.guidance;
-        for (let i = 0; i < half; i++) {
-          const u = eps[i]!;
-          guided[i] = u + g * (eps[half + i]! - u);
-        }
-        eps = guided;
-      }
-      latents = scheduler.step(eps, s, latents, imageSize, noise);
+      const out = await runRows(this.unet, rows, c.batch, fixedBatch(sample), timestepFeed, outputName(this.unet, ['out_sample', 'sample']), where);
+      const eps = c.cfg ? guide(out.data, shape.n * shape.imageSize, request.guidance) : out.data;
+      latents = scheduler.step(eps, s, latents, shape.imageSize, start.noise);
       request.onStep?.(s + 1, timesteps.length);
     }
+    return latents;
+  }
 
-    const images = await this.decode(latents, n, channels, lh, lw);
+  /** Step 7: the decoded pixels as the request's images (PNG unless `png: false`). */
+  private async images(request: GenerateRequest, shape: LatentShape, decoded: readonly { decoded: Float32Array; pixels: Float32Array }[]): Promise<GeneratedImage[]> {
     const result: GeneratedImage[] = [];
-    for (let i = 0; i < n; i++) {
-      const { decoded, pixels } = images[i]!;
-      const image: GeneratedImage = { prompt: request.prompts[i]!, seed: request.seeds?.[i], width, height, decoded, pixels };
-      if (request.png !== false) image.png = await toPng(pixels, width, height);
+    for (let i = 0; i < shape.n; i++) {
+      const { decoded: raw, pixels } = decoded[i]!;
+      const image: GeneratedImage = { prompt: request.prompts[i]!, seed: request.seeds?.[i], width: shape.width, height: shape.height, decoded: raw, pixels };
+      if (request.png !== false) image.png = await toPng(pixels, shape.width, shape.height);
       result.push(image);
     }
-    return { images: result, scheduler: kind, timesteps: [...timesteps], truncated: text.truncated };
+    return result;
   }
 
   /**
-   * latents / scaling_factor (+ shift_factor) through the VAE decoder, several images a call: at
+   * Step 6: latents / scaling_factor (+ shift_factor) through the VAE decoder, several images a call: at
    * the demo's 32 px one call for 50 images takes 0.6-0.75x the time of 50 calls, with the same bytes per
    * image (test/unit/diffusion-parity.test.ts). Calls are capped at DECODE_PIXELS output pixels, so
    * a 512 px model still decodes one image a call (its activations are ~130 MB per layer and image).
    */
-  private async decode(latents: Float32Array, n: number, channels: number, lh: number, lw: number): Promise<{ decoded: Float32Array; pixels: Float32Array }[]> {
+  private async decode(latents: Float32Array, { n, channels, lh, lw }: LatentShape): Promise<{ decoded: Float32Array; pixels: Float32Array }[]> {
     const where = this.bundle.describe('vae_decoder/model.onnx');
     const specs = inputSpecs(this.vae, where);
     const spec = specs.get('latent_sample') ?? specs.get('latent') ?? [...specs.values()][0]!;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openBundle } from '../../engines/diffusion/bundle';
-import { float16ToFloat32, float32ToFloat16 } from '../../engines/diffusion/float16';
+import { float16ToFloat32, float32ToFloat16 } from '../../engines/onnx/float16';
 import { loadText2Image, releaseText2Images, Text2Image } from '../../engines/diffusion/pipeline';
 import { createScheduler, type SchedulerKind } from '../../engines/diffusion/schedulers';
 import { ClipTokenizer } from '../../engines/diffusion/tokenizer';
