@@ -13,6 +13,8 @@ export interface CaptionFile {
   image: string;
   label: number;
   captions: string[];
+  /** What the captioner was asked (a chat VLM's instruction, Florence-2's task); absent for a family that takes none. */
+  prompt?: string;
 }
 
 /**
@@ -61,11 +63,11 @@ export const captionImageEngine: StageEngine<CaptionImageInput, CaptionImageOutp
   for (let at = 0; at < input.items.length; at += CALL) {
     const items = input.items.slice(at, at + CALL);
     const images = await Promise.all(items.map(async (item) => ({ bytes: await readFileAt(item.image, s3), name: item.image })));
-    const results = await captioner.caption(images, { strategy: input.strategy, perImage: input.perImage, seed: input.seed, signal: ctx.signal });
+    const results = await captioner.caption(images, { strategy: input.strategy, perImage: input.perImage, seed: input.seed, prompt: input.prompt, signal: ctx.signal });
     items.forEach((item, i) => {
       const result = results[i];
       if (!result) throw new Error(`no captions for ${item.image}`);
-      files.push({ image: item.image, label: item.label, captions: result.captions });
+      files.push({ image: item.image, label: item.label, captions: result.captions, ...(result.prompt === undefined ? {} : { prompt: result.prompt }) });
     });
     ctx.progress({ done: files.length, total: input.items.length });
   }

@@ -131,6 +131,8 @@ export interface CaptionImageInput {
   perImage: number;
   strategy: 'beam' | 'sample';
   seed: number;
+  /** The instruction (chat VLMs) or task (Florence-2); absent = the family's default. */
+  prompt?: string;
 }
 /** What a captionImage activity was given before a unit held several images: one image, named by its index. */
 export type LegacyCaptionImageInput = Omit<CaptionImageInput, 'unit' | 'items'> & { item: SelectedImage };

@@ -141,7 +141,11 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     live.note(`top-K: ${topK.items.length} images selected, ${(100 * topK.precision).toFixed(1)}% bias-conflicting`);
 
     await enter('captionImage');
-    const captionSettings = { experimentId, model: config.caption.model, perImage: config.caption.perImage, strategy: config.caption.strategy, seed: config.seed };
+    const captionSettings = {
+      experimentId, model: config.caption.model, perImage: config.caption.perImage, strategy: config.caption.strategy, seed: config.seed,
+      // Set only when asked, so that units of runs without it keep their cache keys.
+      ...(config.caption.prompt === undefined ? {} : { prompt: config.caption.prompt }),
+    };
     const captionItems: (CaptionImageInput | LegacyCaptionImageInput)[] = patched(CAPTION_UNITS)
       ? planBatches(topK.items.length, captionUnitImages({ batchSize: config.caption.batchSize ?? 'auto', perImage: config.caption.perImage }))
         .map(({ first, count }, unit) => ({ ...captionSettings, unit, items: topK.items.slice(first, first + count) }))

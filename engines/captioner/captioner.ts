@@ -7,7 +7,7 @@ import { assertCudaProvider } from '../onnx/sessions';
 import { asBadInput, CAPTIONER_BUNDLE, checkBundle, readConfig, type CaptionDtype } from './bundle';
 import { generateCaptions } from './generation';
 import { decodeImage } from './image';
-import { familyInputs } from './prompts';
+import { familyInputs, familyPrompt } from './prompts';
 import { transformers, type GenerativeModel, type ProcessorCall, type ProcessorLike } from './transformers-internals';
 import type { CaptionImage, CaptionRequest, ImageCaptions } from './types';
 
@@ -98,7 +98,9 @@ export class Captioner {
       request.signal?.throwIfAborted();
       const images = decoded.slice(first, first + step);
       const inputs = await familyInputs(this.modelType, this.processor, images, request.prompt, this.path);
-      results.push(...(await generateCaptions(this.model, this.tokenizer, inputs, images.length, { ...request, strategy, perImage }, this.path)));
+      const captions = await generateCaptions(this.model, this.tokenizer, inputs, images.length, { ...request, strategy, perImage }, this.path);
+      const prompt = familyPrompt(this.modelType, request.prompt);
+      results.push(...(prompt === undefined ? captions : captions.map((c) => ({ ...c, prompt }))));
     }
     return results;
   }

@@ -1,28 +1,38 @@
 import type { RawImage } from '@huggingface/transformers';
 import type { ModelInputs, ProcessorCall, ProcessorLike } from './transformers-internals';
 
+/** The instruction a chat VLM gets when the request names none. */
+export const DEFAULT_INSTRUCTION = 'Describe this image in one sentence.';
+/** Florence-2's task when the request names none. */
+export const DEFAULT_FLORENCE_TASK = '<CAPTION>';
+
+/**
+ * What a family is asked, given the request's prompt: Florence-2's task token, a chat VLM's
+ * instruction; nothing for vision-encoder-decoder models, which caption the image alone.
+ */
+export function familyPrompt(family: string, prompt: string | undefined): string | undefined {
+  if (family === 'vision-encoder-decoder') return undefined;
+  return prompt ?? (family === 'florence2' ? DEFAULT_FLORENCE_TASK : DEFAULT_INSTRUCTION);
+}
+
 /**
  * The model inputs of a batch of images for a captioner family (config.json model_type): the image
  * alone (vision-encoder-decoder), a task prompt (Florence-2), or one chat turn holding the image and
- * an instruction (SmolVLM, Idefics3 and the other chat VLMs).
+ * the instruction, rendered by the bundle's chat template (LLaVA: "USER: <image>\n… ASSISTANT:";
+ * SmolVLM, Idefics3 and the other chat VLMs).
  */
 export async function familyInputs(
   family: string, processor: ProcessorCall & ProcessorLike, images: RawImage[], prompt: string | undefined, where: string,
 ): Promise<ModelInputs> {
-  switch (family) {
-    case 'vision-encoder-decoder':
-      return processor(images);
-    case 'florence2': {
-      const task = prompt ?? '<CAPTION>';
-      const prompts = processor.construct_prompts?.(images.map(() => task)) ?? images.map(() => task);
-      return processor(images, prompts);
-    }
-    default: {
-      // Chat VLMs (SmolVLM, Idefics3...): one user turn with the image and the instruction.
-      const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: prompt ?? 'Describe this image in one sentence.' }] }];
-      const text = processor.apply_chat_template?.(messages, { add_generation_prompt: true });
-      if (typeof text !== 'string') throw new Error(`${where}: ${family} has no chat template for a caption prompt`);
-      return processor(images.map(() => text), images.map((image) => [image]));
-    }
+  const asked = familyPrompt(family, prompt);
+  if (asked === undefined) return processor(images);
+  if (family === 'florence2') {
+    const prompts = processor.construct_prompts?.(images.map(() => asked)) ?? images.map(() => asked);
+    return processor(images, prompts);
   }
+  const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: asked }] }];
+  const text = processor.apply_chat_template?.(messages, { add_generation_prompt: true });
+  if (typeof text !== 'string') throw new Error(`${where}: ${family} has no chat template for a caption prompt`);
+  // LlavaProcessor takes the images first; Idefics3's (SmolVLM) the texts, then each text's images.
+  return family === 'llava' ? processor(images, images.map(() => text)) : processor(images.map(() => text), images.map((image) => [image]));
 }

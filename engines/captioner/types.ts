@@ -16,7 +16,7 @@ export interface CaptionRequest {
   temperature?: number;
   topK?: number;
   topP?: number;
-  /** Florence-2: the task token (default `<CAPTION>`); SmolVLM/Idefics3: the instruction. Ignored by vision-encoder-decoder models. */
+  /** Florence-2: the task token (default `<CAPTION>`); chat VLMs (LLaVA, SmolVLM/Idefics3): the instruction. Ignored by vision-encoder-decoder models. */
   prompt?: string;
   /** Images per forward batch (each expands to perImage rows); default 8. */
   batchSize?: number;
@@ -29,6 +29,8 @@ export interface ImageCaptions {
   tokens: number[][];
   /** Beam: length-normalised log-prob; greedy and sample: sum of log-probs of the chosen tokens. */
   scores: number[];
+  /** The task or instruction the model was given (absent for a family that takes none). */
+  prompt?: string;
 }
 
 /** An encoded image and how to name it in errors (its path or URI). */

@@ -47,6 +47,8 @@ const captionSchema = z
     batchSize: z.union([positiveInt, z.literal('auto')]).default('auto'),
     /** Caption units run at once across the caption queue. */
     concurrency: positiveInt.default(8),
+    /** A chat VLM's instruction (LLaVA, SmolVLM) or Florence-2's task token; absent = the family's default (docs/captioner.md). */
+    prompt: z.string().min(1).optional(),
   })
   .strict();
 

@@ -1,0 +1,57 @@
+/**
+ * Chat-VLM captioner families against Python transformers on the same files: tiny random-weight
+ * bundles of the real architectures (tools/make_tiny_vlm.py), exported in the layout
+ * transformers.js loads, with PyTorch's greedy and beam generations in reference.json.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clearCaptioners, loadCaptioner, type Captioner, type CaptionImage } from '../../engines/captioner/captioner';
+import { DEFAULT_INSTRUCTION } from '../../engines/captioner/prompts';
+
+interface VlmReference {
+  prompt: string;
+  max_new_tokens: number;
+  num_beams: number;
+  images: { file: string; input_ids: number[]; generated_ids: number[]; text: string; beam: { ids: number[]; text: string; score: number }[] }[];
+}
+
+const LLAVA = join(__dirname, '..', 'fixtures', 'tiny-llava');
+const reference = JSON.parse(readFileSync(join(LLAVA, 'reference.json'), 'utf8')) as VlmReference;
+const images: CaptionImage[] = reference.images.map((r) => ({ bytes: readFileSync(join(LLAVA, r.file)), name: join(LLAVA, r.file) }));
+/** The instruction inside the reference's chat turn ("USER: <image>\n<instruction> ASSISTANT:"). */
+const INSTRUCTION = /<image>\n(.*) ASSISTANT:$/.exec(reference.prompt)![1]!;
+
+let llava: Captioner;
+beforeAll(async () => {
+  llava = await loadCaptioner(LLAVA);
+});
+afterAll(() => clearCaptioners());
+
+describe('LLaVA (1.5 layout: CLIP ViT, projector, Llama) on a tiny random-weight bundle', () => {
+  it('loads as the llava family', () => {
+    expect(llava.modelType).toBe('llava');
+  });
+
+  it('greedy captions equal Python transformers token for token (6 images)', async () => {
+    const results = await llava.caption(images, { strategy: 'greedy', maxNewTokens: reference.max_new_tokens, prompt: INSTRUCTION });
+    expect(results.map((r) => r.tokens[0])).toEqual(reference.images.map((r) => r.generated_ids));
+    expect(results.map((r) => r.captions[0])).toEqual(reference.images.map((r) => r.text.trim()));
+    expect(results.every((r) => r.prompt === INSTRUCTION)).toBe(true);
+  });
+
+  it('beam search returns the same 3 sequences as Python generate(num_beams=3, num_return_sequences=3), in order', async () => {
+    const results = await llava.caption(images, { strategy: 'beam', perImage: 3, numBeams: reference.num_beams, maxNewTokens: reference.max_new_tokens, prompt: INSTRUCTION });
+    expect(results.map((r) => r.tokens)).toEqual(reference.images.map((r) => r.beam.map((b) => b.ids)));
+    expect(results.map((r) => r.captions)).toEqual(reference.images.map((r) => r.beam.map((b) => b.text.trim())));
+    // Length-normalised log-probs as Python's sequences_scores, to onnxruntime's float error.
+    for (const [i, r] of results.entries()) {
+      r.scores.forEach((s, k) => expect(Math.abs(s - reference.images[i]!.beam[k]!.score)).toBeLessThan(1e-3));
+    }
+  });
+
+  it("without a prompt the family's default instruction is asked, and said", async () => {
+    const [result] = await llava.caption(images.slice(0, 1), { strategy: 'greedy', maxNewTokens: 3 });
+    expect(result!.prompt).toBe(DEFAULT_INSTRUCTION);
+  });
+});
