@@ -120,6 +120,7 @@ async function buildMissingCmnist({ dataset }: PrepareDatasetInput, ctx: StageCo
     await buildColoredMnist({
       out: dataset.root, dataset: dataset.name, ratios: [dataset.ratio], seed: CMNIST_BUILD_SEED, store, limit,
       onProgress: (done, total) => ctx.progress({ done, total }),
+      signal: ctx.signal,
     });
   } finally {
     store?.destroy();

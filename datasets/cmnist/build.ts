@@ -37,6 +37,8 @@ export interface BuildOptions {
   /** Write only the first `limit` images of each split (tests); counts stay those of the full plan. */
   readonly limit?: number;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Stops the build between files (the building marker stays: the next build redoes the ratio). */
+  readonly signal?: AbortSignal;
   /** Where `s3://` output goes; keys are the URI's prefix joined with the layout's paths. */
   readonly store?: ArtifactStore;
   /** Files encoded and written at once (default 16). */
@@ -162,6 +164,7 @@ export async function buildColoredMnist(options: BuildOptions): Promise<BuildSum
   const total = jobs.length;
   let done = 0;
   await runBounded(jobs, concurrency, async (job) => {
+    options.signal?.throwIfAborted();
     await sink.write(job.rel, encodeRgbPng(render(job.mnist, job.image, recipe), SIDE, SIDE), 'image/png');
     done++;
     options.onProgress?.(done, total);

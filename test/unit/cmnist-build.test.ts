@@ -201,6 +201,29 @@ describe('Colored MNIST build', () => {
   });
 });
 
+describe('Colored MNIST build, cancelled', () => {
+  it('stops between files when its signal aborts, and leaves the ratio marked as building', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cmnist-cancel-'));
+    try {
+      const controller = new AbortController();
+      let written = 0;
+      const build = buildColoredMnist({
+        out: dir, ratios: [1], seed: 7, limit: 200, concurrency: 2, signal: controller.signal,
+        onProgress: (done) => { written = done; if (done === 20) controller.abort(); },
+      });
+      await expect(build).rejects.toThrow(/abort/i);
+      // At most the files in flight when it aborted finish; the next build sees the marker and redoes the ratio.
+      expect(written).toBeLessThanOrEqual(22);
+      const files = (await readdir(join(dir, 'cmnist'), { recursive: true })).filter((f) => f.endsWith('.png'));
+      expect(files.length).toBeLessThanOrEqual(22);
+      expect(await readdir(join(dir, 'cmnist', 'building'))).toEqual(['1pct.json']);
+      expect(await readdir(join(dir, 'cmnist'))).not.toContain('BUILD.json');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Colored MNIST build to S3', () => {
   it('writes the same layout under the URI prefix, and refuses a store for another bucket', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cmnist-s3-'));
