@@ -8,15 +8,16 @@ import type { Settings } from '../core/settings';
 import type { ExperimentResult } from '../stages/contracts';
 import type { SweepResult } from '../workflows/sweep';
 import { startEmbeddedS3 } from './stack/s3-server';
+import { experimentResultsKey, sweepResultsKey } from '../stages/report/result-keys';
 
 export type StoredResults = { kind: 'experiment'; result: ExperimentResult } | { kind: 'sweep'; result: SweepResult };
 
 /** Where a workflow's results are stored: its writeReport key. */
 export function resultsKey(workflowId: string): { kind: StoredResults['kind']; key: string } {
   const sweep = /^diffubias-sweep\/(.+)$/.exec(workflowId);
-  if (sweep) return { kind: 'sweep', key: `sweeps/${sweep[1]}/results.json` };
+  if (sweep) return { kind: 'sweep', key: sweepResultsKey(sweep[1]!) };
   const experimentId = workflowId.replace(/^diffubias\//, '');
-  return { kind: 'experiment', key: `runs/${experimentId}/report/results.json` };
+  return { kind: 'experiment', key: experimentResultsKey(experimentId) };
 }
 
 /**

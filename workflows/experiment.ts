@@ -10,6 +10,7 @@ import type {
 import { TASK_QUEUES } from '../stages/activity-table';
 import type { SelectionConfig } from '../stages/config/schema';
 import { roleTraining } from '../stages/config/role-training';
+import { experimentResultsKey } from '../stages/report/result-keys';
 import { callActivity as call, type ActivityInput, type ActivityOutput } from './call-activity';
 import { installControl, type Control } from './control';
 import { installLiveDetails } from './live-details';
@@ -62,7 +63,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     method?: Pick<ExperimentResult, 'topK' | 'captions' | 'generated' | 'generatedLabels'>;
     artifacts?: Omit<NonNullable<ExperimentResult['artifacts']>, 'models'>;
   }): Promise<ExperimentResult> => {
-    const reportKey = `runs/${experimentId}/report/results.json`;
+    const reportKey = experimentResultsKey(experimentId);
     const result: ExperimentResult = {
       experimentId, dataset: config.dataset, ratio: config.ratio, seed: config.seed, configHash: input.configHash,
       accuracy: parts.accuracy,

@@ -6,6 +6,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ApplicationFailure, isCancellation, patched, sleep, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { ExperimentInput, ExperimentResult } from '../stages/contracts';
 import { aggregateSweep, type SweepRow } from '../stages/report/sweep-aggregate';
+import { sweepResultsKey } from '../stages/report/result-keys';
 import { TASK_QUEUES } from '../stages/activity-table';
 import { callActivity } from './call-activity';
 import { installControl } from './control';
@@ -89,7 +90,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
 
     control.progress.stagesDone.push('experiments');
     control.progress.stage = 'aggregate';
-    const reportKey = `sweeps/${input.sweepId}/results.json`;
+    const reportKey = sweepResultsKey(input.sweepId);
     const order = new Map(input.cells.map((c, i) => [c.workflowId, i]));
     outcomes.sort((a, b) => order.get(a.workflowId)! - order.get(b.workflowId)!);
     const summary: SweepResult = { sweepId: input.sweepId, rows: aggregateSweep(results), experiments: outcomes, reportKey };
