@@ -104,8 +104,8 @@ async function withThumbs<C extends { image: string }>(store: ArtifactStore, cap
   const out: (C & { thumb: string })[] = [];
   for (const c of captions) {
     if (!cache.has(c.image)) {
-      // A dataset file (path or s3:// URI) as the loss table named it; else a key of this store.
-      cache.set(c.image, await dataUri(() => readFileAt(c.image, store.settings).catch(() => store.get(c.image))));
+      // The dataset file (path or s3:// URI) the loss table named: captions are of training images.
+      cache.set(c.image, await dataUri(() => readFileAt(c.image, store.settings)));
     }
     out.push({ ...c, thumb: cache.get(c.image)! });
   }
