@@ -56,6 +56,13 @@ export interface SdBundle extends LocalBundle {
   schedulerConfig: JsonObject;
   tokenizer: TokenizerFiles;
   textEncoder: string;
+  /**
+   * SDXL's second text encoder (CLIPTextModelWithProjection: its penultimate hidden states join the
+   * first's, its projected pooled output conditions the unet) and its tokenizer; absent for SD 1.x / 2.x.
+   */
+  second?: { tokenizer: TokenizerFiles; textEncoder: string };
+  /** model_index.json `force_zeros_for_empty_prompt` (SDXL): no negative prompt = zero embeddings, not those of "". */
+  forceZerosForEmptyPrompt: boolean;
   unet: string;
   vaeDecoder: string;
   /** unet/config.json, {} when absent. */
@@ -126,32 +133,49 @@ function fileExists(path: string): boolean {
   }
 }
 
+/** The model's ONNX files: each present, a model file, and its external weights (models over 2 GB) non-empty where present. */
+async function checkParts({ root, describe }: LocalBundle, parts: readonly string[]): Promise<void> {
+  for (const part of parts) {
+    await checkOnnx(join(root, part, 'model.onnx'), describe(`${part}/model.onnx`));
+    const data = join(root, part, 'model.onnx_data');
+    if (existsSync(data) && statSync(data).size === 0) throw new BadInputError(describe(`${part}/model.onnx_data`), 'empty external weights file');
+  }
+}
+
+/** A CLIP tokenizer folder: tokenizer.json, or vocab.json + merges.txt; tokenizer_config.json if any. */
+async function verifyTokenizer({ root, describe }: LocalBundle, folder: string): Promise<TokenizerFiles> {
+  const tokDir = join(root, folder);
+  const tokenizerConfig = (await readJsonFile(join(tokDir, 'tokenizer_config.json'), describe(`${folder}/tokenizer_config.json`), false)) ?? {};
+  const tokenizer: TokenizerFiles = { dir: tokDir, config: tokenizerConfig };
+  if (fileExists(join(tokDir, 'tokenizer.json'))) {
+    await readJsonFile(join(tokDir, 'tokenizer.json'), describe(`${folder}/tokenizer.json`), true);
+    tokenizer.tokenizerJson = join(tokDir, 'tokenizer.json');
+  } else {
+    if (!fileExists(join(tokDir, 'vocab.json'))) throw new BadInputError(describe(`${folder}/vocab.json`), 'missing from the model bundle (the CLIP tokenizer needs vocab.json and merges.txt, or tokenizer.json)');
+    if (!fileExists(join(tokDir, 'merges.txt'))) throw new BadInputError(describe(`${folder}/merges.txt`), 'missing from the model bundle (the CLIP tokenizer needs vocab.json and merges.txt, or tokenizer.json)');
+    await readJsonFile(join(tokDir, 'vocab.json'), describe(`${folder}/vocab.json`), true);
+    const merges = await readFile(join(tokDir, 'merges.txt'), 'utf8');
+    const lines = merges.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#version'));
+    if (lines.some((l) => l.trim().split(' ').length !== 2)) throw new BadInputError(describe(`${folder}/merges.txt`), 'malformed: every merge line must hold two tokens');
+    tokenizer.vocab = join(tokDir, 'vocab.json');
+    tokenizer.merges = join(tokDir, 'merges.txt');
+  }
+  return tokenizer;
+}
+
 async function verifyBundle(local: LocalBundle): Promise<SdBundle> {
   const { root, describe } = local;
   const modelIndex = await readJsonFile(join(root, 'model_index.json'), describe('model_index.json'), true);
   const schedulerConfig = await readJsonFile(join(root, 'scheduler/scheduler_config.json'), describe('scheduler/scheduler_config.json'), true);
-  for (const part of ['text_encoder', 'unet', 'vae_decoder']) {
-    await checkOnnx(join(root, part, 'model.onnx'), describe(`${part}/model.onnx`));
-    // External weights (models over 2 GB): present = must be non-empty.
-    const data = join(root, part, 'model.onnx_data');
-    if (existsSync(data) && statSync(data).size === 0) throw new BadInputError(describe(`${part}/model.onnx_data`), 'empty external weights file');
-  }
+  await checkParts(local, ['text_encoder', 'unet', 'vae_decoder']);
 
-  const tokDir = join(root, 'tokenizer');
-  const tokenizerConfig = (await readJsonFile(join(tokDir, 'tokenizer_config.json'), describe('tokenizer/tokenizer_config.json'), false)) ?? {};
-  const tokenizer: TokenizerFiles = { dir: tokDir, config: tokenizerConfig };
-  if (fileExists(join(tokDir, 'tokenizer.json'))) {
-    await readJsonFile(join(tokDir, 'tokenizer.json'), describe('tokenizer/tokenizer.json'), true);
-    tokenizer.tokenizerJson = join(tokDir, 'tokenizer.json');
-  } else {
-    if (!fileExists(join(tokDir, 'vocab.json'))) throw new BadInputError(describe('tokenizer/vocab.json'), 'missing from the model bundle (the CLIP tokenizer needs vocab.json and merges.txt, or tokenizer.json)');
-    if (!fileExists(join(tokDir, 'merges.txt'))) throw new BadInputError(describe('tokenizer/merges.txt'), 'missing from the model bundle (the CLIP tokenizer needs vocab.json and merges.txt, or tokenizer.json)');
-    await readJsonFile(join(tokDir, 'vocab.json'), describe('tokenizer/vocab.json'), true);
-    const merges = await readFile(join(tokDir, 'merges.txt'), 'utf8');
-    const lines = merges.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#version'));
-    if (lines.some((l) => l.trim().split(' ').length !== 2)) throw new BadInputError(describe('tokenizer/merges.txt'), 'malformed: every merge line must hold two tokens');
-    tokenizer.vocab = join(tokDir, 'vocab.json');
-    tokenizer.merges = join(tokDir, 'merges.txt');
+  const tokenizer = await verifyTokenizer(local, 'tokenizer');
+  // SDXL: a second text encoder and tokenizer, both or neither.
+  const secondParts = ['text_encoder_2', 'tokenizer_2'].filter((part) => modelIndex[part] !== undefined && modelIndex[part] !== null && !(Array.isArray(modelIndex[part]) && (modelIndex[part] as unknown[])[0] === null));
+  let second: SdBundle['second'];
+  if (secondParts.length > 0) {
+    await checkParts(local, ['text_encoder_2']);
+    second = { tokenizer: await verifyTokenizer(local, 'tokenizer_2'), textEncoder: join(root, 'text_encoder_2/model.onnx') };
   }
 
   const unetConfig = (await readJsonFile(join(root, 'unet/config.json'), describe('unet/config.json'), false)) ?? {};
@@ -170,6 +194,8 @@ async function verifyBundle(local: LocalBundle): Promise<SdBundle> {
   return {
     ...local, modelIndex, schedulerConfig, tokenizer,
     textEncoder: join(root, 'text_encoder/model.onnx'),
+    ...(second ? { second } : {}),
+    forceZerosForEmptyPrompt: modelIndex.force_zeros_for_empty_prompt === true,
     unet: join(root, 'unet/model.onnx'),
     vaeDecoder: join(root, 'vae_decoder/model.onnx'),
     unetConfig, vaeConfig,

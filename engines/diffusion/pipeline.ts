@@ -41,7 +41,10 @@ export interface Text2ImageOptions {
 
 export interface GenerateRequest {
   prompts: readonly string[];
-  /** One per prompt, or one for all; absent = "" (diffusers' default unconditional prompt). */
+  /**
+   * One per prompt, or one for all; absent = "" (diffusers' default unconditional prompt), or zero
+   * embeddings for an SDXL bundle that forces them (model_index.json force_zeros_for_empty_prompt).
+   */
   negativePrompts?: string | readonly string[];
   /** One seed per image: image i's initial latents and step noise come from Rng(seeds[i]) alone. */
   seeds?: readonly number[];
@@ -58,6 +61,8 @@ export interface GenerateRequest {
   scheduler?: SchedulerKind;
   /** Keys laid over the bundle's scheduler_config.json. */
   schedulerConfig?: Readonly<Record<string, unknown>>;
+  /** SDXL's size conditioning ([height, width] pairs; default: the image's size, no crop, as diffusers). */
+  sizeConditioning?: { originalSize?: readonly [number, number]; cropTopLeft?: readonly [number, number]; targetSize?: readonly [number, number] };
   /** Encode PNGs (default true). */
   png?: boolean;
   signal?: AbortSignal;
@@ -99,6 +104,25 @@ interface LatentShape {
   imageSize: number;
 }
 
+/** A text encoding of some prompts: [prompts, seq, dim], and SDXL's pooled embedding [prompts, dim]. */
+export interface PromptEmbeddings {
+  embeddings: Float32Array;
+  dims: readonly number[];
+  /** Prompts CLIP cut to its length. */
+  truncated: number[];
+  pooled?: { data: Float32Array; dim: number };
+}
+
+/**
+ * The output diffusers takes for SDXL (`hidden_states[-2]`): Optimum exports every layer's hidden
+ * state as `hidden_states.0` (the embeddings) … `hidden_states.N`, so the penultimate is N - 1.
+ */
+function penultimateOutput(session: ort.InferenceSession, where: string): string {
+  const layers = session.outputNames.map((n) => /^hidden_states\.(\d+)$/.exec(n)?.[1]).filter((i): i is string => i !== undefined).map(Number);
+  if (layers.length < 2) throw new BadInputError(where, `no per-layer hidden_states.<i> outputs (an SDXL text encoder exported with its hidden states); it has ${session.outputNames.join(', ')}`);
+  return `hidden_states.${Math.max(...layers) - 1}`;
+}
+
 /** What the unet is conditioned on, in its inputs' typed form. */
 interface Conditioning {
   cfg: boolean;
@@ -108,6 +132,8 @@ interface Conditioning {
   dim: number;
   hidden: TypedInput;
   cond?: TypedInput;
+  /** SDXL: the pooled text embeddings and the size/crop numbers, one row per unet row. */
+  added?: { textEmbeds: TypedInput; textEmbedsDim: number; timeIds: TypedInput };
   /** Prompts CLIP cut to its length. */
   truncated: number[];
 }
@@ -132,6 +158,8 @@ export class Text2Image {
     private readonly unetIn: UnetInputs,
     readonly device: Device,
     private readonly log: (message: string) => void,
+    /** SDXL's second tokenizer and text encoder. */
+    private readonly second?: { tokenizer: ClipTokenizer; textEncoder: ort.InferenceSession },
   ) {}
 
   /** Opens the bundle and its three sessions. Prefer {@link loadText2Image}, which caches per process. */
@@ -150,11 +178,15 @@ export class Text2Image {
       }
     };
     const textEncoder = await open(bundle.textEncoder, 'text_encoder');
+    const second = bundle.second && {
+      tokenizer: await ClipTokenizer.load(bundle.second.tokenizer, bundle.describe),
+      textEncoder: await open(bundle.second.textEncoder, 'text_encoder_2'),
+    };
     const unet = await open(bundle.unet, 'unet');
     const vae = await open(bundle.vaeDecoder, 'vae_decoder');
     const unetIn = unetInputs(unet, bundle);
-    log(`text-to-image: ${bundle.source} on ${device}; unet ${unetIn.sample.type}, timestep ${unetIn.timestep.type}${unetIn.timestep.shape.length ? ' [batch]' : ' scalar'}${unetIn.cond ? `, timestep_cond ${unetIn.condDim}` : ''}`);
-    return new Text2Image(bundle, tokenizer, textEncoder, unet, vae, unetIn, device, log);
+    log(`text-to-image: ${bundle.source} on ${device}; unet ${unetIn.sample.type}, timestep ${unetIn.timestep.type}${unetIn.timestep.shape.length ? ' [batch]' : ' scalar'}${unetIn.cond ? `, timestep_cond ${unetIn.condDim}` : ''}${second ? ', two text encoders, text_embeds + time_ids (SDXL)' : ''}`);
+    return new Text2Image(bundle, tokenizer, textEncoder, unet, vae, unetIn, device, log, second);
   }
 
   /** The scheduler kind the bundle's config names, or DDIM for one we do not implement. */
@@ -190,22 +222,46 @@ export class Text2Image {
 
   /** Last hidden states for the prompts, float32 [n, 77, dim] flat, plus which were truncated. */
   /**
-   * CLIP embeddings of the prompts, [prompts, seq, dim]. Each distinct prompt is encoded once: a
-   * batch's negative prompts are usually all '' and its prompts repeat kept captions.
+   * CLIP embeddings of the prompts, [prompts, seq, dim]: the text encoder's last hidden state, or for
+   * SDXL the penultimate hidden states of both encoders side by side ([prompts, seq, dim1 + dim2], as
+   * diffusers' encode_prompt) and the second's projected pooled output ([prompts, pooledDim]).
    */
-  async encodePrompts(prompts: readonly string[], log = this.log): Promise<{ embeddings: Float32Array; dims: readonly number[]; truncated: number[] }> {
+  async encodePrompts(prompts: readonly string[], log = this.log): Promise<PromptEmbeddings> {
+    if (!this.second) return this.encodeWith(this.tokenizer, this.textEncoder, 'text_encoder', prompts, log, 'last');
+    const first = await this.encodeWith(this.tokenizer, this.textEncoder, 'text_encoder', prompts, log, 'penultimate');
+    // Truncation is said once: both tokenizers cut at the same length.
+    const second = await this.encodeWith(this.second.tokenizer, this.second.textEncoder, 'text_encoder_2', prompts, () => {}, 'penultimate', true);
+    const [n, seq, d1] = first.dims as [number, number, number];
+    const d2 = second.dims[2]!;
+    if (second.dims[1] !== seq) throw new BadInputError(this.bundle.describe('text_encoder_2/model.onnx'), `sequence length ${second.dims[1]}, the first text encoder's is ${seq}`);
+    const embeddings = new Float32Array(n * seq * (d1 + d2));
+    for (let t = 0; t < n * seq; t++) {
+      embeddings.set(first.embeddings.subarray(t * d1, (t + 1) * d1), t * (d1 + d2));
+      embeddings.set(second.embeddings.subarray(t * d2, (t + 1) * d2), t * (d1 + d2) + d1);
+    }
+    return { embeddings, dims: [n, seq, d1 + d2], truncated: first.truncated, pooled: second.pooled };
+  }
+
+  /**
+   * One text encoder over the prompts. Each distinct prompt is encoded once: a batch's negative
+   * prompts are usually all '' and its prompts repeat kept captions.
+   */
+  private async encodeWith(
+    tokenizer: ClipTokenizer, session: ort.InferenceSession, part: string, prompts: readonly string[], log: (message: string) => void,
+    layer: 'last' | 'penultimate', pooled = false,
+  ): Promise<PromptEmbeddings> {
     const distinct = [...new Set(prompts)];
     const row = new Map(distinct.map((p, i) => [p, i]));
-    const { ids, truncated } = this.tokenizer.encode(distinct);
+    const { ids, truncated } = tokenizer.encode(distinct);
     const cut = new Set(truncated.map((t) => t.index));
     for (const t of truncated) {
-      log(`warning: prompt ${prompts.indexOf(distinct[t.index]!)} has ${t.tokens} tokens; CLIP takes ${this.tokenizer.maxLength}, so this part was dropped: "${this.tokenizer.removedText(distinct[t.index]!)}"`);
+      log(`warning: prompt ${prompts.indexOf(distinct[t.index]!)} has ${t.tokens} tokens; CLIP takes ${tokenizer.maxLength}, so this part was dropped: "${tokenizer.removedText(distinct[t.index]!)}"`);
     }
-    const where = this.bundle.describe('text_encoder/model.onnx');
-    const specs = inputSpecs(this.textEncoder, where);
+    const where = this.bundle.describe(`${part}/model.onnx`);
+    const specs = inputSpecs(session, where);
     const idsSpec = specs.get('input_ids') ?? [...specs.values()][0]!;
     const flat = ids.flat();
-    const seq = this.tokenizer.maxLength;
+    const seq = tokenizer.maxLength;
     if (idsSpec.type !== 'int32' && idsSpec.type !== 'int64') throw new BadInputError(where, `input ${idsSpec.name} is ${idsSpec.type}, expected int32 or int64`);
     if (idsSpec.shape.length !== 2) throw new BadInputError(where, `input ${idsSpec.name} has rank ${idsSpec.shape.length}, expected 2`);
     const rows: Rows[] = [{ name: idsSpec.name, type: idsSpec.type, data: typedOf(idsSpec.type, flat, where), tail: [seq] }];
@@ -214,18 +270,26 @@ export class Text2Image {
       if (spec.name === 'attention_mask') rows.push({ name: spec.name, type: spec.type, data: typedOf(spec.type, flat.map(() => 1), where), tail: [seq] });
       else throw new BadInputError(where, `unsupported text encoder input ${spec.name}`);
     }
-    const out = await runRows(this.textEncoder, rows, ids.length, fixedBatch(idsSpec), () => ({}), outputName(this.textEncoder, ['last_hidden_state', 'hidden_states']), where);
-    if (out.dims.length !== 3) throw new BadInputError(where, `text encoder output has rank ${out.dims.length}, expected 3`);
-    const size = out.dims[1]! * out.dims[2]!;
-    const embeddings = new Float32Array(prompts.length * size);
-    prompts.forEach((p, i) => {
-      const r = row.get(p)!;
-      embeddings.set(out.data.subarray(r * size, (r + 1) * size), i * size);
-    });
+    const output = layer === 'last' ? outputName(session, ['last_hidden_state', 'hidden_states']) : penultimateOutput(session, where);
+    const out = await runRows(session, rows, ids.length, fixedBatch(idsSpec), () => ({}), output, where);
+    if (out.dims.length !== 3) throw new BadInputError(where, `text encoder output ${output} has rank ${out.dims.length}, expected 3`);
+    const perRow = (data: Float32Array, size: number) => {
+      const all = new Float32Array(prompts.length * size);
+      prompts.forEach((p, i) => all.set(data.subarray(row.get(p)! * size, (row.get(p)! + 1) * size), i * size));
+      return all;
+    };
+    let pooledOut: PromptEmbeddings['pooled'];
+    if (pooled) {
+      if (!session.outputNames.includes('text_embeds')) throw new BadInputError(where, `no text_embeds output (the projected pooled embedding SDXL's unet takes); it has ${session.outputNames.join(', ')}`);
+      const p = await runRows(session, rows, ids.length, fixedBatch(idsSpec), () => ({}), 'text_embeds', where);
+      const dim = p.data.length / ids.length;
+      pooledOut = { data: perRow(p.data, dim), dim };
+    }
     return {
-      embeddings,
+      embeddings: perRow(out.data, out.dims[1]! * out.dims[2]!),
       dims: [prompts.length, out.dims[1]!, out.dims[2]!],
       truncated: prompts.flatMap((p, i) => (cut.has(row.get(p)!) ? [i] : [])),
+      ...(pooledOut ? { pooled: pooledOut } : {}),
     };
   }
 
@@ -241,7 +305,7 @@ export class Text2Image {
     const shape = this.latentShape(request);
     const { scheduler, kind } = this.prepareScheduler(request, log);
     const start = this.initialLatents(request, shape, scheduler.initNoiseSigma);
-    const conditioning = await this.conditioning(request, log);
+    const conditioning = await this.conditioning(request, shape, log);
     const latents = await this.denoise(request, shape, scheduler, start, conditioning);
     const decoded = await this.decode(latents, shape);
     const images = await this.images(request, shape, decoded);
@@ -303,27 +367,45 @@ export class Text2Image {
    * prompts first, as diffusers); a guidance-distilled unet takes one pass and the guidance scale
    * as an embedding (`timestep_cond`) instead.
    */
-  private async conditioning(request: GenerateRequest, log: (message: string) => void): Promise<Conditioning> {
+  private async conditioning(request: GenerateRequest, shape: LatentShape, log: (message: string) => void): Promise<Conditioning> {
     const n = request.prompts.length;
     const useCond = this.unetIn.cond !== undefined;
     const cfg = request.guidance > 1 && !useCond;
     const text = await this.encodePrompts(request.prompts, log);
     let hidden = text.embeddings;
+    let pooled = text.pooled?.data;
     if (cfg) {
       const neg = request.negativePrompts;
+      // SDXL (force_zeros_for_empty_prompt): no negative prompt at all is zeros, not the embedding of "".
+      const zeros = neg === undefined && this.bundle.forceZerosForEmptyPrompt;
       const negatives = neg === undefined ? request.prompts.map(() => '') : typeof neg === 'string' ? request.prompts.map(() => neg) : neg;
       if (negatives.length !== n) throw new BadInputError('negativePrompts', `expected ${n} negative prompts, got ${negatives.length}`);
-      const uncond = await this.encodePrompts(negatives, log);
-      hidden = concat([uncond.embeddings, text.embeddings]);
+      const uncond = zeros ? undefined : await this.encodePrompts(negatives, log);
+      hidden = concat([uncond?.embeddings ?? new Float32Array(hidden.length), text.embeddings]);
+      if (pooled) pooled = concat([uncond?.pooled?.data ?? new Float32Array(pooled.length), pooled]);
     }
     const batch = cfg ? 2 * n : n;
     const where = this.bundle.describe('unet/model.onnx');
     const cond = useCond ? concat(Array.from({ length: batch }, () => guidanceScaleEmbedding(request.guidance - 1, this.unetIn.condDim))) : undefined;
+    const { textEmbeds, timeIds } = this.unetIn;
+    let added: Conditioning['added'];
+    if (textEmbeds && timeIds) {
+      if (!pooled || !text.pooled) throw new BadInputError(where, 'an SDXL unet needs the pooled text embedding of the second text encoder');
+      // diffusers' _get_add_time_ids: original size, crop's top-left, target size (defaults: the image's size, no crop).
+      const size = request.sizeConditioning ?? {};
+      const ids = [...(size.originalSize ?? [shape.height, shape.width]), ...(size.cropTopLeft ?? [0, 0]), ...(size.targetSize ?? [shape.height, shape.width])];
+      added = {
+        textEmbeds: typedOf(textEmbeds.type, pooled, where),
+        textEmbedsDim: text.pooled.dim,
+        timeIds: typedOf(timeIds.type, Array.from({ length: batch }, () => ids).flat(), where),
+      };
+    }
     return {
       cfg, batch, seq: text.dims[1]!, dim: text.dims[2]!, truncated: text.truncated,
       // Converted once (float16 unets): the same every step.
       hidden: typedOf(this.unetIn.hidden.type, hidden, where),
       cond: this.unetIn.cond && cond ? typedOf(this.unetIn.cond.type, cond, where) : undefined,
+      ...(added ? { added } : {}),
     };
   }
 
@@ -342,6 +424,10 @@ export class Text2Image {
         { name: hidden.name, type: hidden.type, data: c.hidden, tail: [c.seq, c.dim] },
       ];
       if (cond && c.cond) rows.push({ name: cond.name, type: cond.type, data: c.cond, tail: [condDim] });
+      if (this.unetIn.textEmbeds && this.unetIn.timeIds && c.added) {
+        rows.push({ name: this.unetIn.textEmbeds.name, type: this.unetIn.textEmbeds.type, data: c.added.textEmbeds, tail: [c.added.textEmbedsDim] });
+        rows.push({ name: this.unetIn.timeIds.name, type: this.unetIn.timeIds.type, data: c.added.timeIds, tail: [6] });
+      }
       const timestepFeed = (size: number): Record<string, ort.Tensor> => ({
         [ts.name]: ts.shape.length === 0 ? tensorOf(ts.type, [t], [], where)
           : ts.shape[0] === 1 ? tensorOf(ts.type, [t], [1], where)

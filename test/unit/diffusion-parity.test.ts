@@ -13,92 +13,18 @@ import { loadText2Image, releaseText2Images, Text2Image } from '../../engines/di
 import { createScheduler, type SchedulerKind } from '../../engines/diffusion/schedulers';
 import { ClipTokenizer } from '../../engines/diffusion/tokenizer';
 import { BadInputError } from '../../core/errors';
+import { diffusersReference, FIXTURES, maxAbs, type ReferenceCase } from '../support/diffusion-reference';
 
-const FIXTURES = join(__dirname, '..', 'fixtures');
 const REF = join(FIXTURES, 'tiny-sd-reference');
-
-interface Case {
-  name: string;
-  bundle: 'tiny-sd' | 'tiny-sd-lcm';
-  scheduler: SchedulerKind;
-  schedulerConfig?: Record<string, unknown>;
-  prompts: string[];
-  negativePrompts?: string[] | null;
-  guidance: number;
-  steps: number;
-  height?: number;
-  width?: number;
-  latents: string;
-  latentsShape: [number, number, number, number];
-  noise?: string;
-  decoded: string;
-  decodedShape: [number, number, number, number];
-  timesteps: number[];
-  inputIds: number[][];
-  negativeInputIds: number[][];
-  untruncatedLengths: number[];
-}
-
-const reference = JSON.parse(readFileSync(join(REF, 'reference.json'), 'utf8')) as { cases: Case[] };
-
-function bin(file: string): Float32Array {
-  const b = readFileSync(join(REF, file));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-const models = new Map<string, Text2Image>();
-async function model(bundle: string): Promise<Text2Image> {
-  let m = models.get(bundle);
-  if (!m) {
-    m = await Text2Image.create(join(FIXTURES, bundle), { intraOpThreads: 1 });
-    models.set(bundle, m);
-  }
-  return m;
-}
+type Case = ReferenceCase;
+const sd = diffusersReference('tiny-sd-reference');
+const reference = { cases: sd.cases };
+const { bin, model, runCase } = sd;
 
 afterAll(async () => {
-  await Promise.all([...models.values()].map((m) => m.dispose()));
+  await sd.dispose();
   await releaseText2Images();
 });
-
-/** Runs a reference case on `bundle`: the reference's latents and noise, our everything else. */
-async function runCase(c: Case, bundle: string) {
-  const [B, C, h, w] = c.latentsShape;
-  const size = C * h * w;
-  const latents = bin(c.latents);
-  const noise = c.noise ? bin(c.noise) : undefined;
-  const m = await model(bundle);
-  const result = await m.generate({
-    prompts: c.prompts, negativePrompts: c.negativePrompts ?? undefined, steps: c.steps, guidance: c.guidance,
-    height: c.height ?? 64, width: c.width ?? 64, scheduler: c.scheduler, schedulerConfig: c.schedulerConfig ?? {}, png: false,
-    latents: Array.from({ length: B }, (_, i) => latents.slice(i * size, (i + 1) * size)),
-    noise: (step, image, n) => {
-      if (!noise) throw new Error('this case has no noise');
-      return noise.slice((step * B + image) * n, (step * B + image + 1) * n);
-    },
-  });
-  const decoded = bin(c.decoded);
-  const per = decoded.length / B;
-  let raw = 0;
-  let pixels = 0;
-  result.images.forEach((im, i) => {
-    const ref = decoded.subarray(i * per, (i + 1) * per);
-    raw = Math.max(raw, maxAbs(im.decoded, ref));
-    // The pipeline's output_type="np" image: clamp(raw / 2 + 0.5), HWC.
-    const [, , H, W] = c.decodedShape;
-    const refPixels = new Float32Array(per);
-    for (let ch = 0; ch < 3; ch++) for (let p = 0; p < H * W; p++) refPixels[p * 3 + ch] = Math.min(1, Math.max(0, ref[ch * H * W + p]! / 2 + 0.5));
-    pixels = Math.max(pixels, maxAbs(im.pixels, refPixels));
-  });
-  return { result, raw, pixels };
-}
 
 describe('parity with diffusers (tiny random-weight SD, float32)', () => {
   const errors: Record<string, number> = {};
