@@ -120,20 +120,27 @@ CORPUS = [
 
 # --------------------------------------------------------------------------------------------- tokenizer
 
-def build_tokenizer() -> Tokenizer:
+def train_byte_bpe(corpus: list[str], specials: list[str], vocab_size: int) -> Tokenizer:
+    """A byte-level BPE (no prefix space) trained on `corpus`, `specials` first at ids 0.., then the 256
+    byte characters, then the merges: what every tiny VLM fixture's tokenizer starts from."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE, min_frequency=1, special_tokens=SPECIALS, show_progress=False,
+        vocab_size=vocab_size, min_frequency=1, special_tokens=specials, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     # Repeat the corpus so that merge counts (and so the vocabulary) do not hinge on single occurrences.
-    tok.train_from_iterator(sorted(CORPUS) * 3, trainer=trainer)
-    assert [tok.token_to_id(t) for t in SPECIALS] == list(range(len(SPECIALS)))
-    # ids 5..260 are the 256 byte-level characters, every later id is a merge
-    assert all((len(t) == 1) == (len(SPECIALS) <= i < len(SPECIALS) + 256)
-               for t, i in tok.get_vocab().items() if t not in SPECIALS)
+    tok.train_from_iterator(sorted(corpus) * 3, trainer=trainer)
+    assert [tok.token_to_id(t) for t in specials] == list(range(len(specials)))
+    # ids len(specials)..+255 are the 256 byte-level characters, every later id is a merge
+    assert all((len(t) == 1) == (len(specials) <= i < len(specials) + 256)
+               for t, i in tok.get_vocab().items() if t not in specials)
+    return tok
+
+
+def build_tokenizer() -> Tokenizer:
+    tok = train_byte_bpe(CORPUS, SPECIALS, VOCAB_SIZE)
     tok.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, 1)],
     )
@@ -183,9 +190,8 @@ def make_config(vocab_size: int) -> LlavaConfig:
     )
 
 
-def make_model(tok: Tokenizer) -> LlavaForConditionalGeneration:
-    config = make_config(tok.get_vocab_size())
-    model = LlavaForConditionalGeneration._from_config(config, attn_implementation="eager")
+def seeded_weights(model) -> None:
+    """Seeded random weights: norm gains near 1, small biases, INIT_STD elsewhere."""
     gen = torch.Generator().manual_seed(SEED)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -195,12 +201,56 @@ def make_model(tok: Tokenizer) -> LlavaForConditionalGeneration:
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen))
             else:
                 p.copy_(INIT_STD * torch.randn(p.shape, generator=gen))
-        first_merge = len(SPECIALS) + 256
+
+
+def seeded_init(model, tok: Tokenizer, n_specials: int, eos_id: int) -> None:
+    """seeded_weights, with the LM head's rows scaled so that greedy captions are words rather than
+    bytes and EOS comes sometimes."""
+    seeded_weights(model)
+    with torch.no_grad():
+        first_merge = n_specials + 256
         model.lm_head.weight[:first_merge] *= BYTE_ROW_SCALE
-        model.lm_head.weight[SPECIALS.index(EOS)] *= EOS_SCALE / BYTE_ROW_SCALE
+        model.lm_head.weight[eos_id] *= EOS_SCALE / BYTE_ROW_SCALE
         for t, i in tok.get_vocab().items():
             if i >= first_merge and not (t.startswith("Ġ") and len(t) > 3):
                 model.lm_head.weight[i] *= PIECE_ROW_SCALE
+
+
+def export_text_side(model, decoder: torch.nn.Module, onnx_dir: Path, common: dict, generator: torch.Generator | None = None) -> None:
+    """embed_tokens.onnx and decoder_model_merged.onnx of a decoder-only VLM (LLaVA, SmolVLM) in the
+    layout transformers.js loads: the decoder always takes a past (zero-length on the first step)."""
+    tc = model.config.text_config
+    n_layers, n_kv, head_dim = tc.num_hidden_layers, tc.num_key_value_heads, tc.hidden_size // tc.num_attention_heads
+    torch.onnx.export(
+        EmbedTokens(model), (torch.tensor([[1, 5, 6, 7], [1, 8, 9, 10]]),), str(onnx_dir / "embed_tokens.onnx"),
+        input_names=["input_ids"], output_names=["inputs_embeds"],
+        dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"},
+                      "inputs_embeds": {0: "batch_size", 1: "sequence_length"}}, **common,
+    )
+    batch, q_len, past_len = 2, 3, 4
+    past = [torch.randn(batch, n_kv, past_len, head_dim, generator=generator) for _ in range(2 * n_layers)]
+    args = (torch.randn(batch, q_len, tc.hidden_size, generator=generator), torch.ones(batch, past_len + q_len, dtype=torch.int64),
+            torch.arange(past_len, past_len + q_len).repeat(batch, 1), *past)
+    past_names, present_names = kv_names(n_layers, "past_key_values"), kv_names(n_layers, "present")
+    dynamic_axes = {
+        "inputs_embeds": {0: "batch_size", 1: "sequence_length"},
+        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+        "position_ids": {0: "batch_size", 1: "sequence_length"},
+        "logits": {0: "batch_size", 1: "sequence_length"},
+        **{n: {0: "batch_size", 2: "past_sequence_length"} for n in past_names},
+        **{n: {0: "batch_size", 2: "total_sequence_length"} for n in present_names},
+    }
+    torch.onnx.export(
+        decoder, args, str(onnx_dir / "decoder_model_merged.onnx"),
+        input_names=["inputs_embeds", "attention_mask", "position_ids", *past_names],
+        output_names=["logits", *present_names], dynamic_axes=dynamic_axes, **common,
+    )
+
+
+def make_model(tok: Tokenizer) -> LlavaForConditionalGeneration:
+    config = make_config(tok.get_vocab_size())
+    model = LlavaForConditionalGeneration._from_config(config, attn_implementation="eager")
+    seeded_init(model, tok, len(SPECIALS), SPECIALS.index(EOS))
     model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=2, pad_token_id=3)
     model.eval()
     return model
@@ -288,30 +338,7 @@ def export_onnx(model: LlavaForConditionalGeneration, onnx_dir: Path) -> None:
         input_names=["pixel_values"], output_names=["image_features"],
         dynamic_axes={"pixel_values": {0: "batch_size"}, "image_features": {0: "batch_size"}}, **common,
     )
-    torch.onnx.export(
-        EmbedTokens(model), (torch.tensor([[1, 5, 6, 7], [1, 8, 9, 10]]),), str(onnx_dir / "embed_tokens.onnx"),
-        input_names=["input_ids"], output_names=["inputs_embeds"],
-        dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"},
-                      "inputs_embeds": {0: "batch_size", 1: "sequence_length"}}, **common,
-    )
-    batch, q_len, past_len = 2, 3, 4
-    past = [torch.randn(batch, n_kv, past_len, head_dim) for _ in range(2 * n_layers)]
-    args = (torch.randn(batch, q_len, tc.hidden_size), torch.ones(batch, past_len + q_len, dtype=torch.int64),
-            torch.arange(past_len, past_len + q_len).repeat(batch, 1), *past)
-    past_names, present_names = kv_names(n_layers, "past_key_values"), kv_names(n_layers, "present")
-    dynamic_axes = {
-        "inputs_embeds": {0: "batch_size", 1: "sequence_length"},
-        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-        "position_ids": {0: "batch_size", 1: "sequence_length"},
-        "logits": {0: "batch_size", 1: "sequence_length"},
-        **{n: {0: "batch_size", 2: "past_sequence_length"} for n in past_names},
-        **{n: {0: "batch_size", 2: "total_sequence_length"} for n in present_names},
-    }
-    torch.onnx.export(
-        Decoder(model), args, str(onnx_dir / "decoder_model_merged.onnx"),
-        input_names=["inputs_embeds", "attention_mask", "position_ids", *past_names],
-        output_names=["logits", *present_names], dynamic_axes=dynamic_axes, **common,
-    )
+    export_text_side(model, Decoder(model), onnx_dir, common)
 
 
 # ------------------------------------------------------------------------------------------------ images
@@ -345,21 +372,53 @@ def write_json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def write_fixture(out: Path, model: LlavaForConditionalGeneration, tok: Tokenizer) -> None:
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+def model_config(model, architecture: str) -> dict:
+    """The model's config.json as transformers saves it, naming `architecture`, without dtype keys (the
+    exports are float32 whatever torch's default was), keys sorted."""
     with tempfile.TemporaryDirectory() as tmp:
         model.config.save_pretrained(tmp)
         config = json.loads((Path(tmp) / "config.json").read_text())
-    config["architectures"] = ["LlavaForConditionalGeneration"]
-    config = dict(sorted(config.items()))
-    config.pop("torch_dtype", None)
-    config.pop("dtype", None)
-    write_json(out / "config.json", config)
+    config["architectures"] = [architecture]
+    for part in (config, config.get("text_config", {}), config.get("vision_config", {})):
+        part.pop("torch_dtype", None)
+        part.pop("dtype", None)
+    return dict(sorted(config.items()))
+
+
+def reference_header(note: str, prompt: str, **extra) -> dict:
+    """What every tiny VLM reference.json starts with: how it was made, the versions, the prompt and the generation lengths."""
+    return {
+        "note": note,
+        "torch": torch.__version__,
+        "transformers": __import__("transformers").__version__,
+        "prompt": prompt,
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "num_beams": NUM_BEAMS,
+        **extra,
+        "images": [],
+    }
+
+
+def assert_chat_prompt(tokenizer, prompt: str) -> None:
+    """The bundle's chat template renders one user turn (an image and "Describe the image.") as `prompt`."""
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe the image."}]}]
+    rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    assert rendered == prompt, repr(rendered)
+
+
+def start_fixture(out: Path, model, architecture: str, tok: Tokenizer, tok_config: dict) -> None:
+    """A fresh fixture folder with the model's config, generation config and tokenizer files."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    write_json(out / "config.json", model_config(model, architecture))
     model.generation_config.save_pretrained(out)
     tok.save(str(out / "tokenizer.json"))
-    write_json(out / "tokenizer_config.json", tokenizer_config())
+    write_json(out / "tokenizer_config.json", tok_config)
+
+
+def write_fixture(out: Path, model: LlavaForConditionalGeneration, tok: Tokenizer) -> None:
+    start_fixture(out, model, "LlavaForConditionalGeneration", tok, tokenizer_config())
     image_processor = CLIPImageProcessor(
         do_resize=True, size={"shortest_edge": IMAGE_SIZE}, resample=3,
         do_center_crop=True, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
@@ -380,51 +439,47 @@ def write_fixture(out: Path, model: LlavaForConditionalGeneration, tok: Tokenize
     export_onnx(model, out / "onnx")
 
 
+def reference_entry(model, tokenizer, inputs, path: Path, eos_id: int) -> dict:
+    """One image of a decoder-only VLM's reference: PyTorch's greedy generation (new tokens, text, the
+    smallest top-1/top-2 logit margin) and beam search's 3 best sequences with their scores."""
+    res = model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False, num_beams=1,
+                         output_scores=True, return_dict_in_generate=True)
+    prompt_len = inputs.input_ids.shape[1]
+    new_ids = res.sequences[0, prompt_len:].tolist()
+    margins = [float(s[0].topk(2).values[0] - s[0].topk(2).values[1]) for s in res.scores]
+    beam = model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False, num_beams=NUM_BEAMS,
+                          num_return_sequences=NUM_BEAMS, output_scores=True, return_dict_in_generate=True)
+    beams = [row[prompt_len:].tolist() for row in beam.sequences]
+    # Python pads finished beams with pad_token_id after EOS: the hypothesis ends at its EOS.
+    beams = [ids[: ids.index(eos_id) + 1] if eos_id in ids else ids for ids in beams]
+    return {
+        "file": f"images/{path.name}",
+        "input_ids": inputs.input_ids[0].tolist(),
+        "generated_ids": new_ids,
+        "text": tokenizer.decode(new_ids, skip_special_tokens=True),
+        "min_margin": round(min(margins), 4),
+        "beam": [{"ids": ids, "text": tokenizer.decode(ids, skip_special_tokens=True), "score": round(float(sc), 5)}
+                 for ids, sc in zip(beams, beam.sequences_scores)],
+    }
+
+
 def reference(out: Path, model: LlavaForConditionalGeneration, images: list[Path]) -> dict:
     processor = LlavaProcessor.from_pretrained(out)  # loads the files just written
     tokenizer = processor.tokenizer
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe the image."}]}]
-    rendered = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    assert rendered == PROMPT, repr(rendered)
-    ref = {
-        "note": "written by tools/make_tiny_vlm.py: greedy generation of the PyTorch model (transformers "
-                "LlavaForConditionalGeneration, eager attention); generated_ids are the new tokens only "
-                "(EOS included when produced); min_margin is the smallest top-1 minus top-2 logit over the steps; "
-                "beam: generate(num_beams=3, num_return_sequences=3), best first, with sequences_scores",
-        "torch": torch.__version__,
-        "transformers": __import__("transformers").__version__,
-        "prompt": PROMPT,
-        "max_new_tokens": MAX_NEW_TOKENS,
-        "num_beams": NUM_BEAMS,
-        "num_image_tokens": NUM_IMAGE_TOKENS,
-        "image_token_index": model.config.image_token_index,
-        "eos_token_id": 2,
-        "images": [],
-    }
+    assert_chat_prompt(tokenizer, PROMPT)
+    ref = reference_header(
+        "written by tools/make_tiny_vlm.py: greedy generation of the PyTorch model (transformers "
+        "LlavaForConditionalGeneration, eager attention); generated_ids are the new tokens only "
+        "(EOS included when produced); min_margin is the smallest top-1 minus top-2 logit over the steps; "
+        "beam: generate(num_beams=3, num_return_sequences=3), best first, with sequences_scores",
+        PROMPT, num_image_tokens=NUM_IMAGE_TOKENS, image_token_index=model.config.image_token_index, eos_token_id=2,
+    )
     with torch.no_grad():
         for path in images:
             inputs = processor(images=Image.open(path), text=PROMPT, return_tensors="pt")
             n_img = int((inputs.input_ids == model.config.image_token_index).sum())
             assert n_img == NUM_IMAGE_TOKENS, n_img
-            res = model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False, num_beams=1,
-                                 output_scores=True, return_dict_in_generate=True)
-            prompt_len = inputs.input_ids.shape[1]
-            new_ids = res.sequences[0, prompt_len:].tolist()
-            margins = [float(s[0].topk(2).values[0] - s[0].topk(2).values[1]) for s in res.scores]
-            beam = model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False, num_beams=NUM_BEAMS,
-                                  num_return_sequences=NUM_BEAMS, output_scores=True, return_dict_in_generate=True)
-            beams = [row[prompt_len:].tolist() for row in beam.sequences]
-            # Python pads finished beams with pad_token_id after EOS: the hypothesis ends at its EOS.
-            beams = [ids[: ids.index(2) + 1] if 2 in ids else ids for ids in beams]
-            ref["images"].append({
-                "file": f"images/{path.name}",
-                "input_ids": inputs.input_ids[0].tolist(),
-                "generated_ids": new_ids,
-                "text": tokenizer.decode(new_ids, skip_special_tokens=True),
-                "min_margin": round(min(margins), 4),
-                "beam": [{"ids": ids, "text": tokenizer.decode(ids, skip_special_tokens=True), "score": round(float(sc), 5)}
-                         for ids, sc in zip(beams, beam.sequences_scores)],
-            })
+            ref["images"].append(reference_entry(model, tokenizer, inputs, path, eos_id=2))
     return ref
 
 
@@ -487,14 +542,19 @@ def ort_check(out: Path, model: LlavaForConditionalGeneration, image: Path) -> d
         "step1_logits_max_abs_diff": float(np.abs(logits1 - t1.logits.numpy()).max()),
         "step2_with_past_logits_max_abs_diff": float(np.abs(logits2 - t2.logits.numpy()).max()),
         "logit_abs_max": float(np.abs(t1.logits.numpy()).max()),
-        "ort_greedy_ids": gen,
+        "ort_greedy_generated_ids": gen,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def fixture_main(doc: str, folder: str, build_tokenizer, make_model, write_fixture, reference, ort_check, greedy_key: str,
+                 describe=lambda item, key: f"{item['file']}: {item[key]} {item['text']!r} margin {item['min_margin']}", extra_checks=None) -> None:
+    """The command line every tiny VLM fixture script shares: build, write the fixture and its PyTorch
+    reference (unless --check-only), then check onnxruntime on the written files against PyTorch:
+    `ort_check(out, model, image)` returns max differences (keys ending in "diff", "logit_abs_max") and
+    its greedy ids under `ort_<greedy_key>`, which must equal the reference's `greedy_key`."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     root = Path(__file__).resolve().parent.parent
-    parser.add_argument("--out", type=Path, default=root / "test" / "fixtures" / "tiny-llava")
+    parser.add_argument("--out", type=Path, default=root / "test" / "fixtures" / folder)
     parser.add_argument("--check-only", action="store_true", help="only rerun the ORT-vs-PyTorch check")
     args = parser.parse_args()
     out: Path = args.out.resolve()
@@ -508,18 +568,24 @@ def main() -> None:
         ref = reference(out, model, images)
         write_json(out / "reference.json", ref)
         for item in ref["images"]:
-            print(f"{item['file']}: {item['generated_ids']} {item['text']!r} margin {item['min_margin']}")
+            print(describe(item, greedy_key))
     ref = json.loads((out / "reference.json").read_text())
     worst = {}
     for item in ref["images"]:
         r = ort_check(out, model, out / item["file"])
-        assert r["ort_greedy_ids"] == item["generated_ids"], (item["file"], r["ort_greedy_ids"], item["generated_ids"])
+        assert r[f"ort_greedy_{greedy_key}"] == item[greedy_key], (item["file"], r[f"ort_greedy_{greedy_key}"], item[greedy_key])
         for k, v in r.items():
             if k.endswith("diff") or k == "logit_abs_max":
                 worst[k] = max(worst.get(k, 0.0), v)
+    if extra_checks:
+        worst.update(extra_checks(out, model, ref))
     print("onnxruntime vs PyTorch (max over images):", json.dumps(worst), "; ORT greedy ids == reference")
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"{out} ({total / 1e6:.2f} MB)")
+
+
+def main() -> None:
+    fixture_main(__doc__, "tiny-llava", build_tokenizer, make_model, write_fixture, reference, ort_check, "generated_ids")
 
 
 if __name__ == "__main__":
