@@ -2,9 +2,9 @@
  * One DiffuBias experiment (paper Fig. 1) as a deterministic workflow: it only orchestrates.
  * Every stage is an activity; per-item stages fan out through `fanOut` child workflows.
  */
-import { isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { deprecatePatch, isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
-  Accuracy, CaptionImageInput, ClassifierRole, LegacyCaptionImageInput, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
+  Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
   StageReuse, TrainClassifierInput,
 } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
@@ -20,8 +20,12 @@ import type { Energy } from '../core/energy';
 import { summarizeEnergy } from '../stages/energy-summary';
 import { captionUnitImages, generateUnitImages } from '../stages/unit-sizes';
 
+/**
+ * Patches every recorded history now has (deprecated: the old branches are gone; the constants go
+ * once no history of before them can still be replayed): the analysis step, and caption units of
+ * several images (stages/unit-sizes.ts).
+ */
 const ANALYZE_MODELS = 'experiment-analyzes-models';
-/** Caption units hold several images (stages/unit-sizes.ts); histories from before caption one image a unit. */
 const CAPTION_UNITS = 'experiment-caption-units';
 /** How much the analysis looks at: saliency images, and embedding points per group (aligned, conflicting, generated). */
 const ANALYSIS = { saliencyImages: 10, embeddingPoints: 300 };
@@ -147,10 +151,9 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       // Set only when asked, so that units of runs without it keep their cache keys.
       ...(config.caption.prompt === undefined ? {} : { prompt: config.caption.prompt }),
     };
-    const captionItems: (CaptionImageInput | LegacyCaptionImageInput)[] = patched(CAPTION_UNITS)
-      ? planBatches(topK.items.length, captionUnitImages({ batchSize: config.caption.batchSize ?? 'auto', perImage: config.caption.perImage }))
-        .map(({ first, count }, unit) => ({ ...captionSettings, unit, items: topK.items.slice(first, first + count) }))
-      : topK.items.map((item) => ({ ...captionSettings, item }));
+    deprecatePatch(CAPTION_UNITS);
+    const captionItems: CaptionImageInput[] = planBatches(topK.items.length, captionUnitImages({ batchSize: config.caption.batchSize ?? 'auto', perImage: config.caption.perImage }))
+      .map(({ first, count }, unit) => ({ ...captionSettings, unit, items: topK.items.slice(first, first + count) }));
     const captions = await fanOutInChunks(control, 'captionImage', captionItems, config.caption.concurrency, config.fanOutChunk);
 
     await enter('filterCaptions');
@@ -199,14 +202,12 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     for (const e of evaluations) accuracy[e.role] = e.accuracy;
     live.note(`unbiased test accuracy: ${evaluations.map((e) => `${e.role} ${e.accuracy.unbiased.toFixed(2)}%`).join(', ')}`);
 
-    // Saliency and embedding for the report (paper Figs. 2 and 7); experiments started before it skip it.
-    let analysis: ActivityOutput<'analyzeModels'> | undefined;
-    if (patched(ANALYZE_MODELS)) {
-      await enter('analyzeModels');
-      analysis = await call('analyzeModels', `saliency of f_B and f_D on ${ANALYSIS.saliencyImages} bias-conflicting test images; UMAP of f_D's features (${ANALYSIS.embeddingPoints} per group)`, {
-        experimentId, dataset: data, models: { biased: biased.modelKey, debiased: debiased.modelKey }, generatedManifests, seed: config.seed, ...ANALYSIS,
-      });
-    }
+    // Saliency and embedding for the report (paper Figs. 2 and 7).
+    deprecatePatch(ANALYZE_MODELS);
+    await enter('analyzeModels');
+    const analysis = await call('analyzeModels', `saliency of f_B and f_D on ${ANALYSIS.saliencyImages} bias-conflicting test images; UMAP of f_D's features (${ANALYSIS.embeddingPoints} per group)`, {
+      experimentId, dataset: data, models: { biased: biased.modelKey, debiased: debiased.modelKey }, generatedManifests, seed: config.seed, ...ANALYSIS,
+    });
 
     return await report({
       accuracy, models,
@@ -222,17 +223,17 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
         ['generateBatch', generateOutputs],
         ['trainClassifier(debiased)', [debiased]],
         ['evaluate', evaluations],
-        ['analyzeModels', analysis ? [analysis] : []],
+        ['analyzeModels', [analysis]],
       ],
       method: {
         topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
         captions: { images: topK.items.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
         generated,
-        ...(analysis?.judge ? { generatedLabels: analysis.judge } : {}),
+        ...(analysis.judge ? { generatedLabels: analysis.judge } : {}),
       },
       artifacts: {
         tableKey: scores.tableKey, selectionKey: topK.selectionKey, keptKey: filtered.keptKey, generatedManifests,
-        ...(analysis ? { analysisKey: analysis.analysisKey } : {}),
+        analysisKey: analysis.analysisKey,
       },
     });
   } catch (err) {

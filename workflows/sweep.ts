@@ -3,7 +3,7 @@
  * time, then mean ± std per (dataset, ratio) beside the paper's numbers.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ApplicationFailure, isCancellation, patched, sleep, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { ApplicationFailure, deprecatePatch, isCancellation, sleep, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { ExperimentInput, ExperimentResult } from '../stages/contracts';
 import { aggregateSweep, type SweepRow } from '../stages/report/sweep-aggregate';
 import { sweepResultsKey } from '../stages/report/result-keys';
@@ -36,6 +36,15 @@ const PREPARE_DATASETS_FIRST = 'sweep-prepares-each-dataset-once';
 /** Seconds between tries to start a cell that is running elsewhere: 5, 10, 20 ... 60. */
 const RUNNING_CELL_WAITS_S = { first: 5, max: 60 };
 
+/**
+ * A cell that already ran (alone, or in another sweep) runs again from its stored stages. Every
+ * recorded history has the patch's marker: deprecated, then to be removed with its constant.
+ */
+function rerunCompletedCells(): WorkflowIdReusePolicy {
+  deprecatePatch(RERUN_COMPLETED_CELLS);
+  return WorkflowIdReusePolicy.ALLOW_DUPLICATE;
+}
+
 export async function sweep(input: SweepInput): Promise<SweepResult> {
   const control = installControl();
   control.progress.stage = 'experiments';
@@ -54,7 +63,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
         taskQueue: TASK_QUEUES.workflow,
         // A cell that already ran (alone, or in another sweep) runs again from its stored stages,
         // which are all reused: seconds, where it used to fail the cell as "already started".
-        workflowIdReusePolicy: patched(RERUN_COMPLETED_CELLS) ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        workflowIdReusePolicy: rerunCompletedCells(),
         typedSearchAttributes: queuedExperimentAttributes(config),
         staticSummary: `${config.dataset} ${config.ratio}% seed ${config.seed} (sweep ${input.sweepId})`,
       },
@@ -68,7 +77,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
         } catch (err) {
           // The same experiment running on its own (or in another sweep): a second execution would
           // compute it twice. Wait for that one to finish, then run the cell from its stored stages.
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !patched(WAIT_FOR_RUNNING_CELLS)) throw err;
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          deprecatePatch(WAIT_FOR_RUNNING_CELLS);
           await sleep(`${wait}s`);
         }
       }
@@ -81,11 +91,10 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     control.progress.done += 1;
   };
   try {
-    if (patched(PREPARE_DATASETS_FIRST)) {
-      control.progress.stage = 'prepareDataset';
-      await prepareDatasets(input.cells);
-      control.progress.stage = 'experiments';
-    }
+    deprecatePatch(PREPARE_DATASETS_FIRST);
+    control.progress.stage = 'prepareDataset';
+    await prepareDatasets(input.cells);
+    control.progress.stage = 'experiments';
     await slidingWindow(input.cells.length, input.parallelism, () => control.whenRunning(), runCell);
 
     control.progress.stagesDone.push('experiments');
