@@ -8,8 +8,8 @@ import type {
   StageReuse, TrainClassifierInput,
 } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
-import type { SelectionConfig } from '../stages/config/schema';
 import { roleTraining } from '../stages/config/role-training';
+import { configAsRun } from '../stages/config/as-run';
 import { experimentResultsKey } from '../stages/report/result-keys';
 import { callActivity as call, type ActivityInput, type ActivityOutput } from './call-activity';
 import { installControl, type Control } from './control';
@@ -34,11 +34,10 @@ type TrainedModel = ActivityOutput<'trainClassifier'>;
 /** One stage's units, for the reuse and energy tables. */
 type StageUnits = [string, readonly { reused?: boolean; energy?: Energy }[]];
 
-const LEGACY_SELECTION: SelectionConfig = { classifiers: 'valid', biased: 'valid', valid: { bias: 'unbiased' } };
-
 export async function experiment(input: ExperimentInput): Promise<ExperimentResult> {
   const control = installControl();
-  const { config, experimentId } = input;
+  const { experimentId } = input;
+  const config = configAsRun(input.config);
   const live = installLiveDetails(control, `DiffuBias ${config.dataset} at ${config.ratio}% conflicting, seed ${config.seed}`);
   const dataset: DatasetRef = { name: config.dataset, ratio: config.ratio, seed: config.seed, root: config.datasetRoot };
 
@@ -105,10 +104,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     const data: DatasetRef = prepared.contentId ? { ...dataset, contentId: prepared.contentId } : dataset;
 
     await enter('trainClassifier');
-    // An experiment started before `selection` and `classifier.init` existed keeps the protocol it
-    // started with (best validation epoch, Keras init) for the stages it has left.
-    const selection = config.selection ?? LEGACY_SELECTION;
-    const classifier = { ...config.classifier, init: config.classifier?.init ?? 'glorot' };
+    const { selection, classifier } = config;
     const trainInput = (role: ClassifierRole, loss: 'gce' | 'ce'): TrainClassifierInput => ({
       experimentId, role, loss, dataset: data, train: roleTraining(config.train, role), classifier, seed: config.seed,
       selection: role === 'biased' ? selection.biased : selection.classifiers, valid: selection.valid,
@@ -152,14 +148,14 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       ...(config.caption.prompt === undefined ? {} : { prompt: config.caption.prompt }),
     };
     deprecatePatch(CAPTION_UNITS);
-    const captionItems: CaptionImageInput[] = planBatches(topK.items.length, captionUnitImages({ batchSize: config.caption.batchSize ?? 'auto', perImage: config.caption.perImage }))
+    const captionItems: CaptionImageInput[] = planBatches(topK.items.length, captionUnitImages({ batchSize: config.caption.batchSize, perImage: config.caption.perImage }))
       .map(({ first, count }, unit) => ({ ...captionSettings, unit, items: topK.items.slice(first, first + count) }));
     const captions = await fanOutInChunks(control, 'captionImage', captionItems, config.caption.concurrency, config.fanOutChunk);
 
     await enter('filterCaptions');
     const filtered = await call('filterCaptions', `filter ${topK.items.length * config.caption.perImage} captions by top-F words`, {
       experimentId, captionKeys: captions.map((c) => c.captionsKey), numClasses: prepared.classNames.length,
-      topF: config.filter.topF, match: config.filter.match, enabled: config.filter.enabled ?? true, labelCheck: config.filter.labelCheck ? config.dataset : undefined,
+      topF: config.filter.topF, match: config.filter.match, enabled: config.filter.enabled, labelCheck: config.filter.labelCheck ? config.dataset : undefined,
     });
 
     await enter('generateBatch');
@@ -185,7 +181,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     }
 
     await enter('trainClassifier');
-    const repeat = config.generate.repeat ?? 1;
+    const repeat = config.generate.repeat;
     const fromBiased = config.train.debiasedInit === 'biased';
     const debiased = await call('trainClassifier', describeTrain('debiased', `debiased${fromBiased ? ' (from f_B)' : ''}`, 'ce', `${prepared.counts.train} original + ${generated} generated images${repeat > 1 ? ` (x${repeat} per epoch)` : ''}`), {
       ...trainInput('debiased', 'ce'), extraManifests: generatedManifests, extraRepeat: repeat, ...(fromBiased ? { initModelKey: biased.modelKey } : {}),

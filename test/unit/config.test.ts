@@ -1,6 +1,7 @@
 import { workerSettingsFromEnv } from '../../core/settings';
 import { describe, expect, it } from 'vitest';
-import { parseExperimentConfig, parseSweepConfig } from '../../stages/config/schema';
+import { parseExperimentConfig, parseSweepConfig, type ExperimentConfig } from '../../stages/config/schema';
+import { configAsRun } from '../../stages/config/as-run';
 import { ConfigError } from '../../core/errors';
 import { experimentIdentity, planSweep } from '../../cli/submit';
 import { generateUnitImages, UNIT_UNET_ROWS } from '../../stages/unit-sizes';
@@ -112,5 +113,23 @@ describe('worker settings from the environment', () => {
     expect(() => workerSettingsFromEnv({ DIFFUBIAS_GENERATE_THREADS: '0' })).toThrow(/DIFFUBIAS_GENERATE_THREADS.*positive integer/);
     expect(() => workerSettingsFromEnv({ DIFFUBIAS_CAPTION_DEVICE: 'tpu' })).toThrow(/DIFFUBIAS_CAPTION_DEVICE/);
     expect(() => workerSettingsFromEnv({ DIFFUBIAS_TF_BACKEND: 'webgl' })).toThrow(/DIFFUBIAS_TF_BACKEND/);
+  });
+});
+
+describe('a recorded config as its run used it', () => {
+  it("fills keys added since a run started with that run's values, and leaves today's configs as they are", () => {
+    const today = parseExperimentConfig({ dataset: 'cmnist', ratio: 1 });
+    expect(configAsRun(today)).toEqual(today);
+    const { selection: _s, ...old } = JSON.parse(JSON.stringify(today)) as Record<string, unknown> & { classifier: Record<string, unknown>; caption: Record<string, unknown>; filter: Record<string, unknown>; generate: Record<string, unknown> };
+    delete old.classifier.init;
+    delete old.caption.batchSize;
+    delete old.filter.enabled;
+    delete old.generate.repeat;
+    const asRun = configAsRun(old as unknown as ExperimentConfig);
+    expect(asRun.selection).toEqual({ classifiers: 'valid', biased: 'valid', valid: { bias: 'unbiased' } });
+    expect(asRun.classifier.init).toBe('glorot');
+    expect(asRun.caption.batchSize).toBe('auto');
+    expect(asRun.filter.enabled).toBe(true);
+    expect(asRun.generate.repeat).toBe(1);
   });
 });
