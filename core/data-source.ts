@@ -11,6 +11,8 @@ export interface DataSource {
   readonly root: string;
   /** Every file below `dir` (relative to the root), sorted; null when the folder does not exist. */
   listFiles(dir: string): Promise<string[] | null>;
+  /** Up to `limit` names directly in the root (folders end in "/"); [] when it is empty or absent. */
+  topLevel(limit: number): Promise<string[]>;
   read(path: string): Promise<Buffer>;
   /** The path as the user would find it (`/data/cmnist/...` or `s3://bucket/...`). */
   describe(path: string): string;
@@ -33,6 +35,11 @@ class LocalSource implements DataSource {
       .filter((e) => e.isFile())
       .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'))
       .sort();
+  }
+
+  async topLevel(limit: number): Promise<string[]> {
+    const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
+    return entries.slice(0, limit).map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort();
   }
 
   async read(path: string): Promise<Buffer> {
@@ -60,6 +67,10 @@ class S3Source implements DataSource {
   async listFiles(dir: string): Promise<string[] | null> {
     const keys = await this.store.list(`${dir.replace(/\/?$/, '/')}`);
     return keys.length > 0 ? keys : null;
+  }
+
+  topLevel(limit: number): Promise<string[]> {
+    return this.store.listTop('', limit);
   }
 
   async read(path: string): Promise<Buffer> {

@@ -154,6 +154,14 @@ export class ArtifactStore {
     return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  /** Up to `limit` names directly under `prefix`: objects, and sub-prefixes ending in "/" (one page, v1 listing). */
+  async listTop(prefix: string, limit: number): Promise<string[]> {
+    const res = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.listingPrefix(prefix), Delimiter: '/', MaxKeys: limit }));
+    const base = this.listingPrefix(prefix);
+    const names = [...(res.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''), ...(res.Contents ?? []).map((c) => c.Key ?? '')];
+    return names.filter(Boolean).map((name) => name.slice(base.length)).filter(Boolean).slice(0, limit).sort();
+  }
+
   /** Every key under `prefix`, sorted. */
   async list(prefix: string): Promise<string[]> {
     return (await this.listObjects(prefix)).map((o) => o.key);

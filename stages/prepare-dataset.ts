@@ -1,7 +1,7 @@
 import { buildColoredMnist, buildingMarker, buildMarker, BUILDING_MARKER, isColoredMnist, type BuildMarker, type ColoredMnistName } from '../datasets/cmnist/build';
 import { listSplit, ratioFolder, type Split, type SplitListing } from '../datasets/disent/layout';
 import { withDataSource, type DataSource } from '../core/data-source';
-import { DATASETS } from '../datasets/specs';
+import { DATASET_NAMES, DATASETS } from '../datasets/specs';
 import { createHash, randomUUID } from 'node:crypto';
 import { ArtifactStore, type S3Settings } from '../core/store';
 import { BadInputError } from '../core/errors';
@@ -26,7 +26,10 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
       if (isColoredMnist(dataset.name) && err instanceof BadInputError) return false;
       throw err;
     });
-    if (!present) await buildMissingCmnist(input, ctx);
+    if (!present) {
+      await refuseForeignFolder(source, dataset.name);
+      await buildMissingCmnist(input, ctx);
+    }
     let [train, valid, test] = await Promise.all([list('train'), list('valid'), list('test')]);
     if (present && isColoredMnist(dataset.name)) {
       const incomplete = await cmnistIncomplete(source, dataset.name, dataset.ratio, { train, valid, test });
@@ -108,6 +111,20 @@ export function datasetContentId(dataset: DatasetRef, s3: S3Settings): Promise<s
       throw err;
     }
   });
+}
+
+/**
+ * A Colored MNIST build writes into the dataset root only when that root is empty or holds datasets
+ * of this project's layout (a folder per dataset name): a root that holds other data (a user's
+ * ImageFolder, say) was named for that data, not for 70,000 generated images beside it.
+ */
+async function refuseForeignFolder(source: DataSource, name: DatasetRef['name']): Promise<void> {
+  const ours = new Set(DATASET_NAMES.map((n) => `${n}/`));
+  const foreign = (await source.topLevel(50)).filter((entry) => !ours.has(entry));
+  if (foreign.length === 0) return;
+  throw new BadInputError(source.root, `holds other data (${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', …' : ''}), and ${name} is not there: `
+    + `Colored MNIST is built automatically only into an empty folder or one of datasets in this project's layout (${[...ours].slice(0, 3).join(', ')}…). `
+    + `Point datasetRoot at such a folder, or build it here on purpose: npx diffubias dataset build ${name} --out ${source.root}`);
 }
 
 /** Builds a Colored MNIST at the dataset's ratio; `limit` (images per split) only to rebuild a limited build as it was. */

@@ -35,6 +35,11 @@ describe('artifact store (embedded S3-compatible server)', () => {
     expect(await store.get('runs/a/missing')).toBeNull();
     expect(await store.list('runs/a/')).toEqual(['runs/a/x.bin', 'runs/a/y.json']);
     expect(store.uri('runs/a/x.bin')).toBe('s3://artifacts/team/runs/a/x.bin');
+    // What is directly under a prefix: objects, and sub-prefixes as folders.
+    await store.put('runs/top.txt', 't');
+    expect(await store.listTop('runs/', 10)).toEqual(['a/', 'b/', 'top.txt']);
+    expect(await store.listTop('runs/', 1)).toHaveLength(1);
+    expect(await store.listTop('nothing/', 10)).toEqual([]);
   });
 
   it('lists past one page (1,000 keys): a demo run stores ~4,500 generated images', async () => {

@@ -99,3 +99,28 @@ describe('prepareDataset on cmnist-lff', () => {
     expect(trainFiles().length).toBeGreaterThan(0);
   });
 });
+
+describe('prepareDataset on a folder that holds other data', () => {
+  it('does not build Colored MNIST into it: the error names the folder and what is there, and nothing is written', async () => {
+    const user = mkdtempSync(join(tmpdir(), 'user-images-'));
+    mkdirSync(join(user, 'train', 'cat'), { recursive: true });
+    writeFileSync(join(user, 'train', 'cat', 'a.png'), 'not ours');
+    const err = await prepareDatasetEngine({ experimentId: 'e', dataset: { name: 'cmnist', ratio: 1, seed: 0, root: user } }, context())
+      .then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toMatch(new RegExp(`^${user.replace(/[/\\^$.*+?()[\]{}|]/g, '\\$&')}: holds other data \\(train/\\), and cmnist is not there`));
+    expect(err?.message).toContain(`npx diffubias dataset build cmnist --out ${user}`);
+    expect(readdirSync(user)).toEqual(['train']);
+    // An empty folder, or one of this project's datasets, is built into as before.
+    const empty = mkdtempSync(join(tmpdir(), 'empty-root-'));
+    expect(await refused(empty)).toBe(false);
+  }, 120_000);
+});
+
+/** Whether prepareDataset refused to build into `where` (it is stopped right after the check: a build takes minutes). */
+async function refused(where: string): Promise<boolean> {
+  const controller = new AbortController();
+  controller.abort();
+  const err = await prepareDatasetEngine({ experimentId: 'e', dataset: { name: 'cmnist', ratio: 1, seed: 0, root: where } }, { ...context(), signal: controller.signal })
+    .then(() => undefined, (e: unknown) => e as Error);
+  return /holds other data/.test(err?.message ?? '');
+}
