@@ -271,9 +271,10 @@ program
     }
   });
 
-program
+const dataset = program
   .command('dataset')
-  .description('datasets in the DisEnt layout')
+  .description('datasets in the DisEnt layout');
+dataset
   .command('build <name>')
   .description('build Colored MNIST from the MNIST files npm ships, no download: cmnist (this project\'s) or cmnist-lff (LfF\'s make_dataset.py)')
   .requiredOption('--out <dir>', 'a folder or s3://bucket/prefix')
@@ -283,6 +284,18 @@ program
   .action(async (name: string, opts: { out: string; ratios: string; seed: string; severity?: string }) => {
     const severity = opts.severity === undefined ? undefined : Number(opts.severity);
     await buildDataset(name, { out: opts.out, ratios: opts.ratios.split(',').map(Number), seed: Number(opts.seed), severity }, settingsFromEnv(), err);
+  });
+
+dataset
+  .command('check <root>')
+  .description('check a dataset before training: counts per split and class, bad or truncated images, duplicates across splits, missing or tiny classes; exit 1 on errors')
+  .requiredOption('--dataset <name>', 'which dataset under the root (its folder name: cmnist, bffhq, ...)')
+  .requiredOption('--ratio <percent>', 'the bias-conflicting ratio whose train split to check (e.g. 1)')
+  .option('--json', 'the whole report as JSON')
+  .option('--names-only', "check the files' names only, not their bytes (fast on S3)")
+  .action(async (root: string, opts: { dataset: string; ratio: string; json?: boolean; namesOnly?: boolean }) => {
+    const { checkDatasetCommand } = require('./commands/dataset') as typeof import('./commands/dataset');
+    process.exitCode = await checkDatasetCommand(root, { dataset: opts.dataset, ratio: Number(opts.ratio), json: Boolean(opts.json), namesOnly: Boolean(opts.namesOnly) }, settingsFromEnv(), out);
   });
 
 program

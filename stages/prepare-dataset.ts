@@ -1,6 +1,7 @@
 import { buildColoredMnist, buildingMarker, buildMarker, BUILDING_MARKER, isColoredMnist, type BuildMarker, type ColoredMnistName } from '../datasets/cmnist/build';
 import { listSplit, ratioFolder, type Split, type SplitListing } from '../datasets/disent/layout';
 import { withDataSource, type DataSource } from '../core/data-source';
+import { checkDataset, describeCheck } from '../datasets/check';
 import { DATASET_NAMES, DATASETS } from '../datasets/specs';
 import { createHash, randomUUID } from 'node:crypto';
 import { ArtifactStore, type S3Settings } from '../core/store';
@@ -42,6 +43,11 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
         if (still) throw new BadInputError(dataset.root, `Colored MNIST ${dataset.ratio}% is still incomplete after a rebuild (${still.reason})`);
       }
     }
+    // A dataset this project built is vouched for by its build marker: its names are checked, not its bytes.
+    const builtHere = isColoredMnist(dataset.name) && (await hasBuildMarker(source, dataset.name, dataset.ratio));
+    const check = await checkDataset(source, dataset.name, dataset.ratio, { numClasses: spec.classNames.length, readBytes: !builtHere && !parseS3Uri(dataset.root) });
+    if (check.errors.length > 0) throw new BadInputError(dataset.root, `the dataset check failed (npx diffubias dataset check ${dataset.root} --dataset ${dataset.name} --ratio ${dataset.ratio} lists it all):\n${describeCheck(check, 10).join('\n')}`);
+    for (const w of check.warnings.slice(0, 10)) ctx.log(`warning: ${w.kind}: ${w.where}: ${w.detail}`);
     const conflicting = train.samples.filter((s) => s.label !== s.bias).length;
     const contentId = listingId([train, valid, test].map((split) => split.samples.map((s) => s.path)));
     ctx.log(`${dataset.name} ${dataset.ratio}%: ${train.samples.length} train (${conflicting} bias-conflicting), ${valid.samples.length} valid, ${test.samples.length} test`);
@@ -111,6 +117,17 @@ export function datasetContentId(dataset: DatasetRef, s3: S3Settings): Promise<s
       throw err;
     }
   });
+}
+
+/** Whether this project's build marker lists the ratio (the build then wrote every byte itself). */
+async function hasBuildMarker(source: DataSource, name: ColoredMnistName, ratio: number): Promise<boolean> {
+  const bytes = await source.read(buildMarker(name)).catch(() => undefined);
+  if (!bytes) return false;
+  try {
+    return (JSON.parse(bytes.toString('utf8')) as BuildMarker).ratios.includes(ratio);
+  } catch {
+    return false;
+  }
 }
 
 /**

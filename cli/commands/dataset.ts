@@ -2,6 +2,9 @@ import { ArtifactStore } from '../../core/store';
 import { ConfigError } from '../../core/errors';
 import type { Settings } from '../../core/settings';
 import { parseS3Uri } from '../../core/s3-uri';
+import { withDataSource } from '../../core/data-source';
+import { checkDataset, describeCheck } from '../../datasets/check';
+import { DATASETS } from '../../datasets/specs';
 
 export interface DatasetBuildOptions {
   out: string;
@@ -41,4 +44,25 @@ export async function buildDataset(name: string, options: DatasetBuildOptions, s
   for (const r of summary.ratios) log(`${r.dir}: ${r.aligned} aligned, ${r.conflicting} conflicting`);
   log(`valid: ${summary.valid.aligned} aligned, ${summary.valid.conflicting} conflicting; test: ${summary.test.aligned} aligned, ${summary.test.conflicting} conflicting`);
   log(`${summary.filesWritten} files in ${summary.seconds.toFixed(1)} s under ${options.out}/${name}`);
+}
+
+export interface DatasetCheckOptions {
+  dataset: string;
+  ratio: number;
+  json: boolean;
+  /** Only the files' names (counts, classes), not their bytes. */
+  namesOnly: boolean;
+}
+
+/**
+ * `diffubias dataset check <root>`: what prepareDataset would refuse, before any experiment: the
+ * report on stdout (text, or JSON), exit code 1 when it found errors.
+ */
+export async function checkDatasetCommand(root: string, options: DatasetCheckOptions, settings: Settings, out: (text: string) => void): Promise<number> {
+  const spec = DATASETS[options.dataset as keyof typeof DATASETS];
+  if (!spec) throw new ConfigError([`dataset: unknown dataset ${JSON.stringify(options.dataset)}; expected one of ${Object.keys(DATASETS).join(', ')}`]);
+  if (!(options.ratio > 0 && options.ratio < 100)) throw new ConfigError([`ratio: must be a percent between 0 and 100, got ${options.ratio}`]);
+  const check = await withDataSource(root, settings.s3, (source) => checkDataset(source, spec.name, options.ratio, { numClasses: spec.classNames.length, readBytes: !options.namesOnly }));
+  out(options.json ? `${JSON.stringify(check, null, 2)}\n` : `${describeCheck(check).join('\n')}\n`);
+  return check.errors.length > 0 ? 1 : 0;
 }

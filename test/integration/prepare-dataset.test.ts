@@ -77,6 +77,16 @@ describe('prepareDataset on a Colored MNIST folder this project built', () => {
     expect(out.counts.train).toBe(LIMIT - 1);
   });
 
+  it("checks a copy with no marker of ours byte by byte, and fails fast naming what is wrong", async () => {
+    rmSync(join(root, BUILD_MARKER));
+    const broken = trainFiles()[0]!;
+    writeFileSync(broken, readFileSync(broken).subarray(0, 50));
+    const err = await prepare().then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.name).toBe('BadInputError');
+    expect(err?.message).toContain('the dataset check failed');
+    expect(err?.message).toContain(`truncated: ${broken}: PNG without its IEND chunk`);
+  });
+
   it('a later build of another ratio keeps the first in BUILD.json', async () => {
     await buildColoredMnist({ out: root, ratios: [2], seed: CMNIST_BUILD_SEED, limit: LIMIT });
     const marker = JSON.parse(readFileSync(join(root, BUILD_MARKER), 'utf8')) as BuildMarker;
