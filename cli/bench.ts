@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { hashOf } from '../stages/config/canonical-hash';
 import { ArtifactStore } from '../core/store';
-import { EMBEDDED_S3_CREDENTIALS } from '../core/settings';
 import { parseExperimentConfig } from '../stages/config/schema';
 import type { ModelSpec } from '../engines/classifier/models';
 import { startEmbeddedS3 } from './stack/s3-server';
@@ -105,7 +104,7 @@ export const BENCHMARKS: Benchmark[] = [
       const { join } = await import('node:path');
       const dir = await mkdtemp(join(tmpdir(), 'diffubias-bench-'));
       const s3 = await startEmbeddedS3({ directory: dir, bucket: 'bench' });
-      const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'bench', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+      const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'bench', prefix: '', credentials: s3.credentials });
       try {
         const body = new Uint8Array(1 << 20).fill(7);
         const n = 20;

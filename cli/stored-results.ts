@@ -31,7 +31,7 @@ export async function withStore<T>(settings: Settings, fn: (store: ArtifactStore
   if (settings.embeddedS3) {
     const server = await startEmbeddedS3({ directory: join(settings.home, 's3'), bucket: settings.s3.bucket });
     close = server.close;
-    s3 = { ...settings.s3, endpoint: server.endpoint };
+    s3 = { ...settings.s3, endpoint: server.endpoint, credentials: server.credentials };
   }
   const store = new ArtifactStore(s3);
   try {

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { S3Settings } from './store';
 import { ConfigError } from './errors';
@@ -6,8 +9,32 @@ import { isSafeKeyPrefix } from './object-key';
 
 /** The embedded S3 server's default address (`diffubias dev` starts it there). */
 export const EMBEDDED_S3_ENDPOINT = 'http://127.0.0.1:4568';
-/** The embedded server accepts only these; they are used for it and nothing else. */
-export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+/** Where the dev stack keeps the embedded S3 server's credentials, under its home (mode 0600). */
+export const EMBEDDED_S3_CREDENTIALS_FILE = 's3-credentials.json';
+
+/**
+ * The embedded S3 server's credentials for a home: made once (random, file mode 0600) and read by
+ * the dev stack, its workers and every command on that home, so that no other user or process on
+ * the machine can read or write the artifacts.
+ */
+export function embeddedS3Credentials(home: string): { accessKeyId: string; secretAccessKey: string } {
+  const path = join(home, EMBEDDED_S3_CREDENTIALS_FILE);
+  const read = () => {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { accessKeyId?: unknown; secretAccessKey?: unknown };
+    if (typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') throw new ConfigError([`${path}: expected {"accessKeyId", "secretAccessKey"}`]);
+    return { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey };
+  };
+  if (existsSync(path)) return read();
+  mkdirSync(home, { recursive: true });
+  const fresh = { accessKeyId: `DFB${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
+  try {
+    // 'wx': of two processes making it at once, one writes and the other reads what it wrote.
+    writeFileSync(path, `${JSON.stringify(fresh)}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return read();
+}
 
 const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
@@ -45,7 +72,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
       region: e.AWS_REGION,
       bucket: e.DIFFUBIAS_S3_BUCKET,
       prefix: e.DIFFUBIAS_S3_PREFIX,
-      credentials: embeddedS3 ? EMBEDDED_S3_CREDENTIALS : undefined,
+      credentials: embeddedS3 ? embeddedS3Credentials(e.DIFFUBIAS_HOME) : undefined,
     },
     embeddedS3,
     home: e.DIFFUBIAS_HOME,

@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import { startEmbeddedS3 } from '../cli/stack/s3-server';
 import { ArtifactStore } from '../core/store';
-import { EMBEDDED_S3_CREDENTIALS } from '../core/settings';
 import { runStageUnit, type StageResult } from '../stages/runner/stage-runner';
 import { prepareDatasetEngine } from '../stages/prepare-dataset';
 import { STAGE_VERSIONS } from '../stages/stage-versions';
@@ -22,7 +21,7 @@ export interface StageHarness {
 
 export async function withStageHarness<T>(experimentId: string, body: (h: StageHarness) => Promise<T>): Promise<T> {
   const s3 = await startEmbeddedS3({ directory: join(process.cwd(), '.diffubias', 's3-baseline'), bucket: 'diffubias' });
-  const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'diffubias', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+  const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'diffubias', prefix: '', credentials: s3.credentials });
   const harness: StageHarness = {
     run: (stage, unit, engine, inputs) =>
       runStageUnit(store, { experimentId, stage, version: STAGE_VERSIONS[stage], unit, inputs }, { progress() {} }, (ctx) => engine(inputs, ctx)),

@@ -1,3 +1,4 @@
+import { embeddedS3Credentials } from '../../core/settings';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
@@ -63,6 +64,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         directory: home ? join(home, 's3') : await tempDir(),
         port: options.s3Port,
         bucket: options.bucket ?? 'diffubias',
+        // A home's server takes the home's credentials, which its workers and commands read too.
+        ...(home ? { credentials: embeddedS3Credentials(home) } : {}),
       });
     }
   } catch (err) {

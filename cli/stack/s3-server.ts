@@ -1,17 +1,33 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import S3rver from 's3rver';
+import { refusal, refusalXml, type S3Credentials } from './s3-guard';
 
 export interface EmbeddedS3 {
   endpoint: string;
+  /** The only credentials it accepts (every request must be SigV4-signed with them). */
+  credentials: S3Credentials;
   close(): Promise<void>;
 }
 
+/** Fresh random credentials: for a server whose clients all live in this process (tests, a benchmark). */
+export function randomS3Credentials(): S3Credentials {
+  return { accessKeyId: `DFB${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
+}
+
+/** s3rver's own account registry (its authentication looks the key id up there before our guard's check is trusted). */
+type AccountModule = { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void } };
+
 /**
  * An S3-compatible server in this process, storing objects as files under `directory`, so the
- * artifacts of local runs survive restarts. Port 0 picks a free port.
+ * artifacts of local runs survive restarts. Port 0 picks a free port. It answers only requests
+ * signed with `credentials` (random ones when absent) and refuses keys that would leave its folder
+ * (s3-guard.ts).
  */
-export async function startEmbeddedS3(options: { directory: string; port?: number; bucket: string }): Promise<EmbeddedS3> {
+export async function startEmbeddedS3(options: { directory: string; port?: number; bucket: string; credentials?: S3Credentials }): Promise<EmbeddedS3> {
   await mkdir(options.directory, { recursive: true });
+  const credentials = options.credentials ?? randomS3Credentials();
+  (require('s3rver/lib/models/account') as AccountModule).DUMMY_ACCOUNT.createKeyPair(credentials.accessKeyId, credentials.secretAccessKey);
   const server = new S3rver({
     address: '127.0.0.1',
     port: options.port ?? 0,
@@ -19,9 +35,25 @@ export async function startEmbeddedS3(options: { directory: string; port?: numbe
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
+  // First in line, before s3rver's own middleware reads or writes anything.
+  (server as unknown as { middleware: unknown[] }).middleware.unshift(async (ctx: KoaContext, next: () => Promise<void>) => {
+    const refused = await refusal(ctx.req, credentials);
+    if (!refused) return next();
+    ctx.status = refused.status;
+    ctx.type = 'application/xml';
+    ctx.body = refusalXml(refused);
+  });
   const address = await server.run();
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
+    credentials,
     close: () => server.close(),
   };
+}
+
+interface KoaContext {
+  req: import('node:http').IncomingMessage;
+  status: number;
+  type: string;
+  body: unknown;
 }

@@ -17,14 +17,13 @@ import { prepareDatasetEngine } from '../../stages/prepare-dataset';
 import { selectTopKEngine } from '../../stages/select-top-k';
 import type { DatasetRef } from '../../stages/contracts';
 import type { StageEngine } from '../../stages/context';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 
 async function measure() {
   const started = Date.now();
   // A fresh store each run, so the run measures the code as it is now (a stored stage would be
   // reused); ACCEPTANCE_S3_DIR keeps one across runs when iterating on a later stage.
   const s3 = await startEmbeddedS3({ directory: process.env.ACCEPTANCE_S3_DIR ?? mkdtempSync(join(tmpdir(), 'acceptance-s3-')), bucket: 'acceptance' });
-  const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'acceptance', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+  const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'acceptance', prefix: '', credentials: s3.credentials });
   const config = parseExperimentConfig({ dataset: 'cmnist', ratio: 1, seed: 0, train: { epochs: 5 }, datasetRoot: process.env.DATASET_ROOT ?? '.diffubias/datasets' });
   const experimentId = 'acceptance/cmnist/1/0';
   const run = async <I extends object, O>(stage: string, unit: string, engine: StageEngine<I, O>, input: I): Promise<O> => {

@@ -2,7 +2,6 @@
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnActivityWorker, superviseActivityWorker } from '../../cli/stack/activity-worker-process';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { TASK_QUEUES } from '../../stages/activity-table';
 import { startHarness, type Harness } from '../support/harness';
 
@@ -20,8 +19,8 @@ function childEnv(): NodeJS.ProcessEnv {
     TEMPORAL_ADDRESS: h.stack.address,
     DIFFUBIAS_S3_ENDPOINT: h.stack.s3!.endpoint,
     DIFFUBIAS_S3_BUCKET: h.store.settings.bucket,
-    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
+    AWS_ACCESS_KEY_ID: h.stack.s3!.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: h.stack.s3!.credentials.secretAccessKey,
   };
 }
 

@@ -8,7 +8,6 @@ import { isSafeObjectKey } from '../../core/object-key';
 import { locationKey, resolveLocalPath } from '../../core/location';
 import { BadInputError } from '../../core/errors';
 import { PROJECT_ROOT } from '../../core/project-root';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { ArtifactStore } from '../../core/store';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bundle-store-'));
@@ -19,7 +18,7 @@ let store: ArtifactStore;
 
 beforeAll(async () => {
   s3 = await startEmbeddedS3({ directory: join(tmp, 's3'), bucket: 'models' });
-  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'models', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'models', prefix: '', credentials: s3.credentials });
   await store.put('tiny/config.json', '{"a":1}');
   await store.put('tiny/onnx/model.onnx', 'weights-v1');
   await store.put('tiny/unused/big.bin', 'never synced');

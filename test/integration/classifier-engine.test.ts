@@ -12,7 +12,6 @@ import { datasetContentId, prepareDatasetEngine } from '../../stages/prepare-dat
 import { selectTopKEngine } from '../../stages/select-top-k';
 import { validationView } from '../../stages/dataset-access';
 import type { DatasetRef, TrainClassifierInput } from '../../stages/contracts';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import type { StageEngine, StageProgress } from '../../stages/context';
 import { writeSyntheticCmnist } from '../support/synthetic-dataset';
 
@@ -25,7 +24,7 @@ beforeAll(async () => {
   await writeSyntheticCmnist(root);
   dataset = { name: 'cmnist', ratio: 1, seed: 0, root };
   s3 = await startEmbeddedS3({ directory: join(root, 's3'), bucket: 'engines' });
-  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'engines', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'engines', prefix: '', credentials: s3.credentials });
 });
 afterAll(async () => {
   store.destroy();

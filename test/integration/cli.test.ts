@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness';
 import { startEmbeddedS3 } from '../../cli/stack/s3-server';
 import { ArtifactStore } from '../../core/store';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 
 const run = promisify(execFile);
 const bin = join(__dirname, '..', '..', 'bin', 'diffubias.js');
@@ -116,7 +115,7 @@ describe('diffubias CLI', () => {
     const home = mkdtempSync(join(tmpdir(), 'report-home-'));
     // Stored the way writeReport stores them, then the server is gone: only files remain.
     const s3 = await startEmbeddedS3({ directory: join(home, 's3'), bucket: 'diffubias' });
-    const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'diffubias', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+    const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'diffubias', prefix: '', credentials: s3.credentials });
     const stored = { experimentId: 'cmnist/1/0/abcdef123456', accuracy: { debiased: { unbiased: 72.85 } } };
     await store.putJson('runs/cmnist/1/0/abcdef123456/report/results.json', stored);
     store.destroy();

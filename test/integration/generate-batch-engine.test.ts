@@ -15,7 +15,6 @@ import { makeGenerateBatchEngine } from '../../stages/generate-batch';
 import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../stages/generated-rows';
 import { BadInputError } from '../../core/errors';
 import type { GenerateBatchInput } from '../../stages/contracts';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import type { StageProgress } from '../../stages/context';
 import type { Caption } from '../../engines/text/caption-filter';
 
@@ -33,7 +32,7 @@ const kept: Caption[] = [
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'generate-engine-'));
   s3 = await startEmbeddedS3({ directory: join(root, 's3'), bucket: 'engines' });
-  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'engines', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'engines', prefix: '', credentials: s3.credentials });
   await store.putJson(keptKey, kept);
   await store.putJson('runs/g1/filterCaptions/filter/empty/kept.json', []);
 });

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import { resolveBundle } from '../../core/bundle-store';
 import { BadInputError } from '../../core/errors';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { ArtifactStore } from '../../core/store';
 import { initBackend } from '../../engines/classifier/backend';
 import { applyInitialWeights, INITIAL_WEIGHTS } from '../../engines/classifier/initial-weights';
@@ -30,7 +29,7 @@ beforeAll(async () => {
   }));
   source.dispose();
   s3 = await startEmbeddedS3({ directory: join(tmp, 's3'), bucket: 'weights' });
-  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'weights', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+  store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'weights', prefix: '', credentials: s3.credentials });
   for (const [name, bytes] of Object.entries(files)) await store.put(`mlp/${name}`, bytes);
   await store.put('broken/model.json', files['model.json']!);
 });

@@ -6,7 +6,6 @@ import { startDevStack, type DevStack } from '../../cli/stack/dev-stack';
 import { ArtifactStore } from '../../core/store';
 import type { Engines } from '../../stages/stage-engines';
 import type { StageVersions } from '../../stages/stage-versions';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { createWorkers, runWorkers, WORKFLOWS_PATH } from '../../workers/create-workers';
 import { QUEUE_NAMES, type QueueName } from '../../stages/activity-table';
 
@@ -43,7 +42,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     region: 'us-east-1',
     bucket: `test-${randomBytes(4).toString('hex')}`,
     prefix: 'exp',
-    credentials: EMBEDDED_S3_CREDENTIALS,
+    credentials: stack.s3!.credentials,
   });
   await store.ensureBucket();
   const workers: Worker[] = await createWorkers({

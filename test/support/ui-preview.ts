@@ -8,14 +8,13 @@ import { startDevStack } from '../../cli/stack/dev-stack';
 import { experimentIdentity, submitExperiment } from '../../cli/submit';
 import { ArtifactStore } from '../../core/store';
 import { parseExperimentConfig } from '../../stages/config/schema';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { createWorkers, runWorkers } from '../../workers/create-workers';
 import { QUEUE_NAMES } from '../../stages/activity-table';
 import { doubleEngines } from '../doubles/engines';
 
 async function main() {
   const stack = await startDevStack({ port: 7234, uiPort: 8234, s3Port: 0 });
-  const store = new ArtifactStore({ endpoint: stack.s3!.endpoint, region: 'us-east-1', bucket: 'preview', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+  const store = new ArtifactStore({ endpoint: stack.s3!.endpoint, region: 'us-east-1', bucket: 'preview', prefix: '', credentials: stack.s3!.credentials });
   await store.ensureBucket();
   const workers = await createWorkers({
     connection: stack.nativeConnection, namespace: 'default', queues: QUEUE_NAMES,

@@ -13,7 +13,6 @@ import { captionImageEngine, readCaptionFiles } from '../../stages/caption-image
 import { BadInputError } from '../../core/errors';
 import type { CaptionFile } from '../../stages/caption-image';
 import type { CaptionImageInput } from '../../stages/contracts';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 
 /** Written by tools/make_tiny_captioner.py together with the bundle. */
 interface Reference {
@@ -119,7 +118,7 @@ describe('captionImage engine with an embedded S3', () => {
 
   beforeAll(async () => {
     s3 = await startEmbeddedS3({ directory: join(tmp, 's3'), bucket: 'engines' });
-    store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'engines', prefix: '', credentials: EMBEDDED_S3_CREDENTIALS });
+    store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'engines', prefix: '', credentials: s3.credentials });
     const files = readdirSync(BUNDLE, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.parentPath.includes('images'));
     for (const f of files) await store.put(`models/tiny-captioner/${relative(BUNDLE, join(f.parentPath, f.name))}`, readFileSync(join(f.parentPath, f.name)));
     await store.put('data/cmnist/digit.png', images[3]!.bytes);

@@ -7,7 +7,6 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../../core/store';
 import { BadInputError } from '../../core/errors';
-import { EMBEDDED_S3_CREDENTIALS } from '../../core/settings';
 import { startEmbeddedS3 } from '../../cli/stack/s3-server';
 import { buildColoredMnist, type BuildSummary } from '../../datasets/cmnist/build';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
@@ -228,7 +227,7 @@ describe('Colored MNIST build to S3', () => {
   it('writes the same layout under the URI prefix, and refuses a store for another bucket', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cmnist-s3-'));
     const s3 = await startEmbeddedS3({ directory: dir, bucket: 'artifacts' });
-    const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'artifacts', prefix: 'team/', credentials: EMBEDDED_S3_CREDENTIALS });
+    const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'artifacts', prefix: 'team/', credentials: s3.credentials });
     try {
       await buildColoredMnist({ out: 's3://artifacts/datasets/', ratios: [1], seed: 7, limit: 2, store });
       const keys = await store.list('datasets/cmnist/');
