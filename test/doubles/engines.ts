@@ -3,6 +3,7 @@
  * the workflows, activities, manifests and cache run for real around them. Registered only by the
  * test harness, never by the product worker.
  */
+import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { DATASETS } from '../../datasets/specs';
 import type { Engines } from '../../stages/stage-engines';
@@ -13,6 +14,7 @@ import { GENERATED_ROWS_FILE, readGeneratedRows, type GeneratedRow } from '../..
 import type { SelectedImage } from '../../stages/contracts';
 import { SELECTION_FILE } from '../../stages/select-top-k';
 import { lossTableFromCsv, lossTableToCsv } from '../../engines/selection/loss-table';
+import type { TopKSelection } from '../../engines/selection/top-k';
 import type { StageContext } from '../../stages/context';
 import { BadInputError } from '../../core/errors';
 
@@ -78,11 +80,14 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
       track('trainClassifier', input.role, async () => {
         for (let epoch = (ctx.resume?.epoch ?? 0) + 1; epoch <= input.train.epochs; epoch++) {
           log.epochs.push(`${input.experimentId}:${input.role}:${epoch}`);
-          const checkpointKey = await ctx.putScratch(`checkpoints/epoch-${epoch}.json`, JSON.stringify({ epoch }));
-          ctx.progress({ epoch, epochs: input.train.epochs, validAccuracy: 40 + epoch, checkpointKey });
+          // The product's checkpoint name, and its sha256 published with it, as the product's heartbeat does.
+          const bytes = Buffer.from(JSON.stringify({ epoch }));
+          const checkpointKey = await ctx.putScratch(CLASSIFIER_FILES.checkpoint(epoch), bytes);
+          ctx.progress({ epoch, epochs: input.train.epochs, validAccuracy: 40 + epoch, checkpointKey, checkpointSha256: createHash('sha256').update(bytes).digest('hex') });
           if (epoch === options.crashAfterEpoch && ctx.resume === undefined) throw new Error('worker lost (test double)');
         }
-        const modelKey = await ctx.putJson('model.json', { role: input.role, loss: input.loss, extra: input.extraManifests ?? [] });
+        // Under the product's model name (a JSON body: scoreLosses' double reads it back).
+        const modelKey = await ctx.put(CLASSIFIER_FILES.model, JSON.stringify({ role: input.role, loss: input.loss, extra: input.extraManifests ?? [] }), 'application/octet-stream');
         const epochs = input.train.epochs;
         return {
           role: input.role, modelKey, bestEpoch: epochs, validAccuracy: 50, trainImages: 1000, backend: 'double', imagesPerSecond: 0,
@@ -104,12 +109,12 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
       track('selectTopK', 'topk', async () => {
         const table = await ctx.store.get(input.tableKey);
         const rows = lossTableFromCsv(table!.toString('utf8'), input.tableKey);
-        const items: SelectedImage[] = [...rows]
-          .sort((a, b) => b.ce - a.ce)
-          .slice(0, input.k)
-          .map((r, index) => ({ index, image: r.file, label: r.label }));
-        const selectionKey = await ctx.putJson(SELECTION_FILE, items);
-        return { selectionKey, items, precision: 0.9, recall: 0.8 };
+        const selected = [...rows].sort((a, b) => b.ce - a.ce).slice(0, input.k);
+        const items: SelectedImage[] = selected.map((r, index) => ({ index, image: r.file, label: r.label }));
+        // What the product stores: the rows with their losses, precision and recall.
+        const selection: TopKSelection = { rows: selected, precision: 0.9, recall: 0.8, k: input.k };
+        const selectionKey = await ctx.putJson(SELECTION_FILE, selection);
+        return { selectionKey, items, precision: selection.precision, recall: selection.recall };
       }),
     captionImage: (input, ctx) =>
       track('captionImage', String(input.unit), async () => {

@@ -104,6 +104,10 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const generated = (await h.store.list('stages/generateBatch/')).filter((k) => k.endsWith('.png'));
     expect(generated).toHaveLength(10);
     expect(await h.store.getJson(result.reportKey)).toMatchObject({ experimentId, generated: 10 });
+    // The report page is drawn from what the doubles stored, in the product's shapes.
+    const page = (await h.store.get(result.reportKey.replace(/results\.json$/, 'report.html')))?.toString('utf8');
+    expect(page).toContain('Top-12 highest-loss training images');
+    expect(page).toContain('Generated samples (10 in all)');
 
     // The protocol each classifier was trained under is in the result: f_B and the others as trained (the defaults).
     expect(result.training?.biased?.protocol).toMatchObject({ selection: 'last', init: 'torch', epochs: 3, valid: { bias: 'unbiased' } });
@@ -140,7 +144,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(result.training?.vanilla?.protocol).toMatchObject({ epochs: 3 });
     expect(result.training?.vanilla?.protocol.startedFrom).toBeUndefined();
     expect(result.training?.debiased?.protocol).toMatchObject({ epochs: 3 });
-    expect(result.training?.debiased?.protocol.startedFrom).toMatch(/^stages\/trainClassifier\/biased\/\w+\/model\.json$/);
+    expect(result.training?.debiased?.protocol.startedFrom).toMatch(/^stages\/trainClassifier\/biased\/\w+\/model\.bin$/);
   });
 
   it("vanilla: 'only' prepares, trains and evaluates the baseline alone, and reports it", async () => {
