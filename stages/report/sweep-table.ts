@@ -70,24 +70,30 @@ function protocolText(protocol: SweepRow['protocol']): string | undefined {
   return `${p0.epochs} epochs; ${kept}; validation ${p0.valid.bias} (${p0.valid.images} images); init ${p0.init}`;
 }
 
-const TABLE_HEAD = ['dataset', 'ratio', 'n', ...ROLES.map(([, name]) => name), 'gain', 'gain > 2 std', 'published (%)', 'wall per run', 'Wh per run'];
+/** The columns a sweep's rows fill: a vanilla-only sweep (the peers' protocol) has no f_B, DiffuBias or gain. */
+function columns(rows: readonly SweepRow[]): { roles: typeof ROLES; gain: boolean; head: string[] } {
+  const roles = ROLES.filter(([role]) => rows.length === 0 || rows.some((r) => r.ours[role]));
+  const gain = rows.length === 0 || rows.some((r) => r.ours.debiased);
+  return { roles, gain, head: ['dataset', 'ratio', 'n', ...roles.map(([, name]) => name), ...(gain ? ['gain', 'gain > 2 std'] : []), 'published (%)', 'wall per run', 'Wh per run'] };
+}
 
-function tableCells(row: SweepRow): string[] {
+function tableCells(row: SweepRow, cols: ReturnType<typeof columns>): string[] {
   return [
-    row.dataset, `${row.ratio}%`, String(row.seeds.length), ...ROLES.map(([role]) => formatStat(row.ours[role]?.unbiased)),
-    gain(row), beyondSpread(row), reference(row), formatWall(row), formatEnergy(row),
+    row.dataset, `${row.ratio}%`, String(row.seeds.length), ...cols.roles.map(([role]) => formatStat(row.ours[role]?.unbiased)),
+    ...(cols.gain ? [gain(row), beyondSpread(row)] : []), reference(row), formatWall(row), formatEnergy(row),
   ];
 }
 
 /** The table a sweep ends with, in Markdown: one line per (dataset, ratio), unbiased test accuracy (%). */
 export function sweepMarkdown(input: SweepTableInput): string {
-  const header = [...TABLE_HEAD];
+  const cols = columns(input.rows);
+  const header = cols.head;
   const lines = [
-    `Sweep ${input.sweepId}: unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished); gain = DiffuBias - vanilla per seed.`,
+    `Sweep ${input.sweepId}: unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished)${cols.gain ? '; gain = DiffuBias - vanilla per seed' : ''}.`,
     '',
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
-    ...input.rows.map((row) => `| ${tableCells(row).join(' | ')} |`),
+    ...input.rows.map((row) => `| ${tableCells(row, cols).join(' | ')} |`),
   ];
   const protocols = [...new Set(input.rows.map((r) => protocolText(r.protocol)).filter((p): p is string => p !== undefined))];
   if (protocols.length > 0) lines.push('', ...protocols.map((p) => `Protocol: ${p}.`));
@@ -122,8 +128,9 @@ function sweepChart(input: SweepTableInput): ChartSpec {
 /** The same table as a self-contained HTML page; with the chart library given, a chart above it. */
 export function sweepHtml(input: SweepTableInput, assets?: ReportAssets): string {
   const chart = assets && input.rows.length > 0 ? sweepChart(input) : undefined;
-  const head = TABLE_HEAD;
-  const rows = input.rows.map((row) => `<tr>${tableCells(row).map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
+  const cols = columns(input.rows);
+  const head = cols.head;
+  const rows = input.rows.map((row) => `<tr>${tableCells(row, cols).map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
   const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Published:') || l.includes('experiments failed:') || l.startsWith('- '));
   return `<!doctype html><html><head><meta charset="utf-8"><title>Sweep ${esc(input.sweepId)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
