@@ -17,6 +17,11 @@ export const EMBEDDED_S3_CREDENTIALS_FILE = 's3-credentials.json';
  * the dev stack, its workers and every command on that home, so that no other user or process on
  * the machine can read or write the artifacts.
  */
+/** Fresh random credentials for an embedded S3 server (a home's, made once; or one whose clients all live in one process). */
+export function randomS3Credentials(): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: `DFB${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
+}
+
 export function embeddedS3Credentials(home: string): { accessKeyId: string; secretAccessKey: string } {
   const path = join(home, EMBEDDED_S3_CREDENTIALS_FILE);
   const read = () => {
@@ -26,7 +31,7 @@ export function embeddedS3Credentials(home: string): { accessKeyId: string; secr
   };
   if (existsSync(path)) return read();
   mkdirSync(home, { recursive: true });
-  const fresh = { accessKeyId: `DFB${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
+  const fresh = randomS3Credentials();
   try {
     // 'wx': of two processes making it at once, one writes and the other reads what it wrote.
     writeFileSync(path, `${JSON.stringify(fresh)}\n`, { mode: 0o600, flag: 'wx' });

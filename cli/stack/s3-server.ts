@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import S3rver from 's3rver';
+import { randomS3Credentials } from '../../core/settings';
 import { refusal, refusalXml, type S3Credentials } from './s3-guard';
 
 export interface EmbeddedS3 {
@@ -8,11 +8,6 @@ export interface EmbeddedS3 {
   /** The only credentials it accepts (every request must be SigV4-signed with them). */
   credentials: S3Credentials;
   close(): Promise<void>;
-}
-
-/** Fresh random credentials: for a server whose clients all live in this process (tests, a benchmark). */
-export function randomS3Credentials(): S3Credentials {
-  return { accessKeyId: `DFB${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
 }
 
 /** s3rver's own account registry (its authentication looks the key id up there before our guard's check is trusted). */

@@ -7,9 +7,9 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomS3Credentials, startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
+import { startEmbeddedS3, type EmbeddedS3 } from '../../cli/stack/s3-server';
 import { ArtifactStore } from '../../core/store';
-import { EMBEDDED_S3_CREDENTIALS_FILE, embeddedS3Credentials } from '../../core/settings';
+import { EMBEDDED_S3_CREDENTIALS_FILE, embeddedS3Credentials, randomS3Credentials } from '../../core/settings';
 
 let home: string;
 let s3: EmbeddedS3;
