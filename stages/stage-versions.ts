@@ -13,7 +13,8 @@ export type StageVersions = Readonly<Record<StageName, number>>;
 export const STAGE_VERSIONS: StageVersions = {
   prepareDataset: 1,
   // 2: the dense stack's products are BatchMatMulV2 (tensorflow-ops.ts): same arithmetic, other rounding.
-  trainClassifier: 2,
+  // 3: the MLP's Adam step is one TensorFlow graph (dense-graph-step.ts): same arithmetic, other rounding.
+  trainClassifier: 3,
   scoreLosses: 1,
   selectTopK: 1,
   captionImage: 1,

@@ -26,7 +26,7 @@ function randomBatch(spec: ModelSpec, batch: number): { x: Float32Array; labels:
 export async function trainingThroughput(spec: ModelSpec, batch: number, steps: number, warmup = 3): Promise<Throughput> {
   const backend = await initBackend();
   const model = buildModel(spec);
-  const step = createTrainStep(model, { loss: 'gce', gceQ: 0.7, lr: 1e-3, optimizer: 'adam' }, backend);
+  const step = await createTrainStep(model, { loss: 'gce', gceQ: 0.7, lr: 1e-3, optimizer: 'adam' }, backend);
   const { x, labels } = randomBatch(spec, batch);
   const run = async (n: number) => {
     const costs = Array.from({ length: n }, () => step.run(x, labels, batch));

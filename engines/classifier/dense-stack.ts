@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { lossGradient, type LossName } from './losses';
 import { tensorflowOps, type TensorflowOps } from './tensorflow-ops';
 
-interface DenseLayer {
+export interface DenseLayer {
   kernel: tf.Variable;
   bias: tf.Variable;
   relu: boolean;

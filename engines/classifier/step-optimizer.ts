@@ -1,11 +1,15 @@
 import type * as tf from '@tensorflow/tfjs';
 
-/** What a training step needs of an optimizer: gradients in variable order, state in tfjs's layout. */
-export interface StepOptimizer {
+/** What the training loop needs of an optimizer: its learning rate, and state in tfjs's layout. */
+export interface OptimizerState {
   setLearningRate(lr: number): void;
-  applyGradients(gradients: readonly tf.Tensor[]): void;
   /** New tensors; the caller disposes them. */
   getWeights(): { name: string; tensor: tf.Tensor }[];
   setWeights(weights: readonly { name: string; tensor: tf.Tensor }[]): void;
   dispose(): void;
+}
+
+/** An optimizer a training step hands gradients to, in variable order. */
+export interface StepOptimizer extends OptimizerState {
+  applyGradients(gradients: readonly tf.Tensor[]): void;
 }

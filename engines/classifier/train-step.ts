@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { HostAdam } from './host-adam';
+import { denseGraphStep, fitsDenseGraph } from './dense-graph-step';
 import { denseStack, denseStackStep } from './dense-stack';
 import { perSampleLoss, type LossName } from './losses';
 import { nativeTrainingForward } from './native-training-forward';
 import { ResourceAdam } from './resource-adam';
-import type { StepOptimizer } from './step-optimizer';
+import type { OptimizerState, StepOptimizer } from './step-optimizer';
 
 /** SGD whose learning rate can follow a step schedule. */
 class ScheduledSgd implements StepOptimizer {
@@ -45,29 +46,36 @@ export function adamFor(backend: string): 'resource' | 'host' {
 }
 
 export interface TrainStep {
-  optimizer: StepOptimizer;
+  optimizer: OptimizerState;
   /**
    * One optimizer step on a batch (NHWC float32, int32 labels). Returns the batch's summed loss as a
    * tensor, not a number: reading it would make the backend sync every step.
    */
   run(x: Float32Array, labels: Int32Array, size: number): tf.Scalar;
+  /** Brings the model's variables up to date where the step trains a copy of them (before validation or a checkpoint). */
+  syncModel(): void;
   dispose(): void;
 }
 
 /**
  * The step trainClassifier runs and `diffubias bench` measures: mean CE/GCE, gradients, update.
- * On the native CPU backend a dense stack (the MLP) runs its backward pass on TensorFlow's own
- * ops (dense-stack.ts); other models go through tfjs's tape, on native with batch normalisation
- * and ReLU as TensorFlow's fused kernels (native-training-forward.ts).
+ * On the native CPU backend a dense stack (the MLP) trained with Adam runs as one TensorFlow graph
+ * (dense-graph-step.ts); with SGD, or another depth, its backward pass runs on TensorFlow's own
+ * ops one by one (dense-stack.ts). Other models go through tfjs's tape, on native with batch
+ * normalisation and ReLU as TensorFlow's fused kernels (native-training-forward.ts).
  */
-export function createTrainStep(model: tf.LayersModel, settings: TrainStepSettings, backend: string): TrainStep {
+export async function createTrainStep(model: tf.LayersModel, settings: TrainStepSettings, backend: string): Promise<TrainStep> {
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const dense = backend === 'tensorflow' ? denseStack(model) : undefined;
+  if (dense && settings.optimizer === 'adam' && fitsDenseGraph(dense)
+    && dense.flatMap((l) => [l.kernel, l.bias]).every((v, i) => v === variables[i])) {
+    return denseGraphStep(dense, settings);
+  }
   const Adam = adamFor(backend) === 'resource' ? ResourceAdam : HostAdam;
   const optimizer: StepOptimizer = settings.optimizer === 'adam'
     ? new Adam(variables, settings.lr, 0.9, 0.999, 1e-8)
     : new ScheduledSgd(variables, settings.lr);
   const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
-  const dense = backend === 'tensorflow' ? denseStack(model) : undefined;
   if (dense) {
     const step = denseStackStep(dense);
     return {
@@ -79,6 +87,7 @@ export function createTrainStep(model: tf.LayersModel, settings: TrainStepSettin
         tf.dispose(ordered);
         return tf.scalar(sum);
       },
+      syncModel: () => {},
       dispose: () => optimizer.dispose(),
     };
   }
@@ -96,6 +105,7 @@ export function createTrainStep(model: tf.LayersModel, settings: TrainStepSettin
       optimizer.applyGradients(variables.map((v) => grads[v.name]!));
       return tf.mul(value, size);
     }),
+    syncModel: () => {},
     dispose: () => optimizer.dispose(),
   };
 }

@@ -44,7 +44,7 @@ async function stepOn(backend: string, spec: ModelSpec, init: NamedArray[], data
   await tf.setBackend(backend);
   const model = buildModel(spec);
   setModelWeights(model, init, 'initial weights');
-  const step = createTrainStep(model, { loss: 'gce', gceQ: 0.7, lr: 0.1, optimizer: 'sgd' }, backend);
+  const step = await createTrainStep(model, { loss: 'gce', gceQ: 0.7, lr: 0.1, optimizer: 'sgd' }, backend);
   const loss = (await step.run(data.x, data.labels, n).data())[0]! / n;
   const weights = await modelWeights(model);
   step.dispose();
@@ -229,9 +229,10 @@ describe('host loss gradient (the dense stack\'s backward pass starts from it)',
 
 describe('the native training step under a profiler', () => {
   // TensorFlow's eager MatMul corrupted the heap when the process took profiler signals (node
-  // --cpu-prof aborted in malloc within a few hundred steps): the dense stack now multiplies with
-  // BatchMatMulV2, which does not.
-  it('runs 300 MLP steps under node --cpu-prof', (ctx) => {
+  // --cpu-prof aborted in malloc within a few hundred steps): the op-by-op dense stack now
+  // multiplies with BatchMatMulV2, which does not. Adam's step is one graph, whose MatMuls run
+  // inside a session: checked under the profiler as well.
+  it('runs 300 MLP steps of each step kind under node --cpu-prof', (ctx) => {
     needsNative(ctx);
     const dir = mkdtempSync(join(tmpdir(), 'profiled-training-'));
     const script = join(__dirname, '..', 'support', 'profiled-training.ts');
