@@ -8,11 +8,13 @@
  * remote listing (keys, sizes, ETags) it was made from. A copy is used when the marker matches
  * the bucket's current listing and every file has its recorded size; otherwise it is downloaded
  * again into a temporary folder and swapped in, so a crash mid-sync never leaves a half bundle
- * that looks complete, and a bundle replaced in S3 is not served stale.
+ * that looks complete, and a bundle replaced in S3 is not served stale. Files whose key, size and
+ * ETag are unchanged since the last copy are linked from it rather than downloaded again: editing a
+ * bundle's config does not fetch its multi-GB weights a second time.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, statSync, type Dirent } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -55,7 +57,8 @@ interface Marker {
   endpoint: string;
   /** sha256 of the remote listing the copy was made from. */
   content: string;
-  files: { path: string; size: number }[];
+  /** etag: absent in copies made before files were reused across syncs (they are downloaded again). */
+  files: { path: string; size: number; etag?: string }[];
   syncedAt: string;
 }
 
@@ -120,21 +123,38 @@ function listingHash(objects: StoredObject[]): string {
   return createHash('sha256').update(JSON.stringify(objects.map((o) => [o.key, o.size, o.etag]))).digest('hex');
 }
 
-async function isCurrent(dir: string, content: string): Promise<boolean> {
-  let marker: Marker;
+async function readMarker(dir: string): Promise<Marker | undefined> {
   try {
-    marker = JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as Marker;
+    return JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as Marker;
+  } catch {
+    return undefined;
+  }
+}
+
+function hasSize(file: string, size: number): boolean {
+  try {
+    return statSync(file).size === size;
   } catch {
     return false;
   }
-  if (marker.content !== content) return false;
-  return marker.files.every((f) => {
-    try {
-      return statSync(join(dir, f.path)).size === f.size;
-    } catch {
-      return false;
-    }
-  });
+}
+
+async function isCurrent(dir: string, content: string): Promise<boolean> {
+  const marker = await readMarker(dir);
+  return marker?.content === content && marker.files.every((f) => hasSize(join(dir, f.path), f.size));
+}
+
+/**
+ * The files of the current copy that an object can be taken from unchanged: same key, size and
+ * ETag, and still of that size on disk.
+ */
+async function reusableFiles(dir: string): Promise<Map<string, { size: number; etag: string }>> {
+  const marker = await readMarker(dir);
+  const reusable = new Map<string, { size: number; etag: string }>();
+  for (const f of marker?.files ?? []) {
+    if (f.etag !== undefined && hasSize(join(dir, f.path), f.size)) reusable.set(f.path, { size: f.size, etag: f.etag });
+  }
+  return reusable;
 }
 
 interface SyncTarget {
@@ -148,20 +168,30 @@ interface SyncTarget {
 
 async function sync(store: ArtifactStore, objects: StoredObject[], target: SyncTarget): Promise<void> {
   const { dir } = target;
-  const total = objects.reduce((sum, o) => sum + o.size, 0);
-  target.log?.(`syncing ${target.what} ${target.uri} (${objects.length} files, ${(total / 1e6).toFixed(1)} MB) into ${dir}`);
+  const reusable = await reusableFiles(dir);
+  const unchanged = (o: StoredObject) => reusable.get(o.key)?.size === o.size && reusable.get(o.key)?.etag === o.etag;
+  const fetched = objects.filter((o) => !unchanged(o));
+  const total = fetched.reduce((sum, o) => sum + o.size, 0);
+  const kept = objects.length - fetched.length;
+  target.log?.(`syncing ${target.what} ${target.uri} (${fetched.length} files, ${(total / 1e6).toFixed(1)} MB${kept ? `; ${kept} unchanged kept` : ''}) into ${dir}`);
   const tmp = `${dir}.part-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     const files: Marker['files'] = [];
     for (const o of objects) {
       const file = join(tmp, ...o.key.split('/'));
       await mkdir(dirname(file), { recursive: true });
-      const got = await store.getStream(o.key);
-      if (got === null) throw new Error(`${target.uri}/${o.key} disappeared while syncing`);
-      await pipeline(got.body as Readable, createWriteStream(file));
+      if (unchanged(o)) {
+        // A hard link shares the old copy's bytes, which outlive the swap below; copied where links fail.
+        const from = join(dir, ...o.key.split('/'));
+        await link(from, file).catch(() => copyFile(from, file));
+      } else {
+        const got = await store.getStream(o.key);
+        if (got === null) throw new Error(`${target.uri}/${o.key} disappeared while syncing`);
+        await pipeline(got.body as Readable, createWriteStream(file));
+      }
       const size = statSync(file).size;
       if (size !== o.size) throw new Error(`${target.uri}/${o.key}: got ${size} of ${o.size} bytes`);
-      files.push({ path: o.key, size });
+      files.push({ path: o.key, size, etag: o.etag });
     }
     const marker: Marker = { uri: target.uri, endpoint: target.endpoint, content: target.content, files, syncedAt: new Date().toISOString() };
     await writeFile(join(tmp, MARKER), `${JSON.stringify(marker, null, 2)}\n`);
@@ -176,7 +206,7 @@ async function sync(store: ArtifactStore, objects: StoredObject[], target: SyncT
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
-  target.log?.(`synced ${objects.length} files of ${target.uri}`);
+  target.log?.(`synced ${fetched.length} files of ${target.uri}`);
 }
 
 /**

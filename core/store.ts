@@ -9,8 +9,12 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { createReadStream, statSync } from 'node:fs';
 import { BadInputError } from './errors';
 import { isSafeKeyPrefix, isSafeObjectKey } from './object-key';
+
+/** S3's limit on one PutObject; larger objects need a multipart upload. */
+const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
 
 // The AWS SDK warns in every process that its Node 20 support ends in 2027; the stack pins Node 20
 // and the SDK version (package-lock.json), so for our users the warning is noise. Read when the
@@ -90,6 +94,18 @@ export class ArtifactStore {
   async put(key: string, body: Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
     await this.client.send(
       new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, ContentType: contentType }),
+    );
+  }
+
+  /**
+   * Uploads a file by streaming it (one PUT, so up to S3's 5 GB an object): bundles hold single
+   * weight files of several GB that should not pass through memory.
+   */
+  async putFile(key: string, path: string): Promise<void> {
+    const size = statSync(path).size;
+    if (size > MAX_SINGLE_PUT_BYTES) throw new BadInputError(path, `${(size / 1e9).toFixed(1)} GB is over S3's 5 GB for one PUT`);
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: createReadStream(path), ContentLength: size }),
     );
   }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,13 +71,27 @@ describe('bundle store: s3:// bundles', () => {
     expect(log.filter((l) => l.startsWith('syncing '))).toHaveLength(1);
   });
 
+  it('downloads only what changed: unchanged files are kept from the last copy', async () => {
+    const { root } = await resolveTiny();
+    const configBefore = statSync(join(root, 'config.json'));
+    await store.put('tiny/onnx/model.onnx', 'weights-v3');
+    const log: string[] = [];
+    const bundle = await resolveTiny(log);
+    expect(log.filter((l) => l.startsWith('syncing '))).toEqual([expect.stringContaining('(1 files, 0.0 MB; 1 unchanged kept)')]);
+    expect(readFileSync(join(bundle.root, 'onnx/model.onnx'), 'utf8')).toBe('weights-v3');
+    expect(readFileSync(join(bundle.root, 'config.json'), 'utf8')).toBe('{"a":1}');
+    // The same file on disk (linked into the new copy), not a second download of it.
+    expect(statSync(join(bundle.root, 'config.json')).ino).toBe(configBefore.ino);
+  });
+
   it('syncs again when the cached copy was damaged', async () => {
     const { root } = await resolveTiny();
     truncateSync(join(root, 'config.json'), 2);
     const log: string[] = [];
     await resolveTiny(log);
     expect(readFileSync(join(root, 'config.json'), 'utf8')).toBe('{"a":1}');
-    expect(log.filter((l) => l.startsWith('syncing '))).toHaveLength(1);
+    // Only the damaged file is fetched again; the intact one is kept.
+    expect(log.filter((l) => l.startsWith('syncing '))).toEqual([expect.stringContaining('(1 files, 0.0 MB; 1 unchanged kept)')]);
   });
 
   it('a cache whose marker is missing (a sync that died before its end) is not used', async () => {
