@@ -1,7 +1,7 @@
 import type { ArtifactStore } from '../core/store';
 import type { EnergyMeter } from '../core/energy-meter';
-import type { Engines } from '../stages/stage-engines';
-import type { StageVersions } from '../stages/stage-versions';
+import type { StageVersions } from '../stages/activity-table';
+import type { Engines } from '../stages/define-stage';
 
 /** What the activities of one worker process share: the artifact store, the engines, the energy meter. */
 export interface ActivityDeps {

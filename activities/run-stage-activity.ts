@@ -1,9 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runStageUnit, StageCancelledError, type WithManifest } from '../stages/runner/stage-runner';
-import type { Engines, StageName } from '../stages/stage-engines';
-import { NON_RETRYABLE } from '../stages/activity-table';
-import { STAGE_VERSIONS } from '../stages/stage-versions';
+import type { Engines } from '../stages/define-stage';
+import { NON_RETRYABLE, STAGE_VERSIONS, type StageName } from '../stages/activity-table';
 import { BadInputError, ConfigError, EngineMissingError } from '../core/errors';
 import { UNIT_PROGRESS_SIGNAL, type StageProgress, type UnitProgress } from '../stages/context';
 import type { ActivityDeps } from './deps';

@@ -5,7 +5,7 @@ import { hashOf } from '../stages/config/canonical-hash';
 import { parseExperimentConfig, sweepRatios, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
 import type { ExperimentInput } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
-import { STAGE_VERSIONS } from '../stages/stage-versions';
+import { STAGE_VERSIONS } from '../stages/activity-table';
 import { queuedExperimentAttributes, SEARCH_ATTRIBUTES } from '../workflows/definitions';
 import type { SweepInput } from '../workflows/sweep';
 

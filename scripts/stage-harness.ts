@@ -8,7 +8,7 @@ import { startEmbeddedS3 } from '../cli/stack/s3-server';
 import { ArtifactStore } from '../core/store';
 import { runStageUnit, type StageResult } from '../stages/runner/stage-runner';
 import { prepareDatasetEngine } from '../stages/prepare-dataset';
-import { STAGE_VERSIONS } from '../stages/stage-versions';
+import { STAGE_VERSIONS } from '../stages/activity-table';
 import type { StageEngine } from '../stages/context';
 import type { DatasetRef, PrepareDatasetOutput } from '../stages/contracts';
 import type { ExperimentConfig } from '../stages/config/schema';

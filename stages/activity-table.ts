@@ -1,10 +1,18 @@
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/common';
+import type {
+  AnalyzeModelsInput, AnalyzeModelsOutput, CaptionImageInput, CaptionImageOutput, EvaluateInput, EvaluateOutput, FilterCaptionsInput, FilterCaptionsOutput,
+  GenerateBatchInput, GenerateBatchOutput, PrepareDatasetInput, PrepareDatasetOutput, ScoreLossesInput,
+  ScoreLossesOutput, SelectTopKInput, SelectTopKOutput, TrainClassifierInput, TrainClassifierOutput,
+} from './contracts';
 
 /**
  * Where and how each activity runs: its task queue, timeouts, retry policy and the failure types
- * never retried. The one table both sides read: workflows build their activity options from it,
- * workers register on each queue the activities it assigns there, and the activity wrapper throws
- * the failure types it names. Pure constants, so workflow code can import it.
+ * never retried; and each pipeline stage's declaration (its row, code version, input and output
+ * types). The one table both sides read: workflows build their activity options from it, workers
+ * register on each queue the activities it assigns there, the cache keys take their versions from
+ * it, and the activity wrapper throws the failure types it names. Pure constants and types, so
+ * workflow code can import it; what a stage computes is declared beside its engine (defineStage,
+ * stages/define-stage.ts).
  */
 
 /** Task queues per resource, so GPU training, GPU inference and CPU work scale (and are imaged) separately. */
@@ -39,20 +47,58 @@ interface ActivityPlacement {
 }
 
 /**
+ * A pipeline stage as workflows and workers both see it: its activity's row, its code version, and
+ * (as types only) what goes in and what comes out.
+ *
+ * `version` is part of every unit's cache key (flytekit's `Cache(version=…)`). Bump it in the same
+ * commit that changes what the stage computes (its engine's arithmetic, a scheduler, a loss, beam
+ * search, a file it writes): every stored unit of that stage is then computed again on its next
+ * use, and so is everything downstream, whose inputs name the recomputed outputs by their stored
+ * keys. Stages upstream keep their stored units. A change that cannot change any output (a log
+ * line, a speed-up with bit-identical results) needs no bump.
+ */
+export interface StageDeclaration<I, O> extends ActivityPlacement {
+  version: number;
+  /** Never set: it carries the stage's input and output types to the workflows and the engines. */
+  readonly io?: { input: I; output: O };
+}
+
+const stage = <I, O>(declaration: ActivityPlacement & { version: number }): StageDeclaration<I, O> => declaration;
+
+/**
  * Heartbeat timeouts of a minute: a lost worker's activity is retried elsewhere within about a
  * minute. Attempts heartbeat every 10 s while they run (the activity layer re-sends the last
  * progress even when a stage reports none), so a minute is six missed beats, not a slow epoch.
  */
+export const STAGE_DECLARATIONS = {
+  prepareDataset: stage<PrepareDatasetInput, PrepareDatasetOutput>({ queue: 'cpu', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 1 }),
+  // version 2: the dense stack's products are BatchMatMulV2 (engines/classifier/tensorflow-ops.ts);
+  // 3: the MLP's Adam step is one TensorFlow graph (engines/classifier/dense-graph-step.ts). Both
+  // the same arithmetic in another rounding.
+  trainClassifier: stage<TrainClassifierInput, TrainClassifierOutput>({ queue: 'train', startToCloseTimeout: '48h', heartbeatTimeout: '1m', version: 3 }),
+  scoreLosses: stage<ScoreLossesInput, ScoreLossesOutput>({ queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m', version: 1 }),
+  selectTopK: stage<SelectTopKInput, SelectTopKOutput>({ queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '1m', version: 1 }),
+  captionImage: stage<CaptionImageInput, CaptionImageOutput>({ queue: 'caption', startToCloseTimeout: '30m', heartbeatTimeout: '1m', version: 1 }),
+  filterCaptions: stage<FilterCaptionsInput, FilterCaptionsOutput>({ queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '1m', version: 1 }),
+  generateBatch: stage<GenerateBatchInput, GenerateBatchOutput>({ queue: 'generate', startToCloseTimeout: '4h', heartbeatTimeout: '1m', version: 1 }),
+  evaluate: stage<EvaluateInput, EvaluateOutput>({ queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m', version: 1 }),
+  // version 2: UMAP at 200 layout epochs; the output names the judge's verdict on the generated set.
+  analyzeModels: stage<AnalyzeModelsInput, AnalyzeModelsOutput>({ queue: 'train', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 2 }),
+} as const;
+
+export type StageName = keyof typeof STAGE_DECLARATIONS;
+export const STAGE_NAMES = Object.keys(STAGE_DECLARATIONS) as StageName[];
+type StageIo<S extends StageName> = NonNullable<(typeof STAGE_DECLARATIONS)[S]['io']>;
+export type StageInput<S extends StageName> = StageIo<S>['input'];
+export type StageOutput<S extends StageName> = StageIo<S>['output'];
+
+export type StageVersions = Readonly<Record<StageName, number>>;
+/** Each stage's code version, as declared above. */
+export const STAGE_VERSIONS: StageVersions = Object.fromEntries(STAGE_NAMES.map((name) => [name, STAGE_DECLARATIONS[name].version])) as Record<StageName, number>;
+
+/** Every activity: the stages, and the report, which is not a cached stage. */
 export const ACTIVITY_TABLE = {
-  prepareDataset: { queue: 'cpu', startToCloseTimeout: '2h', heartbeatTimeout: '1m' },
-  trainClassifier: { queue: 'train', startToCloseTimeout: '48h', heartbeatTimeout: '1m' },
-  scoreLosses: { queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m' },
-  evaluate: { queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m' },
-  analyzeModels: { queue: 'train', startToCloseTimeout: '2h', heartbeatTimeout: '1m' },
-  selectTopK: { queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '1m' },
-  captionImage: { queue: 'caption', startToCloseTimeout: '30m', heartbeatTimeout: '1m' },
-  filterCaptions: { queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '1m' },
-  generateBatch: { queue: 'generate', startToCloseTimeout: '4h', heartbeatTimeout: '1m' },
+  ...STAGE_DECLARATIONS,
   // Rendering the page reads every generated image once (their colours): minutes for tens of thousands.
   writeReport: { queue: 'cpu', startToCloseTimeout: '30m' },
 } as const satisfies Record<string, ActivityPlacement>;
@@ -74,7 +120,8 @@ export const RETRY: NonNullable<ActivityOptions['retry']> = {
 
 /** The options a workflow schedules an activity with. */
 export function activityOptions(name: ActivityName): ActivityOptions {
-  const { queue, ...timeouts } = ACTIVITY_TABLE[name] as ActivityPlacement;
+  const { queue, startToCloseTimeout, heartbeatTimeout } = ACTIVITY_TABLE[name] as ActivityPlacement;
+  const timeouts = heartbeatTimeout === undefined ? { startToCloseTimeout } : { startToCloseTimeout, heartbeatTimeout };
   return {
     taskQueue: TASK_QUEUES[queue],
     ...timeouts,

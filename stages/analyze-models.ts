@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { JUDGE, judgeView, trainJudge } from './mnist-judge';
 import { CMNIST_COLORS } from '../datasets/cmnist/colors';
 import { colourGrid, nearestColour, type ColourGrid } from './report/colour-check';
+import { defineStage } from './define-stage';
 
 /** The file this stage writes and the report reads. */
 export const ANALYSIS_FILE = 'analysis.json';
@@ -192,3 +193,6 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
   ctx.log(`analysis: ${kind} on ${images.length} bias-conflicting test images; UMAP of f_D's features for ${rows.length} images`);
   return { analysisKey, saliency: kind, points: rows.length, ...(judge ? { judge: { generated: judge.generated, recognised: judge.recognised, judgeTestAccuracy: judge.testAccuracy } } : {}) };
 };
+
+/** After evaluation: saliency, embeddings and the judge's verdict on the generated set, for the report. */
+export const analyzeModelsStage = defineStage('analyzeModels', { unit: 'models', run: analyzeModelsEngine });

@@ -1,10 +1,12 @@
 import { readFileAt } from '../core/data-source';
-import { loadCaptioner } from '../engines/captioner/captioner';
+import { CAPTIONER_BUNDLE, loadCaptioner } from '../engines/captioner/captioner';
 import { workerSettingsFromEnv } from '../core/settings';
 import { BadInputError } from '../core/errors';
 import type { ArtifactStore } from '../core/store';
 import type { CaptionImageInput, CaptionImageOutput, LegacyCaptionImageInput } from './contracts';
 import type { StageEngine } from './context';
+import { bundleContentId } from '../core/bundle-store';
+import { defineStage } from './define-stage';
 
 /** What captionImage stores per unit: one CaptionFile per image, in selection order; filterCaptions reads it. */
 export const CAPTIONS_FILE = 'captions.json';
@@ -76,3 +78,11 @@ export const captionImageEngine: StageEngine<CaptionImageInput, CaptionImageOutp
   ctx.log(`captioned ${files.length} image${files.length === 1 ? '' : 's'}; ${first.image}: ${first.captions.map((c) => JSON.stringify(c)).join(', ')}`);
   return { captionsKey, captions: files.reduce((n, f) => n + f.captions.length, 0) };
 };
+
+/** Stage (c): caption a unit of extracted images (the workflow fans these out). */
+export const captionImageStage = defineStage<'captionImage', CaptionImageInput | LegacyCaptionImageInput>('captionImage', {
+  unit: captionUnitName,
+  accept: currentCaptionInput,
+  identify: (input, s3) => bundleContentId(input.model, CAPTIONER_BUNDLE, { s3 }),
+  run: captionImageEngine,
+});

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageItem } from '../datasets/disent/reader';
-import { resolveBundle } from '../core/bundle-store';
+import { bundleContentId, resolveBundle } from '../core/bundle-store';
 import { DATASETS } from '../datasets/specs';
 import type { ArtifactStore } from '../core/store';
 import { initBackend } from '../engines/classifier/backend';
@@ -26,6 +26,7 @@ import { splitReader, validationView } from './dataset-access';
 import { ProcessCache } from '../core/process-cache';
 import type { ClassifierConfig } from './config/schema';
 import { readGeneratedRows } from './generated-rows';
+import { defineStage } from './define-stage';
 
 /** The files the classifier stages write, in each unit's folder. */
 export const CLASSIFIER_FILES = {
@@ -226,3 +227,19 @@ export const evaluateEngine: StageEngine<EvaluateInput, EvaluateOutput> = async 
   const { unbiased, aligned, conflicting } = breakdown;
   return { role: input.role, accuracy: { unbiased, aligned, conflicting }, backend: p.engine };
 };
+
+/** Stages (a) and (f): f_B (GCE), the vanilla baseline (CE) or the debiased model (CE), resuming from checkpoints. */
+export const trainClassifierStage = defineStage('trainClassifier', {
+  unit: (input) => input.role,
+  identify: async (input, s3) => {
+    const weights = input.classifier?.initialWeights;
+    return weights ? { initialWeights: await bundleContentId(weights, INITIAL_WEIGHTS, { s3 }) } : undefined;
+  },
+  run: trainClassifierEngine,
+});
+
+/** Stage (b), first half: f_B's per-sample losses over the training split. */
+export const scoreLossesStage = defineStage('scoreLosses', { unit: 'biased', run: scoreLossesEngine });
+
+/** The final comparison: a model's accuracy on the unbiased test split. */
+export const evaluateStage = defineStage('evaluate', { unit: (input) => input.role, run: evaluateEngine });

@@ -4,6 +4,7 @@ import { readCaptionFiles } from './caption-image';
 import type { FilterCaptionsInput, FilterCaptionsOutput } from './contracts';
 import type { StageEngine } from './context';
 import { filterCaptions, nltkStopwords, type Caption, type FilterResult } from '../engines/text/caption-filter';
+import { defineStage } from './define-stage';
 
 /** The files a filterCaptions unit writes side by side; readers find them beside its `keptKey`. */
 export const FILTER_FILES = { kept: 'kept.json', dropped: 'dropped.json', topWords: 'top-words.json' } as const;
@@ -39,3 +40,6 @@ export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptio
   ctx.log(`kept ${result.kept.length} of ${captions.length} captions; top-${result.f}: ${result.topWords.map((t) => t.word).join(', ')}${input.enabled ? '' : ' (top-word filter off)'}`);
   return { keptKey, kept: result.kept.length, dropped: result.dropped.length, topWords: result.topWords };
 };
+
+/** Stage (d): the paper's text filter over every caption of the selected images. */
+export const filterCaptionsStage = defineStage('filterCaptions', { unit: 'filter', run: filterCaptionsEngine });

@@ -5,6 +5,9 @@ import type { GenerateBatchInput, GenerateBatchOutput } from './contracts';
 import type { StageContext, StageEngine } from './context';
 import type { Caption } from '../engines/text/caption-filter';
 import { GENERATED_ROWS_FILE, type GeneratedRow } from './generated-rows';
+import { bundleContentId } from '../core/bundle-store';
+import { MODEL_BUNDLE } from '../engines/diffusion/bundle';
+import { defineStage } from './define-stage';
 
 export interface GenerateBatchOptions {
   device?: Device;
@@ -143,3 +146,10 @@ export function makeGenerateBatchEngine(options: GenerateBatchOptions = {}): Sta
 
 /** The engine as the product runs it: device, threads and micro-batch from the environment. */
 export const generateBatchEngine: StageEngine<GenerateBatchInput, GenerateBatchOutput> = makeGenerateBatchEngine();
+
+/** Stage (e): one batch of images from the kept captions; a retry writes the same keys. */
+export const generateBatchStage = defineStage('generateBatch', {
+  unit: (input) => `batch-${String(input.batchIndex).padStart(5, '0')}`,
+  identify: (input, s3) => bundleContentId(input.model, MODEL_BUNDLE, { s3 }),
+  run: generateBatchEngine,
+});

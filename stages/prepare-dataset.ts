@@ -9,6 +9,7 @@ import { BadInputError } from '../core/errors';
 import type { DatasetRef, PrepareDatasetInput, PrepareDatasetOutput } from './contracts';
 import type { StageContext, StageEngine } from './context';
 import { parseS3Uri } from '../core/s3-uri';
+import { defineStage } from './define-stage';
 
 /** Colored MNIST (either recipe) is built from the MNIST files npm ships; the same seed for every experiment. */
 export const CMNIST_BUILD_SEED = 0;
@@ -160,3 +161,10 @@ async function buildMissingCmnist({ dataset }: PrepareDatasetInput, ctx: StageCo
     store?.destroy();
   }
 }
+
+/** Stage 0: build or check the dataset (DisEnt layout) the experiment reads. */
+export const prepareDatasetStage = defineStage('prepareDataset', {
+  unit: 'dataset',
+  identify: (input, s3) => datasetContentId(input.dataset, s3),
+  run: prepareDatasetEngine,
+});

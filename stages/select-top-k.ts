@@ -3,6 +3,7 @@ import type { SelectTopKInput, SelectTopKOutput } from './contracts';
 import { lossTableFromCsv } from '../engines/selection/loss-table';
 import { selectTopK } from '../engines/selection/top-k';
 import type { StageEngine } from './context';
+import { defineStage } from './define-stage';
 
 /** The selection as selectTopK stores it (rows, precision and recall against the bias labels). */
 export const SELECTION_FILE = 'selection.json';
@@ -20,3 +21,6 @@ export const selectTopKEngine: StageEngine<SelectTopKInput, SelectTopKOutput> = 
     recall: selection.recall,
   };
 };
+
+/** Stage (b), second half: the K highest-loss training images, globally or per class. */
+export const selectTopKStage = defineStage('selectTopK', { unit: 'topk', run: selectTopKEngine });

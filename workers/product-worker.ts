@@ -1,7 +1,7 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ArtifactStore } from '../core/store';
-import { productEngines } from '../stages/product-engines';
+import { productEngines } from '../stages/product-stages';
 import type { Settings } from '../core/settings';
 import { createWorkers, runWorkers } from './create-workers';
 import type { QueueName } from '../stages/activity-table';

@@ -8,7 +8,7 @@ export interface StageUnit {
   /** The experiment asking: recorded, and where its pointer to the unit goes; not part of the key. */
   experimentId: string;
   stage: string;
-  /** The stage's code version (stages/stage-versions.ts): a unit computed by other code is not reused. */
+  /** The stage's code version (its declaration in stages/activity-table.ts): a unit computed by other code is not reused. */
   version: number;
   /** Names one piece of work within the stage (a role, an image index, a batch). */
   unit: string;

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { DATASETS } from '../../datasets/specs';
-import type { Engines } from '../../stages/stage-engines';
+import type { Engines } from '../../stages/define-stage';
 import { CAPTIONS_FILE, type CaptionFile } from '../../stages/caption-image';
 import { CLASSIFIER_FILES } from '../../stages/classifier-stages';
 import { FILTER_FILES } from '../../stages/filter-captions';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReportFiles } from '../../cli/report-files';
 import { submitExperiment } from '../../cli/submit';
 import { demoConfig } from '../../stages/config/demo';
-import { productEngines } from '../../stages/product-engines';
+import { productEngines } from '../../stages/product-stages';
 import type { ExperimentResult } from '../../stages/contracts';
 import { startHarness, type Harness } from '../support/harness';
 

@@ -25,7 +25,7 @@ import {
 import { defaultPayloadConverter } from '@temporalio/common';
 import { ArtifactStore } from '../../core/store';
 import { runStageUnit } from '../../stages/runner/stage-runner';
-import { STAGE_VERSIONS } from '../../stages/stage-versions';
+import { STAGE_VERSIONS } from '../../stages/activity-table';
 import { trainClassifierEngine } from '../../stages/classifier-stages';
 import type { TrainClassifierInput, TrainClassifierOutput } from '../../stages/contracts';
 

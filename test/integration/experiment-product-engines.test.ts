@@ -6,7 +6,7 @@ import type { Analysis } from '../../stages/analyze-models';
 import { writeReportFiles } from '../../cli/report-files';
 import { submitExperiment } from '../../cli/submit';
 import { parseExperimentConfig } from '../../stages/config/schema';
-import { productEngines } from '../../stages/product-engines';
+import { productEngines } from '../../stages/product-stages';
 import type { Manifest } from '../../stages/runner/manifest';
 import type { ExperimentResult, TrainClassifierOutput } from '../../stages/contracts';
 import { lossTableFromCsv } from '../../engines/selection/loss-table';

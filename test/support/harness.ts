@@ -4,8 +4,8 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker, type WorkflowB
 import { createActivities } from '../../activities';
 import { startDevStack, type DevStack } from '../../cli/stack/dev-stack';
 import { ArtifactStore } from '../../core/store';
-import type { Engines } from '../../stages/stage-engines';
-import type { StageVersions } from '../../stages/stage-versions';
+import type { Engines } from '../../stages/define-stage';
+import type { StageVersions } from '../../stages/activity-table';
 import { createWorkers, runWorkers, WORKFLOWS_PATH } from '../../workers/create-workers';
 import { QUEUE_NAMES, type QueueName } from '../../stages/activity-table';
 
