@@ -3,36 +3,25 @@ import { CAPTIONER_BUNDLE, loadCaptioner } from '../engines/captioner/captioner'
 import { workerSettingsFromEnv } from '../core/settings';
 import { BadInputError } from '../core/errors';
 import type { ArtifactStore } from '../core/store';
-import type { CaptionImageInput, CaptionImageOutput, LegacyCaptionImageInput } from './contracts';
+import { z } from 'zod';
+import { jsonArtifact } from './artifacts';
+import type { CaptionFile, CaptionImageInput, CaptionImageOutput, LegacyCaptionImageInput } from './contracts';
 import type { StageEngine } from './context';
 import { bundleContentId } from '../core/bundle-store';
 import { defineStage } from './define-stage';
 
-/** What captionImage stores per unit: one CaptionFile per image, in selection order; filterCaptions reads it. */
-export const CAPTIONS_FILE = 'captions.json';
-export interface CaptionFile {
-  /** The image's location (path or s3:// URI). */
-  image: string;
-  label: number;
-  captions: string[];
-  /** What the captioner was asked (a chat VLM's instruction, Florence-2's task); absent for a family that takes none. */
-  prompt?: string;
-}
+const captionFiles: z.ZodType<CaptionFile[]> = z.array(z.object({
+  image: z.string(),
+  label: z.number().int(),
+  captions: z.array(z.string()),
+  prompt: z.string().optional(),
+}));
 
 /**
- * A unit's captions, from its captions file: a list (one entry per image), or a single entry, as units of
- * one image wrote before a unit held several.
+ * A unit's captions file: one CaptionFile per image, in selection order. Units of one image stored
+ * a single entry before a unit held several: read as a list of one.
  */
-export async function readCaptionFiles(store: ArtifactStore, key: string): Promise<CaptionFile[]> {
-  const json = await store.getJson<unknown>(key);
-  const files = (Array.isArray(json) ? json : [json]) as Partial<CaptionFile>[];
-  files.forEach((f, i) => {
-    if (!f || typeof f.image !== 'string' || typeof f.label !== 'number' || !Array.isArray(f.captions)) {
-      throw new BadInputError(store.uri(key), `not a captions file${files.length > 1 ? ` (entry ${i})` : ''}`);
-    }
-  });
-  return files as CaptionFile[];
-}
+export const CAPTIONS = jsonArtifact('captions.json', captionFiles, (stored) => (Array.isArray(stored) ? stored : [stored]));
 
 /** A unit's input as it is now, from either shape (runs started before units held several images send the old one). */
 export function currentCaptionInput(input: CaptionImageInput | LegacyCaptionImageInput): CaptionImageInput {
@@ -73,7 +62,7 @@ export const captionImageEngine: StageEngine<CaptionImageInput, CaptionImageOutp
     });
     ctx.progress({ done: files.length, total: input.items.length });
   }
-  const captionsKey = await ctx.putJson(CAPTIONS_FILE, files);
+  const captionsKey = await ctx.putArtifact(CAPTIONS, files);
   const first = files[0]!;
   ctx.log(`captioned ${files.length} image${files.length === 1 ? '' : 's'}; ${first.image}: ${first.captions.map((c) => JSON.stringify(c)).join(', ')}`);
   return { captionsKey, captions: files.reduce((n, f) => n + f.captions.length, 0) };

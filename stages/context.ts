@@ -1,4 +1,5 @@
 import type { ArtifactStore } from '../core/store';
+import type { ArtifactKey, ArtifactKind } from './artifacts';
 
 /** Progress an engine reports while it works; the activity layer turns it into heartbeats. */
 /**
@@ -39,6 +40,8 @@ export interface StageContext {
   /** Writes `<dir>/<name>` and lists it in the manifest; returns its key. */
   put(name: string, body: Uint8Array | string, contentType?: string): Promise<string>;
   putJson(name: string, value: unknown): Promise<string>;
+  /** Writes `<dir>/<kind.name>`, checked against its kind (a wrong shape fails here), and lists it; returns its handle. */
+  putArtifact<T>(kind: ArtifactKind<T>, value: T): Promise<ArtifactKey<T>>;
   /** Writes a scratch file under `<dir>/` that the manifest does not list (checkpoints). */
   putScratch(name: string, body: Uint8Array | string): Promise<string>;
   progress(progress: StageProgress): void;

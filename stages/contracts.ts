@@ -6,6 +6,8 @@ import type { ClassifierConfig, ClassifierTrainConfig, ExperimentConfig, Selecti
 import type { DatasetName } from '../datasets/specs';
 import type { LossName } from '../engines/classifier/losses';
 import type { SchedulerKind } from '../engines/diffusion/schedulers/config';
+import type { TopKSelection } from '../engines/selection/top-k';
+import type { ArtifactKey } from './artifacts';
 import type { EnergySummary } from './energy-summary';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
@@ -113,7 +115,7 @@ export interface SelectTopKInput {
   ratio?: number;
 }
 export interface SelectTopKOutput {
-  selectionKey: string;
+  selectionKey: ArtifactKey<TopKSelection>;
   items: SelectedImage[];
   /** Share of the selection that is truly bias-conflicting. */
   precision: number;
@@ -136,15 +138,23 @@ export interface CaptionImageInput {
 }
 /** What a captionImage activity was given before a unit held several images: one image, named by its index. */
 export type LegacyCaptionImageInput = Omit<CaptionImageInput, 'unit' | 'items'> & { item: SelectedImage };
+/** What captionImage stores per image of a unit (stages/caption-image.ts, CAPTIONS); filterCaptions reads it. */
+export interface CaptionFile {
+  /** The image's location (path or s3:// URI). */
+  image: string;
+  label: number;
+  captions: string[];
+  /** What the captioner was asked (a chat VLM's instruction, Florence-2's task); absent for a family that takes none. */
+  prompt?: string;
+}
 export interface CaptionImageOutput {
-  /** The unit's captions file (stages/caption-image.ts owns its format). */
-  captionsKey: string;
+  captionsKey: ArtifactKey<CaptionFile[]>;
   captions: number;
 }
 
 export interface FilterCaptionsInput {
   experimentId: string;
-  captionKeys: string[];
+  captionKeys: ArtifactKey<CaptionFile[]>[];
   numClasses: number;
   topF?: number;
   match: 'word' | 'substring';
@@ -283,7 +293,7 @@ export interface ExperimentResult {
   artifacts?: {
     /** The method's outputs; absent in a vanilla-only experiment. */
     tableKey?: string;
-    selectionKey?: string;
+    selectionKey?: ArtifactKey<TopKSelection>;
     keptKey?: string;
     generatedManifests?: string[];
     models: Partial<Record<ClassifierRole, string>>;

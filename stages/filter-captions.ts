@@ -1,6 +1,7 @@
 import { DATASETS } from '../datasets/specs';
 import { BadInputError } from '../core/errors';
-import { readCaptionFiles } from './caption-image';
+import { readArtifact } from './artifacts';
+import { CAPTIONS } from './caption-image';
 import type { FilterCaptionsInput, FilterCaptionsOutput } from './contracts';
 import type { StageEngine } from './context';
 import { filterCaptions, nltkStopwords, type Caption, type FilterResult } from '../engines/text/caption-filter';
@@ -25,7 +26,7 @@ export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptio
   if (input.labelCheck !== undefined && !(input.labelCheck in DATASETS)) throw new BadInputError('labelCheck', `unknown dataset "${input.labelCheck}"`);
   const captions: Caption[] = [];
   for (const [i, key] of input.captionKeys.entries()) {
-    for (const file of await readCaptionFiles(ctx.store, key)) {
+    for (const file of await readArtifact(ctx.store, CAPTIONS, key)) {
       for (const text of file.captions) captions.push({ text, label: file.label, image: file.image });
     }
     ctx.progress({ done: i + 1, total: input.captionKeys.length });

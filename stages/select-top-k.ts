@@ -1,19 +1,25 @@
 import { BadInputError } from '../core/errors';
 import type { SelectTopKInput, SelectTopKOutput } from './contracts';
 import { lossTableFromCsv } from '../engines/selection/loss-table';
-import { selectTopK } from '../engines/selection/top-k';
+import { selectTopK, type TopKSelection } from '../engines/selection/top-k';
+import { z } from 'zod';
+import { jsonArtifact, type ArtifactKind } from './artifacts';
 import type { StageEngine } from './context';
 import { defineStage } from './define-stage';
 
-/** The selection as selectTopK stores it (rows, precision and recall against the bias labels). */
-export const SELECTION_FILE = 'selection.json';
+const lossRow = z.object({ file: z.string(), label: z.number().int(), bias: z.number().int(), predicted: z.number().int(), ce: z.number(), gce: z.number() });
+
+/** The selection as selectTopK stores it (rows, precision and recall against the bias labels, the K used). */
+export const SELECTION: ArtifactKind<TopKSelection> = jsonArtifact('selection.json', z.object({
+  rows: z.array(lossRow), precision: z.number(), recall: z.number(), k: z.number().int(),
+}));
 
 export const selectTopKEngine: StageEngine<SelectTopKInput, SelectTopKOutput> = async (input, ctx) => {
   const bytes = await ctx.store.get(input.tableKey);
   if (!bytes) throw new BadInputError(ctx.store.uri(input.tableKey), 'loss table missing');
   const rows = lossTableFromCsv(bytes.toString('utf8'), ctx.store.uri(input.tableKey));
   const selection = selectTopK(rows, { k: input.k, mode: input.mode, score: input.score, numClasses: input.numClasses ?? 1 + Math.max(...rows.map((r) => r.label)), ratio: input.ratio });
-  const selectionKey = await ctx.putJson(SELECTION_FILE, selection);
+  const selectionKey = await ctx.putArtifact(SELECTION, selection);
   return {
     selectionKey,
     items: selection.rows.map((r, index) => ({ index, image: r.file, label: r.label })),

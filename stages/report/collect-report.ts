@@ -10,6 +10,8 @@ import { DATASETS } from '../../datasets/specs';
 import type { ArtifactStore } from '../../core/store';
 import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../filter-captions';
 import { readGeneratedRows } from '../generated-rows';
+import { readArtifact } from '../artifacts';
+import { SELECTION } from '../select-top-k';
 import type { ExperimentResult } from '../contracts';
 import { renderReport, type MethodReport, type ReportAssets, type ReportData, type ReportImage } from './html';
 import type { Caption } from '../../engines/text/caption-filter';
@@ -52,7 +54,7 @@ async function collectMethod(
 ): Promise<MethodReport | undefined> {
   const a = result.artifacts;
   if (!a?.selectionKey || !a.tableKey || !a.keptKey || !result.topK || !result.captions) return undefined;
-  const selection = (await store.getJson<{ rows: LossRow[]; precision: number; recall: number; k: number }>(a.selectionKey))!;
+  const selection = await readArtifact(store, SELECTION, a.selectionKey);
   // The highest losses of each class (the selection is ordered by loss), so no class goes unseen.
   const shown = new Map<number, LossRow[]>();
   for (const row of [...selection.rows].sort((x, y) => y.ce - x.ce)) {

@@ -108,6 +108,9 @@ export async function runStageUnit<O>(
     async putJson(name, value) {
       return ctx.put(name, `${JSON.stringify(value)}\n`, 'application/json');
     },
+    async putArtifact(kind, value) {
+      return ctx.put(kind.name, kind.encode(value, store.uri(`${dir}/${kind.name}`)), kind.contentType);
+    },
     async putScratch(name, body) {
       const key = `${dir}/${name}`;
       await store.put(key, body);

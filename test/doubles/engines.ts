@@ -7,12 +7,13 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { DATASETS } from '../../datasets/specs';
 import type { Engines } from '../../stages/define-stage';
-import { CAPTIONS_FILE, type CaptionFile } from '../../stages/caption-image';
+import { CAPTIONS } from '../../stages/caption-image';
 import { CLASSIFIER_FILES } from '../../stages/classifier-stages';
 import { FILTER_FILES } from '../../stages/filter-captions';
 import { GENERATED_ROWS_FILE, readGeneratedRows, type GeneratedRow } from '../../stages/generated-rows';
-import type { SelectedImage } from '../../stages/contracts';
-import { SELECTION_FILE } from '../../stages/select-top-k';
+import type { CaptionFile, SelectedImage } from '../../stages/contracts';
+import { SELECTION } from '../../stages/select-top-k';
+import { readArtifact } from '../../stages/artifacts';
 import { lossTableFromCsv, lossTableToCsv } from '../../engines/selection/loss-table';
 import type { TopKSelection } from '../../engines/selection/top-k';
 import type { StageContext } from '../../stages/context';
@@ -113,7 +114,7 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         const items: SelectedImage[] = selected.map((r, index) => ({ index, image: r.file, label: r.label }));
         // What the product stores: the rows with their losses, precision and recall.
         const selection: TopKSelection = { rows: selected, precision: 0.9, recall: 0.8, k: input.k };
-        const selectionKey = await ctx.putJson(SELECTION_FILE, selection);
+        const selectionKey = await ctx.putArtifact(SELECTION, selection);
         return { selectionKey, items, precision: selection.precision, recall: selection.recall };
       }),
     captionImage: (input, ctx) =>
@@ -129,12 +130,12 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         const files: CaptionFile[] = input.items.map((item) => ({
           image: item.image, label: item.label, captions: Array.from({ length: input.perImage }, (_, i) => `a handwritten ${item.label} variant ${i}`),
         }));
-        const captionsKey = await ctx.putJson(CAPTIONS_FILE, files);
+        const captionsKey = await ctx.putArtifact(CAPTIONS, files);
         return { captionsKey, captions: files.length * input.perImage };
       }),
     filterCaptions: (input, ctx) =>
       track('filterCaptions', 'filter', async () => {
-        const all = (await Promise.all(input.captionKeys.map((k) => readJson<CaptionFile[]>(ctx, k)))).flat();
+        const all = (await Promise.all(input.captionKeys.map((k) => readArtifact(ctx.store, CAPTIONS, k)))).flat();
         const kept = all.flatMap((c) => c.captions.slice(0, 2).map((text) => ({ text, label: c.label })));
         const keptKey = await ctx.putJson(FILTER_FILES.kept, kept);
         return { keptKey, kept: kept.length, dropped: all.length, topWords: [{ word: 'handwritten', count: kept.length }] };

@@ -9,9 +9,10 @@ import { captionThroughput } from '../../engines/captioner/bench';
 import { Captioner, clearCaptioners, decodeImage, loadCaptioner, type CaptionImage } from '../../engines/captioner/captioner';
 import sharp from 'sharp';
 import { resolveBundle } from '../../core/bundle-store';
-import { captionImageEngine, readCaptionFiles } from '../../stages/caption-image';
+import { CAPTIONS, captionImageEngine } from '../../stages/caption-image';
+import { readArtifact } from '../../stages/artifacts';
 import { BadInputError } from '../../core/errors';
-import type { CaptionFile } from '../../stages/caption-image';
+import type { CaptionFile } from '../../stages/contracts';
 import type { CaptionImageInput } from '../../stages/contracts';
 
 /** Written by tools/make_tiny_captioner.py together with the bundle. */
@@ -173,20 +174,20 @@ describe('captionImage engine with an embedded S3', () => {
     const items = [3, 5, 7].map((k, i) => ({ index: i, image: images[k]!.name, label: k }));
     for (const strategy of ['beam', 'sample'] as const) {
       const together = await run(input(`u-${strategy}`, { items, model: BUNDLE, strategy, seed: 4 }));
-      const files = await readCaptionFiles(store, together.outputs.captionsKey);
+      const files = await readArtifact(store, CAPTIONS, together.outputs.captionsKey);
       expect(files.map((f) => f.image)).toEqual(items.map((i) => i.image));
       expect(together.outputs.captions).toBe(9);
       for (const [i, item] of items.entries()) {
         const alone = await run(input(`a-${strategy}-${i}`, { unit: 9 + i, items: [item], model: BUNDLE, strategy, seed: 4 }));
-        expect((await readCaptionFiles(store, alone.outputs.captionsKey))[0], `${strategy} ${item.image}`).toEqual(files[i]);
+        expect((await readArtifact(store, CAPTIONS, alone.outputs.captionsKey))[0], `${strategy} ${item.image}`).toEqual(files[i]);
       }
     }
     // A unit file from before units held several images: one entry, read as a list of one.
     const files0: CaptionFile = { image: images[3]!.name, label: 3, captions: ['a three'] };
     await store.putJson('old/captions.json', files0);
-    expect(await readCaptionFiles(store, 'old/captions.json')).toEqual([files0]);
+    expect(await readArtifact(store, CAPTIONS, 'old/captions.json')).toEqual([files0]);
     await store.putJson('bad/captions.json', [files0, { image: 1 }]);
-    await expect(readCaptionFiles(store, 'bad/captions.json')).rejects.toThrow(/entry 1/);
+    await expect(readArtifact(store, CAPTIONS, 'bad/captions.json')).rejects.toThrow(/bad\/captions\.json: not a valid captions\.json: 1\.image: /);
   });
 
   it('a missing image fails as bad input naming it', async () => {

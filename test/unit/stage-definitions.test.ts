@@ -3,6 +3,8 @@ import { activityOptions, STAGE_DECLARATIONS, STAGE_NAMES, STAGE_VERSIONS } from
 import type { CaptionImageInput, GenerateBatchInput, LegacyCaptionImageInput, TrainClassifierInput } from '../../stages/contracts';
 import type { Engines } from '../../stages/define-stage';
 import { PRODUCT_STAGES } from '../../stages/product-stages';
+import { CAPTIONS } from '../../stages/caption-image';
+import { SELECTION } from '../../stages/select-top-k';
 
 /**
  * One declaration per stage (stages/activity-table.ts) and one definition beside its engine
@@ -57,5 +59,26 @@ describe('stage declarations and definitions', () => {
     // @ts-expect-error a double may not leave out an output field (generateBatch's image count).
     const missing: Engines['generateBatch'] = async () => ({ modelSeconds: 1 });
     expect([typeof wrong, typeof missing]).toEqual(['function', 'function']);
+  });
+});
+
+describe('typed artifacts', () => {
+  const row = { file: 'a.png', label: 1, bias: 2, predicted: 2, ce: 3.5, gce: 1.2 };
+
+  it('a writer of another shape fails at once, naming the file and the field (what putArtifact runs before writing)', () => {
+    expect(() => SELECTION.encode({ rows: [row], precision: 'high', recall: 0.5, k: 1 } as never, 's3://b/stages/selectTopK/topk/x/selection.json'))
+      .toThrow('s3://b/stages/selectTopK/topk/x/selection.json: not a valid selection.json: precision: ');
+    expect(() => SELECTION.encode({ rows: [{ ...row, label: undefined }], precision: 1, recall: 0.5, k: 1 } as never, 'w'))
+      .toThrow(/rows\.0\.label: /);
+  });
+
+  it('writes the value as given and reads it back; a captions file of one entry (older units) reads as a list of one', () => {
+    const selection = { rows: [row], precision: 1, recall: 0.5, k: 1 };
+    const bytes = SELECTION.encode(selection, 'w');
+    expect(bytes).toBe(`${JSON.stringify(selection)}\n`);
+    expect(SELECTION.decode(Buffer.from(bytes), 'w')).toEqual(selection);
+    const old = { image: 'a.png', label: 3, captions: ['a three'] };
+    expect(CAPTIONS.decode(Buffer.from(JSON.stringify(old)), 'w')).toEqual([old]);
+    expect(() => CAPTIONS.decode(Buffer.from('{"image": 1'), 'old/captions.json')).toThrow('old/captions.json: not a valid captions.json: not JSON');
   });
 });
