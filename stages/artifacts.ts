@@ -8,7 +8,9 @@ import { describeIssues } from '../core/zod-issues';
  * stages, the report and the CLI that read it. A plain string at run time (and in recorded
  * histories), so handles and the keys of older runs are the same thing.
  */
-export type ArtifactKey<T> = string & { readonly __holds?: T };
+export type ArtifactKey<T> = string & { readonly [holds]: T };
+/** Exists only as a type: a plain string is not a handle, so a key reaches a reader only from putArtifact (or a stored result). */
+declare const holds: unique symbol;
 
 /**
  * One kind of file a stage writes: its name in the unit's folder, and how a value becomes its bytes
@@ -51,6 +53,14 @@ export function jsonArtifact<T>(name: string, schema: z.ZodType<T>, upgrade: (st
       return check(upgrade(json), where);
     },
   };
+}
+
+/**
+ * The handle of a key that did not come from putArtifact: a stored result's, a file a user or a
+ * test put there. Reading it still checks what it holds.
+ */
+export function artifactKey<T>(_kind: ArtifactKind<T>, key: string): ArtifactKey<T> {
+  return key as ArtifactKey<T>;
 }
 
 /** Reads a stored artifact; a missing or malformed one is bad input naming its URI. */

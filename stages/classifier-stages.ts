@@ -17,7 +17,8 @@ import type {
   ClassifierRole, EvaluateInput, EvaluateOutput, ScoreLossesInput, ScoreLossesOutput, TrainClassifierInput, TrainClassifierOutput,
 } from './contracts';
 import { deriveSeed } from '../core/random';
-import { lossTableToCsv } from '../engines/selection/loss-table';
+import { lossTableFromCsv, lossTableToCsv } from '../engines/selection/loss-table';
+import type { ArtifactKind } from './artifacts';
 import type { LossRow } from '../engines/selection/top-k';
 import type { StageContext, StageEngine, StageProgress } from './context';
 import { sha256Hex } from './config/canonical-hash';
@@ -48,6 +49,20 @@ export const CLASSIFIER_FILES = {
 } as const;
 
 const ROLE_STREAM: Record<ClassifierRole, number> = { biased: 1, vanilla: 2, debiased: 3 };
+
+/** scoreLosses' per-sample loss table, as CSV (engines/selection/loss-table.ts); selectTopK and the report read it. */
+export const LOSS_TABLE: ArtifactKind<LossRow[]> = {
+  name: CLASSIFIER_FILES.losses,
+  contentType: 'text/csv',
+  encode: (rows) => lossTableToCsv(rows),
+  decode(bytes, where) {
+    try {
+      return lossTableFromCsv(bytes.toString('utf8'), where);
+    } catch (err) {
+      throw new BadInputError(where, (err as Error).message.slice(where.length + 2));
+    }
+  },
+};
 const INPUT_NORMS: Record<NonNullable<ClassifierConfig['normalize']>, InputNorm | undefined> = { none: undefined, imagenet: IMAGENET_NORM, 'divide-255': DIVIDE_255_NORM };
 const INFERENCE_BATCH = 512;
 
@@ -212,7 +227,7 @@ export const scoreLossesEngine: StageEngine<ScoreLossesInput, ScoreLossesOutput>
   const rows: LossRow[] = train.items.map((item, i) => ({
     file: item.location, label: item.label, bias: item.bias, predicted: argmax(p.logits, p.classes, i), ...sampleLosses(p.logits, p.classes, i, item.label, input.gceQ),
   }));
-  const tableKey = await ctx.put(CLASSIFIER_FILES.losses, lossTableToCsv(rows), 'text/csv');
+  const tableKey = await ctx.putArtifact(LOSS_TABLE, rows);
   return { tableKey, rows: rows.length, backend: p.engine };
 };
 

@@ -6,7 +6,8 @@ import type { ClassifierConfig, ClassifierTrainConfig, ExperimentConfig, Selecti
 import type { DatasetName } from '../datasets/specs';
 import type { LossName } from '../engines/classifier/losses';
 import type { SchedulerKind } from '../engines/diffusion/schedulers/config';
-import type { TopKSelection } from '../engines/selection/top-k';
+import type { LossRow, TopKSelection } from '../engines/selection/top-k';
+import type { Caption } from '../engines/text/caption-filter';
 import type { ArtifactKey } from './artifacts';
 import type { EnergySummary } from './energy-summary';
 
@@ -91,7 +92,7 @@ export interface ScoreLossesInput {
 }
 export interface ScoreLossesOutput {
   /** Table of (file, label, bias, predicted, ce, gce), one row per training image. */
-  tableKey: string;
+  tableKey: ArtifactKey<LossRow[]>;
   rows: number;
   /** What computed the logits: 'onnxruntime' (dense stacks such as the MLP) or the tfjs backend. */
   backend: string;
@@ -106,7 +107,7 @@ export interface SelectedImage {
 }
 export interface SelectTopKInput {
   experimentId: string;
-  tableKey: string;
+  tableKey: ArtifactKey<LossRow[]>;
   k: number;
   mode: 'global' | 'per-class' | 'official';
   score: LossName;
@@ -164,7 +165,7 @@ export interface FilterCaptionsInput {
   labelCheck?: DatasetName;
 }
 export interface FilterCaptionsOutput {
-  keptKey: string;
+  keptKey: ArtifactKey<Caption[]>;
   kept: number;
   dropped: number;
   topWords: { word: string; count: number }[];
@@ -172,7 +173,7 @@ export interface FilterCaptionsOutput {
 
 export interface GenerateBatchInput {
   experimentId: string;
-  keptKey: string;
+  keptKey: ArtifactKey<Caption[]>;
   batchIndex: number;
   /** Images [first, first + count) of the run; image i uses seed baseSeed + i. */
   first: number;
@@ -292,9 +293,9 @@ export interface ExperimentResult {
   /** Where the stages' outputs are, for reports. */
   artifacts?: {
     /** The method's outputs; absent in a vanilla-only experiment. */
-    tableKey?: string;
+    tableKey?: ArtifactKey<LossRow[]>;
     selectionKey?: ArtifactKey<TopKSelection>;
-    keptKey?: string;
+    keptKey?: ArtifactKey<Caption[]>;
     generatedManifests?: string[];
     models: Partial<Record<ClassifierRole, string>>;
     /** analyzeModels' analysis.json (stages/analyze-models.ts), where it ran. */

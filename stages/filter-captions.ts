@@ -1,6 +1,7 @@
 import { DATASETS } from '../datasets/specs';
 import { BadInputError } from '../core/errors';
-import { readArtifact } from './artifacts';
+import { z } from 'zod';
+import { jsonArtifact, readArtifact, type ArtifactKind } from './artifacts';
 import { CAPTIONS } from './caption-image';
 import type { FilterCaptionsInput, FilterCaptionsOutput } from './contracts';
 import type { StageEngine } from './context';
@@ -15,6 +16,9 @@ export interface TopWordsFile {
   match: FilterCaptionsInput['match'];
   topWords: FilterResult['topWords'];
 }
+
+/** The captions kept: what generateBatch generates from, in order. */
+export const KEPT_CAPTIONS: ArtifactKind<Caption[]> = jsonArtifact(FILTER_FILES.kept, z.array(z.object({ text: z.string(), label: z.number().int(), image: z.string() })));
 
 /** The key of one of a filterCaptions unit's files, from the unit's `keptKey`. */
 export function filterFileKey(keptKey: string, file: keyof typeof FILTER_FILES): string {
@@ -35,7 +39,7 @@ export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptio
     numClasses: input.numClasses, topF: input.topF, match: input.match, topWordFilter: input.enabled, stopwords: nltkStopwords(),
     classWords: input.labelCheck ? DATASETS[input.labelCheck].classWords : undefined,
   });
-  const keptKey = await ctx.putJson(FILTER_FILES.kept, result.kept satisfies Caption[]);
+  const keptKey = await ctx.putArtifact(KEPT_CAPTIONS, result.kept);
   await ctx.putJson(FILTER_FILES.dropped, result.dropped satisfies DroppedCaption[]);
   await ctx.putJson(FILTER_FILES.topWords, { f: result.f, match: input.match, topWords: result.topWords } satisfies TopWordsFile);
   ctx.log(`kept ${result.kept.length} of ${captions.length} captions; top-${result.f}: ${result.topWords.map((t) => t.word).join(', ')}${input.enabled ? '' : ' (top-word filter off)'}`);

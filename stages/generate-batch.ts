@@ -5,6 +5,8 @@ import type { GenerateBatchInput, GenerateBatchOutput } from './contracts';
 import type { StageContext, StageEngine } from './context';
 import type { Caption } from '../engines/text/caption-filter';
 import { GENERATED_ROWS_FILE, type GeneratedRow } from './generated-rows';
+import { readArtifact } from './artifacts';
+import { KEPT_CAPTIONS } from './filter-captions';
 import { bundleContentId } from '../core/bundle-store';
 import { MODEL_BUNDLE } from '../engines/diffusion/bundle';
 import { defineStage } from './define-stage';
@@ -24,16 +26,9 @@ export function imageName(index: number): string {
 }
 
 async function readKept(input: GenerateBatchInput, ctx: StageContext): Promise<Caption[]> {
-  const where = ctx.store.uri(input.keptKey);
-  const kept = await ctx.store.getJson<unknown>(input.keptKey);
-  if (kept === null) throw new BadInputError(where, 'kept captions missing');
-  if (!Array.isArray(kept)) throw new BadInputError(where, 'expected a JSON array of captions');
-  if (kept.length === 0) throw new BadInputError(where, 'no kept captions to generate from');
-  kept.forEach((c: unknown, i) => {
-    const caption = c as Partial<Caption> | null;
-    if (!caption || typeof caption.text !== 'string' || typeof caption.label !== 'number') throw new BadInputError(where, `entry ${i} is not a caption ({ text, label, image })`);
-  });
-  return kept as Caption[];
+  const kept = await readArtifact(ctx.store, KEPT_CAPTIONS, input.keptKey);
+  if (kept.length === 0) throw new BadInputError(ctx.store.uri(input.keptKey), 'no kept captions to generate from');
+  return kept;
 }
 
 /**

@@ -1,9 +1,9 @@
 import { BadInputError } from '../core/errors';
 import type { SelectTopKInput, SelectTopKOutput } from './contracts';
-import { lossTableFromCsv } from '../engines/selection/loss-table';
 import { selectTopK, type TopKSelection } from '../engines/selection/top-k';
 import { z } from 'zod';
-import { jsonArtifact, type ArtifactKind } from './artifacts';
+import { jsonArtifact, readArtifact, type ArtifactKind } from './artifacts';
+import { LOSS_TABLE } from './classifier-stages';
 import type { StageEngine } from './context';
 import { defineStage } from './define-stage';
 
@@ -15,9 +15,7 @@ export const SELECTION: ArtifactKind<TopKSelection> = jsonArtifact('selection.js
 }));
 
 export const selectTopKEngine: StageEngine<SelectTopKInput, SelectTopKOutput> = async (input, ctx) => {
-  const bytes = await ctx.store.get(input.tableKey);
-  if (!bytes) throw new BadInputError(ctx.store.uri(input.tableKey), 'loss table missing');
-  const rows = lossTableFromCsv(bytes.toString('utf8'), ctx.store.uri(input.tableKey));
+  const rows = await readArtifact(ctx.store, LOSS_TABLE, input.tableKey);
   const selection = selectTopK(rows, { k: input.k, mode: input.mode, score: input.score, numClasses: input.numClasses ?? 1 + Math.max(...rows.map((r) => r.label)), ratio: input.ratio });
   const selectionKey = await ctx.putArtifact(SELECTION, selection);
   return {

@@ -8,15 +8,14 @@ import { dirname, join } from 'node:path';
 import { readFileAt } from '../../core/data-source';
 import { DATASETS } from '../../datasets/specs';
 import type { ArtifactStore } from '../../core/store';
-import { filterFileKey, type DroppedCaption, type TopWordsFile } from '../filter-captions';
+import { filterFileKey, KEPT_CAPTIONS, type DroppedCaption, type TopWordsFile } from '../filter-captions';
+import { LOSS_TABLE } from '../classifier-stages';
 import { readGeneratedRows } from '../generated-rows';
 import { readArtifact } from '../artifacts';
 import { SELECTION } from '../select-top-k';
 import type { ExperimentResult } from '../contracts';
 import { renderReport, type MethodReport, type ReportAssets, type ReportData, type ReportImage } from './html';
-import type { Caption } from '../../engines/text/caption-filter';
 import type { LossRow } from '../../engines/selection/top-k';
-import { lossTableFromCsv } from '../../engines/selection/loss-table';
 import { lossHistogram, selectionPerClass } from './selection-stats';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
 import type { Analysis } from '../analyze-models';
@@ -65,9 +64,8 @@ async function collectMethod(
     const image: ReportImage = { src: await dataUri(() => readFileAt(row.file, store.settings)), caption: `class ${row.label}` };
     return { image, label: row.label, bias: row.bias, ce: row.ce, gce: row.gce };
   }));
-  const tableBytes = await store.get(a.tableKey);
-  const table = tableBytes ? lossTableFromCsv(tableBytes.toString('utf8'), store.uri(a.tableKey)) : undefined;
-  const kept = (await store.getJson<Caption[]>(a.keptKey)) ?? [];
+  const table = await readArtifact(store, LOSS_TABLE, a.tableKey);
+  const kept = await readArtifact(store, KEPT_CAPTIONS, a.keptKey);
   const dropped = (await store.getJson<DroppedCaption[]>(filterFileKey(a.keptKey, 'dropped'))) ?? [];
   const top = (await store.getJson<Pick<TopWordsFile, 'f' | 'topWords'>>(filterFileKey(a.keptKey, 'topWords'))) ?? { f: 0, topWords: [] };
   const perClass = new Map<number, ReportImage[]>();
@@ -86,8 +84,8 @@ async function collectMethod(
     },
     generatedTotal: result.generated ?? 0,
     generated: [...perClass.entries()].sort((x, y) => x[0] - y[0]).map(([label, images]) => ({ label, images })),
-    losses: table && lossHistogram(table, selection.rows, score),
-    perClass: table && selectionPerClass(table, selection.rows, numClasses),
+    losses: lossHistogram(table, selection.rows, score),
+    perClass: selectionPerClass(table, selection.rows, numClasses),
     generatedGrid: analysis?.colours && {
       ...analysis.colours,
       // The analysis measured every generated image's colour; the page shows one per cell.

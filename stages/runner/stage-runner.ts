@@ -1,4 +1,5 @@
 import { hashOf } from '../config/canonical-hash';
+import { artifactKey } from '../artifacts';
 import type { StageContext, StageProgress } from '../context';
 import { checkManifest, describeFile, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest';
 import type { ArtifactStore } from '../../core/store';
@@ -109,7 +110,7 @@ export async function runStageUnit<O>(
       return ctx.put(name, `${JSON.stringify(value)}\n`, 'application/json');
     },
     async putArtifact(kind, value) {
-      return ctx.put(kind.name, kind.encode(value, store.uri(`${dir}/${kind.name}`)), kind.contentType);
+      return artifactKey(kind, await ctx.put(kind.name, kind.encode(value, store.uri(`${dir}/${kind.name}`)), kind.contentType));
     },
     async putScratch(name, body) {
       const key = `${dir}/${name}`;

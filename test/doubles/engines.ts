@@ -8,13 +8,12 @@ import sharp from 'sharp';
 import { DATASETS } from '../../datasets/specs';
 import type { Engines } from '../../stages/define-stage';
 import { CAPTIONS } from '../../stages/caption-image';
-import { CLASSIFIER_FILES } from '../../stages/classifier-stages';
-import { FILTER_FILES } from '../../stages/filter-captions';
+import { CLASSIFIER_FILES, LOSS_TABLE } from '../../stages/classifier-stages';
+import { KEPT_CAPTIONS } from '../../stages/filter-captions';
 import { GENERATED_ROWS_FILE, readGeneratedRows, type GeneratedRow } from '../../stages/generated-rows';
 import type { CaptionFile, SelectedImage } from '../../stages/contracts';
 import { SELECTION } from '../../stages/select-top-k';
 import { readArtifact } from '../../stages/artifacts';
-import { lossTableFromCsv, lossTableToCsv } from '../../engines/selection/loss-table';
 import type { TopKSelection } from '../../engines/selection/top-k';
 import type { StageContext } from '../../stages/context';
 import { BadInputError } from '../../core/errors';
@@ -103,13 +102,12 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
       track('scoreLosses', 'biased', async () => {
         await readJson(ctx, input.modelKey);
         const rows = Array.from({ length: 50 }, (_, i) => ({ file: `train/${i}.png`, label: i % 10, bias: (i * 7) % 10, predicted: 0, ce: i / 10, gce: i / 20 }));
-        const tableKey = await ctx.put(CLASSIFIER_FILES.losses, lossTableToCsv(rows), 'text/csv');
+        const tableKey = await ctx.putArtifact(LOSS_TABLE, rows);
         return { tableKey, rows: rows.length, backend: 'double' };
       }),
     selectTopK: (input, ctx) =>
       track('selectTopK', 'topk', async () => {
-        const table = await ctx.store.get(input.tableKey);
-        const rows = lossTableFromCsv(table!.toString('utf8'), input.tableKey);
+        const rows = await readArtifact(ctx.store, LOSS_TABLE, input.tableKey);
         const selected = [...rows].sort((a, b) => b.ce - a.ce).slice(0, input.k);
         const items: SelectedImage[] = selected.map((r, index) => ({ index, image: r.file, label: r.label }));
         // What the product stores: the rows with their losses, precision and recall.
@@ -136,8 +134,8 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
     filterCaptions: (input, ctx) =>
       track('filterCaptions', 'filter', async () => {
         const all = (await Promise.all(input.captionKeys.map((k) => readArtifact(ctx.store, CAPTIONS, k)))).flat();
-        const kept = all.flatMap((c) => c.captions.slice(0, 2).map((text) => ({ text, label: c.label })));
-        const keptKey = await ctx.putJson(FILTER_FILES.kept, kept);
+        const kept = all.flatMap((c) => c.captions.slice(0, 2).map((text) => ({ text, label: c.label, image: c.image })));
+        const keptKey = await ctx.putArtifact(KEPT_CAPTIONS, kept);
         return { keptKey, kept: kept.length, dropped: all.length, topWords: [{ word: 'handwritten', count: kept.length }] };
       }),
     generateBatch: (input, ctx) =>

@@ -17,12 +17,14 @@ import { BadInputError } from '../../core/errors';
 import type { GenerateBatchInput } from '../../stages/contracts';
 import type { StageProgress } from '../../stages/context';
 import type { Caption } from '../../engines/text/caption-filter';
+import { artifactKey } from '../../stages/artifacts';
+import { KEPT_CAPTIONS } from '../../stages/filter-captions';
 
 const BUNDLE = join(__dirname, '..', 'fixtures', 'tiny-sd');
 let root: string;
 let s3: EmbeddedS3;
 let store: ArtifactStore;
-const keptKey = 'runs/g1/filterCaptions/filter/0123456789ab/kept.json';
+const keptKey = artifactKey(KEPT_CAPTIONS, 'runs/g1/filterCaptions/filter/0123456789ab/kept.json');
 const kept: Caption[] = [
   { text: 'a red digit seven', label: 7, image: 'cmnist/1pct/conflict/7/1.png' },
   { text: 'a photo of the number two in green', label: 2, image: 'cmnist/1pct/conflict/2/5.png' },
@@ -135,7 +137,7 @@ describe('generateBatch engine', () => {
   });
 
   it('an empty kept list fails naming keptKey', async () => {
-    const emptyKey = 'runs/g1/filterCaptions/filter/empty/kept.json';
+    const emptyKey = artifactKey(KEPT_CAPTIONS, 'runs/g1/filterCaptions/filter/empty/kept.json');
     const err = await run(input({ keptKey: emptyKey, batchIndex: 2 })).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(BadInputError);
     expect((err as BadInputError).where).toBe(store.uri(emptyKey));

@@ -17,7 +17,7 @@ function context(): StageContext {
   return {
     store: { settings: { region: 'us-east-1', bucket: 'unused', prefix: '' } } as unknown as ArtifactStore,
     dir: 'unused', resume: undefined, signal: new AbortController().signal,
-    put: async () => '', putJson: async () => '', putScratch: async () => '', putArtifact: async () => '',
+    put: async () => '', putJson: async () => '', putScratch: async () => '', putArtifact: async () => { throw new Error('prepareDataset writes no typed artifact'); },
     progress: () => {},
     log: (m) => logs.push(m),
   };

@@ -10,7 +10,7 @@ import { Captioner, clearCaptioners, decodeImage, loadCaptioner, type CaptionIma
 import sharp from 'sharp';
 import { resolveBundle } from '../../core/bundle-store';
 import { CAPTIONS, captionImageEngine } from '../../stages/caption-image';
-import { readArtifact } from '../../stages/artifacts';
+import { artifactKey, readArtifact } from '../../stages/artifacts';
 import { BadInputError } from '../../core/errors';
 import type { CaptionFile } from '../../stages/contracts';
 import type { CaptionImageInput } from '../../stages/contracts';
@@ -185,9 +185,9 @@ describe('captionImage engine with an embedded S3', () => {
     // A unit file from before units held several images: one entry, read as a list of one.
     const files0: CaptionFile = { image: images[3]!.name, label: 3, captions: ['a three'] };
     await store.putJson('old/captions.json', files0);
-    expect(await readArtifact(store, CAPTIONS, 'old/captions.json')).toEqual([files0]);
+    expect(await readArtifact(store, CAPTIONS, artifactKey(CAPTIONS, 'old/captions.json'))).toEqual([files0]);
     await store.putJson('bad/captions.json', [files0, { image: 1 }]);
-    await expect(readArtifact(store, CAPTIONS, 'bad/captions.json')).rejects.toThrow(/bad\/captions\.json: not a valid captions\.json: 1\.image: /);
+    await expect(readArtifact(store, CAPTIONS, artifactKey(CAPTIONS, 'bad/captions.json'))).rejects.toThrow(/bad\/captions\.json: not a valid captions\.json: 1\.image: /);
   });
 
   it('a missing image fails as bad input naming it', async () => {
