@@ -547,9 +547,11 @@ def ort_check(out: Path, model: LlavaForConditionalGeneration, image: Path) -> d
 
 
 def fixture_main(doc: str, folder: str, build_tokenizer, make_model, write_fixture, reference, ort_check, greedy_key: str,
-                 describe=lambda item, key: f"{item['file']}: {item[key]} {item['text']!r} margin {item['min_margin']}", extra_checks=None) -> None:
+                 describe=lambda item, key: f"{item['file']}: {item[key]} {item['text']!r} margin {item['min_margin']}", extra_checks=None,
+                 images_maker=make_images) -> None:
     """The command line every tiny VLM fixture script shares: build, write the fixture and its PyTorch
-    reference (unless --check-only), then check onnxruntime on the written files against PyTorch:
+    reference (unless --check-only; the pictures from `images_maker(folder)`, make_images' six by default),
+    then check onnxruntime on the written files against PyTorch:
     `ort_check(out, model, image)` returns max differences (keys ending in "diff", "logit_abs_max") and
     its greedy ids under `ort_<greedy_key>`, which must equal the reference's `greedy_key`."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
@@ -564,7 +566,7 @@ def fixture_main(doc: str, folder: str, build_tokenizer, make_model, write_fixtu
     model = make_model(tok)
     if not args.check_only:
         write_fixture(out, model, tok)
-        images = make_images(out / "images")
+        images = images_maker(out / "images")
         ref = reference(out, model, images)
         write_json(out / "reference.json", ref)
         for item in ref["images"]:

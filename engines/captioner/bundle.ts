@@ -35,18 +35,23 @@ export async function checkBundle(bundle: LocalBundle, modelType: string | undef
   }
 }
 
-export async function readConfig(bundle: LocalBundle): Promise<{ model_type?: string }> {
+/** A JSON file of the bundle; a missing or unparsable one is bad input, named. */
+export async function readBundleJson<T>(bundle: LocalBundle, name: string): Promise<T> {
   let text: string;
   try {
-    text = await readFile(join(bundle.root, 'config.json'), 'utf8');
+    text = await readFile(join(bundle.root, name), 'utf8');
   } catch {
-    throw new BadInputError(bundle.describe('config.json'), 'missing captioner bundle file');
+    throw new BadInputError(bundle.describe(name), 'missing captioner bundle file');
   }
   try {
-    return JSON.parse(text) as { model_type?: string };
+    return JSON.parse(text) as T;
   } catch (err) {
-    throw new BadInputError(bundle.describe('config.json'), `not valid JSON (${(err as Error).message})`);
+    throw new BadInputError(bundle.describe(name), `not valid JSON (${(err as Error).message})`);
   }
+}
+
+export function readConfig(bundle: LocalBundle): Promise<{ model_type?: string }> {
+  return readBundleJson<{ model_type?: string }>(bundle, 'config.json');
 }
 
 /** transformers.js reports a missing file as `... not found locally at "<path>"`: name that file. */

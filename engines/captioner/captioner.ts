@@ -6,9 +6,10 @@ import type { S3Settings } from '../../core/store';
 import { assertCudaProvider } from '../onnx/sessions';
 import { asBadInput, CAPTIONER_BUNDLE, checkBundle, readConfig, type CaptionDtype } from './bundle';
 import { generateCaptions } from './generation';
-import { decodeImage } from './image';
+import { CAPTION_DECODE_MAX_SIDE, decodeImage } from './image';
+import { loadOnevision } from './onevision';
 import { familyInputs, familyPrompt } from './prompts';
-import { transformers, type GenerativeModel, type ProcessorCall, type ProcessorLike } from './transformers-internals';
+import { transformers, type GenerativeModel, type ImageEncodingModel, type ProcessorCall, type ProcessorLike } from './transformers-internals';
 import type { CaptionImage, CaptionRequest, ImageCaptions } from './types';
 
 /**
@@ -19,7 +20,8 @@ import type { CaptionImage, CaptionRequest, ImageCaptions } from './types';
  * onnxruntime-node (CPU, or CUDA when asked). Token selection (greedy, seeded sampling, beam
  * search) is ours, in ./search.ts; transformers.js runs the model step by step. Apart: the
  * bundle's checks (./bundle.ts), image decoding (./image.ts), each family's inputs (./prompts.ts),
- * generation (./generation.ts) over transformers.js's internals (./transformers-internals.ts).
+ * generation (./generation.ts) over transformers.js's internals (./transformers-internals.ts);
+ * LLaVA-OneVision's processor and image encoding, which transformers.js lacks (./onevision.ts).
  */
 
 export { CAPTIONER_BUNDLE, type CaptionDtype } from './bundle';
@@ -52,6 +54,8 @@ export class Captioner {
     private readonly model: GenerativeModel,
     private readonly processor: ProcessorCall & ProcessorLike,
     private readonly tokenizer: PreTrainedTokenizer,
+    /** Images are decoded no larger than this (./image.ts). */
+    private readonly decodeMaxSide: number,
   ) {}
 
   /** Loads a bundle (no cache: see loadCaptioner). */
@@ -69,15 +73,23 @@ export class Captioner {
     const modelOptions = { device, dtype, local_files_only: true } as const;
     try {
       const Auto = config.model_type === 'vision-encoder-decoder' ? t.AutoModelForVision2Seq : t.AutoModelForImageTextToText;
-      const [model, processor, tokenizer] = await Promise.all([
+      // LLaVA-OneVision brings its own processor (./onevision.ts): transformers.js's is plain LLaVA's.
+      const onevision = config.model_type === 'llava_onevision';
+      const [model, loadedProcessor, tokenizer] = await Promise.all([
         Auto.from_pretrained(path, modelOptions),
-        t.AutoProcessor.from_pretrained(path, { local_files_only: true }),
+        onevision ? undefined : t.AutoProcessor.from_pretrained(path, { local_files_only: true }),
         t.AutoTokenizer.from_pretrained(path, { local_files_only: true }),
       ]);
+      const processor = onevision
+        ? await loadOnevision(local, model as unknown as ImageEncodingModel, tokenizer)
+        : loadedProcessor as unknown as ProcessorCall & ProcessorLike;
+      // OneVision's tiling depends on the image's own size (select_best_resolution) and Python resizes
+      // the whole image: it gets it undecimated (the pixel limit still holds); the other families'
+      // processors resize to a few hundred pixels anyway.
+      const decodeMaxSide = onevision ? Infinity : CAPTION_DECODE_MAX_SIDE;
       const modelType = model.config.model_type ?? config.model_type ?? 'unknown';
       options.log?.(`captioner ${bundle}: ${modelType} (${model.constructor.name}) on ${device}, ${dtype}`);
-      return new Captioner(bundle, path, modelType, device, model as unknown as GenerativeModel,
-        processor as unknown as ProcessorCall & ProcessorLike, tokenizer);
+      return new Captioner(bundle, path, modelType, device, model as unknown as GenerativeModel, processor, tokenizer, decodeMaxSide);
     } catch (err) {
       throw asBadInput(err);
     }
@@ -89,7 +101,7 @@ export class Captioner {
     const perImage = request.perImage ?? (strategy === 'greedy' ? 1 : 3);
     if (!Number.isInteger(perImage) || perImage < 1) throw new RangeError(`perImage must be a positive integer, got ${perImage}`);
     if (strategy === 'greedy' && perImage !== 1) throw new RangeError('greedy decoding gives one caption per image: use beam or sample for more');
-    const decoded = await Promise.all(images.map((image) => decodeImage(image.bytes, image.name)));
+    const decoded = await Promise.all(images.map((image) => decodeImage(image.bytes, image.name, this.decodeMaxSide)));
     const batchSize = Math.max(1, request.batchSize ?? 8);
     // Decoder-only families (SmolVLM) pad prompts of different lengths: one image per batch there.
     const step = this.model.config.is_encoder_decoder || this.modelType === 'vision-encoder-decoder' ? batchSize : 1;

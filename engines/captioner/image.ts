@@ -12,15 +12,17 @@ export const CAPTION_DECODE_MAX_SIDE = 1024;
 
 /**
  * Decodes PNG/JPEG/WebP... bytes with sharp (under the project's size and pixel limits), shrunk to
- * at most CAPTION_DECODE_MAX_SIDE; unreadable or oversized bytes are bad input.
+ * at most `maxSide` (Infinity: kept whole, for a family whose processor must see the image's own
+ * size and pixels); unreadable or oversized bytes are bad input.
  */
-export async function decodeImage(bytes: Uint8Array, name: string): Promise<RawImage> {
+export async function decodeImage(bytes: Uint8Array, name: string, maxSide = CAPTION_DECODE_MAX_SIDE): Promise<RawImage> {
   const { RawImage: Raw } = transformers();
   const tooBig = imageSizeProblem(bytes);
   if (tooBig) throw new BadInputError(name, tooBig);
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS })
-      .resize(CAPTION_DECODE_MAX_SIDE, CAPTION_DECODE_MAX_SIDE, { fit: 'inside', withoutEnlargement: true })
+    let decoder = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS });
+    if (Number.isFinite(maxSide)) decoder = decoder.resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true });
+    const { data, info } = await decoder
       .removeAlpha()
       .toColourspace('srgb')
       .raw()

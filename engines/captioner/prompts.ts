@@ -19,7 +19,8 @@ export function familyPrompt(family: string, prompt: string | undefined): string
  * The model inputs of a batch of images for a captioner family (config.json model_type): the image
  * alone (vision-encoder-decoder), a task prompt (Florence-2), or one chat turn holding the image and
  * the instruction, rendered by the bundle's chat template (LLaVA: "USER: <image>\n… ASSISTANT:";
- * SmolVLM, Idefics3 and the other chat VLMs).
+ * LLaVA-OneVision: "<|im_start|>user\n<image>\n…<|im_end|>\n<|im_start|>assistant\n"; SmolVLM,
+ * Idefics3 and the other chat VLMs).
  */
 export async function familyInputs(
   family: string, processor: ProcessorCall & ProcessorLike, images: RawImage[], prompt: string | undefined, where: string,
@@ -33,6 +34,8 @@ export async function familyInputs(
   const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: asked }] }];
   const text = processor.apply_chat_template?.(messages, { add_generation_prompt: true });
   if (typeof text !== 'string') throw new Error(`${where}: ${family} has no chat template for a caption prompt`);
-  // LlavaProcessor takes the images first; Idefics3's (SmolVLM) the texts, then each text's images.
-  return family === 'llava' ? processor(images, images.map(() => text)) : processor(images.map(() => text), images.map((image) => [image]));
+  // LlavaProcessor (and ./onevision.ts's) takes the images first; Idefics3's (SmolVLM) the texts, then each text's images.
+  return family === 'llava' || family === 'llava_onevision'
+    ? processor(images, images.map(() => text))
+    : processor(images.map(() => text), images.map((image) => [image]));
 }

@@ -67,6 +67,25 @@ export interface GenerativeModel {
   dispose(): Promise<unknown>;
 }
 
+/** onnxruntime's InferenceSession (transformers.js keeps one per ONNX file), as far as the captioner runs one itself. */
+export interface OnnxSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
+}
+
+/**
+ * The image side of a transformers.js image-text-to-text model (LLaVA's): its sessions by file
+ * name, encode_image (which its forward calls on the first step with the pixel inputs and
+ * returns the features that replace the image tokens), and forward_params (the inputs
+ * _prepare_model_inputs keeps).
+ */
+export interface ImageEncodingModel {
+  sessions: Record<string, OnnxSession | undefined>;
+  encode_image(inputs: ModelInputs): Promise<Tensor>;
+  forward_params: string[];
+}
+
 export type ProcessorCall = (...args: unknown[]) => Promise<ModelInputs>;
 export interface ProcessorLike {
   construct_prompts?(text: string | string[]): string[];
