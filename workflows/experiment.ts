@@ -2,7 +2,7 @@
  * One DiffuBias experiment (paper Fig. 1) as a deterministic workflow: it only orchestrates.
  * Every stage is an activity; per-item stages fan out through `fanOut` child workflows.
  */
-import { deprecatePatch, isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
   StageReuse, TrainClassifierInput,
@@ -20,13 +20,6 @@ import type { Energy } from '../core/energy';
 import { summarizeEnergy } from '../stages/energy-summary';
 import { captionUnitImages, generateUnitImages } from '../stages/unit-sizes';
 
-/**
- * Patches every recorded history now has (deprecated: the old branches are gone; the constants go
- * once no history of before them can still be replayed): the analysis step, and caption units of
- * several images (stages/unit-sizes.ts).
- */
-const ANALYZE_MODELS = 'experiment-analyzes-models';
-const CAPTION_UNITS = 'experiment-caption-units';
 /** How much the analysis looks at: saliency images, and embedding points per group (aligned, conflicting, generated). */
 const ANALYSIS = { saliencyImages: 10, embeddingPoints: 300 };
 
@@ -147,7 +140,6 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       // Set only when asked, so that units of runs without it keep their cache keys.
       ...(config.caption.prompt === undefined ? {} : { prompt: config.caption.prompt }),
     };
-    deprecatePatch(CAPTION_UNITS);
     const captionItems: CaptionImageInput[] = planBatches(topK.items.length, captionUnitImages({ batchSize: config.caption.batchSize, perImage: config.caption.perImage }))
       .map(({ first, count }, unit) => ({ ...captionSettings, unit, items: topK.items.slice(first, first + count) }));
     const captions = await fanOutInChunks(control, 'captionImage', captionItems, config.caption.concurrency, config.fanOutChunk);
@@ -199,7 +191,6 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     live.note(`unbiased test accuracy: ${evaluations.map((e) => `${e.role} ${e.accuracy.unbiased.toFixed(2)}%`).join(', ')}`);
 
     // Saliency and embedding for the report (paper Figs. 2 and 7).
-    deprecatePatch(ANALYZE_MODELS);
     await enter('analyzeModels');
     const analysis = await call('analyzeModels', `saliency of f_B and f_D on ${ANALYSIS.saliencyImages} bias-conflicting test images; UMAP of f_D's features (${ANALYSIS.embeddingPoints} per group)`, {
       experimentId, dataset: data, models: { biased: biased.modelKey, debiased: debiased.modelKey }, generatedManifests, seed: config.seed, ...ANALYSIS,

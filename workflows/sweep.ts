@@ -3,7 +3,7 @@
  * time, then mean ± std per (dataset, ratio) beside the paper's numbers.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ApplicationFailure, deprecatePatch, isCancellation, sleep, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, sleep, upsertSearchAttributes, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { ExperimentInput, ExperimentResult } from '../stages/contracts';
 import { aggregateSweep, type SweepRow } from '../stages/report/sweep-aggregate';
 import { sweepResultsKey } from '../stages/report/result-keys';
@@ -29,21 +29,9 @@ export interface SweepResult {
   reportKey: string;
 }
 
-const RERUN_COMPLETED_CELLS = 'sweep-reruns-completed-cells';
-const WAIT_FOR_RUNNING_CELLS = 'sweep-waits-for-running-cells';
-const PREPARE_DATASETS_FIRST = 'sweep-prepares-each-dataset-once';
-
 /** Seconds between tries to start a cell that is running elsewhere: 5, 10, 20 ... 60. */
 const RUNNING_CELL_WAITS_S = { first: 5, max: 60 };
 
-/**
- * A cell that already ran (alone, or in another sweep) runs again from its stored stages. Every
- * recorded history has the patch's marker: deprecated, then to be removed with its constant.
- */
-function rerunCompletedCells(): WorkflowIdReusePolicy {
-  deprecatePatch(RERUN_COMPLETED_CELLS);
-  return WorkflowIdReusePolicy.ALLOW_DUPLICATE;
-}
 
 export async function sweep(input: SweepInput): Promise<SweepResult> {
   const control = installControl();
@@ -63,7 +51,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
         taskQueue: TASK_QUEUES.workflow,
         // A cell that already ran (alone, or in another sweep) runs again from its stored stages,
         // which are all reused: seconds, where it used to fail the cell as "already started".
-        workflowIdReusePolicy: rerunCompletedCells(),
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
         typedSearchAttributes: queuedExperimentAttributes(config),
         staticSummary: `${config.dataset} ${config.ratio}% seed ${config.seed} (sweep ${input.sweepId})`,
       },
@@ -78,7 +66,6 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
           // The same experiment running on its own (or in another sweep): a second execution would
           // compute it twice. Wait for that one to finish, then run the cell from its stored stages.
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          deprecatePatch(WAIT_FOR_RUNNING_CELLS);
           await sleep(`${wait}s`);
         }
       }
@@ -91,7 +78,6 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     control.progress.done += 1;
   };
   try {
-    deprecatePatch(PREPARE_DATASETS_FIRST);
     control.progress.stage = 'prepareDataset';
     await prepareDatasets(input.cells);
     control.progress.stage = 'experiments';
