@@ -1,7 +1,7 @@
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/common';
 import type {
   AnalyzeModelsInput, AnalyzeModelsOutput, CaptionImageInput, CaptionImageOutput, EvaluateInput, EvaluateOutput, FilterCaptionsInput, FilterCaptionsOutput,
-  GenerateBatchInput, GenerateBatchOutput, PrepareDatasetInput, PrepareDatasetOutput, ScoreLossesInput,
+  GenerateBatchInput, GenerateBatchOutput, InspectGeneratedInput, InspectGeneratedOutput, PrepareDatasetInput, PrepareDatasetOutput, ScoreLossesInput,
   ScoreLossesOutput, SelectTopKInput, SelectTopKOutput, TrainClassifierInput, TrainClassifierOutput,
 } from './contracts';
 
@@ -81,9 +81,11 @@ export const STAGE_DECLARATIONS = {
   captionImage: stage<CaptionImageInput, CaptionImageOutput>({ queue: 'caption', startToCloseTimeout: '30m', heartbeatTimeout: '1m', version: 1 }),
   filterCaptions: stage<FilterCaptionsInput, FilterCaptionsOutput>({ queue: 'cpu', startToCloseTimeout: '30m', heartbeatTimeout: '1m', version: 1 }),
   generateBatch: stage<GenerateBatchInput, GenerateBatchOutput>({ queue: 'generate', startToCloseTimeout: '4h', heartbeatTimeout: '1m', version: 1 }),
+  inspectGenerated: stage<InspectGeneratedInput, InspectGeneratedOutput>({ queue: 'cpu', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 1 }),
   evaluate: stage<EvaluateInput, EvaluateOutput>({ queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m', version: 1 }),
   // version 2: UMAP at 200 layout epochs; the output names the judge's verdict on the generated set.
-  analyzeModels: stage<AnalyzeModelsInput, AnalyzeModelsOutput>({ queue: 'train', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 2 }),
+  // 3: the judge and the colours moved to inspectGenerated.
+  analyzeModels: stage<AnalyzeModelsInput, AnalyzeModelsOutput>({ queue: 'train', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 3 }),
 } as const;
 
 export type StageName = keyof typeof STAGE_DECLARATIONS;

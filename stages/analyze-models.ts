@@ -6,19 +6,16 @@
 import sharp from 'sharp';
 import { UMAP } from 'umap-js';
 import { initBackend } from '../engines/classifier/backend';
-import type { InputNorm } from '../engines/classifier/batch-source';
 import { penultimateFeatures, saliencyMaps, type SaliencyKind } from '../engines/classifier/analysis';
-import { SplitReader, type ImageItem } from '../datasets/disent/reader';
+import type { ImageItem } from '../datasets/disent/reader';
 import { DATASETS } from '../datasets/specs';
 import { Rng, deriveSeed } from '../core/random';
 import { generatedItems, loadModel } from './classifier-stages';
-import { splitReader } from './dataset-access';
+import { itemPixels, splitReader } from './dataset-access';
+import type { JudgeVerdict } from './inspect-generated';
 import type { AnalyzeModelsInput, AnalyzeModelsOutput } from './contracts';
 import type { StageEngine } from './context';
-import * as tf from '@tensorflow/tfjs';
-import { JUDGE, judgeView, trainJudge } from './mnist-judge';
-import { CMNIST_COLORS } from '../datasets/cmnist/colors';
-import { colourGrid, nearestColour, type ColourGrid } from './report/colour-check';
+import type { ColourGrid } from './report/colour-check';
 import { defineStage } from './define-stage';
 
 /** The file this stage writes and the report reads. */
@@ -32,70 +29,11 @@ export interface Analysis {
     images: { label: number; bias: number; image: string; biased: string; debiased: string }[];
   };
   embedding: { method: 'umap'; model: 'debiased'; points: { x: number; y: number; group: EmbeddingGroup; label: number }[] };
-  /** Colored MNIST: is the prompted digit there? A grayscale MNIST judge's reading of every generated image. */
+  /** Runs from before inspectGenerated (stages/inspect-generated.ts), which has these now. */
   judge?: JudgeVerdict;
-  /** Colored MNIST: generated images by class x measured colour; each cell's example by its location. */
   colours?: ColourGrid<string>;
 }
 
-export interface JudgeVerdict {
-  method: string;
-  testAccuracy: number;
-  generated: number;
-  recognised: number;
-  perClass: { label: number; generated: number; recognised: number }[];
-}
-
-/** Colored MNIST's generated images, each decoded once: the judge's verdict and each image's colour. */
-async function inspectGenerated(items: readonly ImageItem[], imageSize: number, backend: string): Promise<{ judge: JudgeVerdict; colours: ColourGrid<string> }> {
-  const judge = await trainJudge(backend);
-  const perClass = Array.from({ length: 10 }, (_, label) => ({ label, generated: 0, recognised: 0 }));
-  const palette = { rgb: CMNIST_COLORS.map((c) => c.rgb) };
-  const per = imageSize * imageSize * 3;
-  const measured: { label: number; colour: number | undefined; example: string }[] = [];
-  for (let at = 0; at < items.length; at += 500) {
-    const chunk = items.slice(at, at + 500);
-    const { raw } = await pixels(chunk, imageSize, undefined);
-    chunk.forEach((item, i) => measured.push({ label: item.label, colour: nearestColour(raw.subarray(i * per, (i + 1) * per), palette, 1), example: item.location }));
-    const view = judgeView(raw, chunk.length);
-    const logits = tf.tidy(() => judge.model.apply(tf.tensor4d(view, [chunk.length, imageSize, imageSize, 3])) as tf.Tensor2D);
-    const argmax = logits.argMax(-1);
-    const predicted = (await argmax.data()) as Int32Array;
-    tf.dispose([logits, argmax]);
-    chunk.forEach((item, i) => {
-      const c = perClass[item.label];
-      if (!c) return;
-      c.generated++;
-      if (predicted[i] === item.label) c.recognised++;
-    });
-  }
-  judge.model.dispose();
-  return {
-    judge: {
-      method: `MLP trained here on grayscale MNIST (${JUDGE.epochs} epochs), reading each image's intensity`,
-      testAccuracy: judge.testAccuracy,
-      generated: perClass.reduce((n, c) => n + c.generated, 0),
-      recognised: perClass.reduce((n, c) => n + c.recognised, 0),
-      perClass,
-    },
-    colours: colourGrid(measured, 10, palette.rgb.length),
-  };
-}
-
-/** The items' pixels in [0, 1] as the reader decodes them, and as a model with `norm` takes them. */
-async function pixels(items: readonly ImageItem[], imageSize: number, norm: InputNorm | undefined): Promise<{ raw: Float32Array; x: Float32Array }> {
-  const reader = new SplitReader(items, { imageSize });
-  const raw = new Float32Array(items.length * imageSize * imageSize * 3);
-  let at = 0;
-  for await (const batch of reader.batches({ batchSize: 256 })) {
-    raw.set(batch.x, at);
-    at += batch.x.length;
-  }
-  if (!norm) return { raw, x: raw };
-  const x = new Float32Array(raw.length);
-  for (let i = 0; i < x.length; i++) x[i] = (raw[i]! - norm.mean[i % 3]!) / norm.std[i % 3]!;
-  return { raw, x };
-}
 
 /** An RGB image in [0, 1] as PNG, scaled up for the page. */
 function png(rgb: Float32Array, size: number): Promise<Buffer> {
@@ -122,7 +60,7 @@ function sample<T>(items: readonly T[], n: number, rng: Rng): T[] {
 }
 
 export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsOutput> = async (input, ctx) => {
-  const backend = await initBackend(ctx.log);
+  await initBackend(ctx.log);
   const spec = DATASETS[input.dataset.name];
   const numClasses = spec.classNames.length;
   const [test, train] = await Promise.all([splitReader(input.dataset, 'test', ctx.store.settings), splitReader(input.dataset, 'train', ctx.store.settings)]);
@@ -142,8 +80,8 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
   let kind: SaliencyKind = 'input-gradient';
   if (chosen.length > 0) {
     const labels = chosen.map((i) => i.label);
-    const { raw } = await pixels(chosen, spec.imageSize, undefined);
-    const maps = { biased: saliencyMaps(biased.model, (await pixels(chosen, spec.imageSize, biased.inputNorm)).x, labels), debiased: saliencyMaps(debiased.model, (await pixels(chosen, spec.imageSize, debiased.inputNorm)).x, labels) };
+    const { raw } = await itemPixels(chosen, spec.imageSize, undefined);
+    const maps = { biased: saliencyMaps(biased.model, (await itemPixels(chosen, spec.imageSize, biased.inputNorm)).x, labels), debiased: saliencyMaps(debiased.model, (await itemPixels(chosen, spec.imageSize, debiased.inputNorm)).x, labels) };
     kind = maps.debiased.kind;
     const size = spec.imageSize;
     const per = size * size * 3;
@@ -170,7 +108,7 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
   const rows: { group: EmbeddingGroup; label: number; features: number[] }[] = [];
   for (const [group, items] of groups) {
     if (items.length === 0) continue;
-    const { x } = await pixels(items, spec.imageSize, debiased.inputNorm);
+    const { x } = await itemPixels(items, spec.imageSize, debiased.inputNorm);
     const { features, dim } = penultimateFeatures(debiased.model, x, items.length);
     items.forEach((item, i) => rows.push({ group, label: item.label, features: Array.from(features.subarray(i * dim, (i + 1) * dim)) }));
   }
@@ -180,19 +118,15 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
   // agreement was 81.9 / 81.0% against 500's 82.4 / 81.1% (two seeds), for ~1.5 s less.
   const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, Math.max(2, rows.length - 1)), minDist: 0.1, nEpochs: 200, random: () => rng.float() });
   const xy = rows.length > 2 ? umap.fit(rows.map((r) => r.features)) : rows.map(() => [0, 0]);
-  const inspected = input.dataset.name === 'cmnist' && generated.length > 0 ? await inspectGenerated(generated, spec.imageSize, backend) : undefined;
-  const judge = inspected?.judge;
-  if (judge) ctx.log(`judge (MNIST test ${judge.testAccuracy.toFixed(2)}%): prompted digit recognised in ${judge.recognised} of ${judge.generated} generated images`);
   const analysis: Analysis = {
-    ...(inspected ? { judge: inspected.judge, colours: inspected.colours } : {}),
     saliency: { kind, images },
     embedding: { method: 'umap', model: 'debiased', points: rows.map((r, i) => ({ x: xy[i]![0]!, y: xy[i]![1]!, group: r.group, label: r.label })) },
   };
   const analysisKey = await ctx.putJson(ANALYSIS_FILE, analysis);
   ctx.progress({ done: 2, total: 2 });
   ctx.log(`analysis: ${kind} on ${images.length} bias-conflicting test images; UMAP of f_D's features for ${rows.length} images`);
-  return { analysisKey, saliency: kind, points: rows.length, ...(judge ? { judge: { generated: judge.generated, recognised: judge.recognised, judgeTestAccuracy: judge.testAccuracy } } : {}) };
+  return { analysisKey, saliency: kind, points: rows.length };
 };
 
-/** After evaluation: saliency, embeddings and the judge's verdict on the generated set, for the report. */
+/** After evaluation: saliency and embeddings of f_B and f_D, for the report. */
 export const analyzeModelsStage = defineStage('analyzeModels', { unit: 'models', run: analyzeModelsEngine });

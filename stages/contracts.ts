@@ -9,6 +9,7 @@ import type { SchedulerKind } from '../engines/diffusion/schedulers/config';
 import type { LossRow, TopKSelection } from '../engines/selection/top-k';
 import type { Caption } from '../engines/text/caption-filter';
 import type { ArtifactKey } from './artifacts';
+import type { Inspection } from './inspect-generated';
 import type { EnergySummary } from './energy-summary';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
@@ -214,7 +215,18 @@ export interface AnalyzeModelsOutput {
   analysisKey: string;
   saliency: 'grad-cam' | 'input-gradient';
   points: number;
-  /** Colored MNIST: how many generated images the MNIST judge reads as their label's digit (analysis.json has it per class). */
+  /** Runs from before inspectGenerated: the judge ran here (analysis.json has it per class). */
+  judge?: GeneratedLabelCheck;
+}
+
+export interface InspectGeneratedInput {
+  experimentId: string;
+  dataset: DatasetRef;
+  generatedManifests: string[];
+}
+/** Empty for a dataset without a judge (only Colored MNIST has one). */
+export interface InspectGeneratedOutput {
+  inspectionKey?: ArtifactKey<Inspection>;
   judge?: GeneratedLabelCheck;
 }
 
@@ -300,5 +312,7 @@ export interface ExperimentResult {
     models: Partial<Record<ClassifierRole, string>>;
     /** analyzeModels' analysis.json (stages/analyze-models.ts), where it ran. */
     analysisKey?: string;
+    /** inspectGenerated's inspection.json (absent in runs from before it: analysis.json held the judge then). */
+    inspectionKey?: ArtifactKey<Inspection>;
   };
 }

@@ -7,6 +7,7 @@ import { ProcessCache } from '../core/process-cache';
 import type { S3Settings } from '../core/store';
 import type { DatasetRef } from './contracts';
 import type { ValidationConfig } from './config/schema';
+import type { InputNorm } from '../engines/classifier/batch-source';
 import { deriveSeed, Rng } from '../core/random';
 
 const readers = new ProcessCache<SplitReader>({ capacity: 6 });
@@ -81,4 +82,19 @@ function stratified<T extends { item: ImageItem }>(entries: readonly T[], k: num
     for (const q of queues) if (round < q.length && out.length < k) out.push(q[round]!);
   }
   return out;
+}
+
+/** The items' pixels in [0, 1] as the reader decodes them, and as a model with `norm` takes them. */
+export async function itemPixels(items: readonly ImageItem[], imageSize: number, norm: InputNorm | undefined): Promise<{ raw: Float32Array; x: Float32Array }> {
+  const reader = new SplitReader(items, { imageSize });
+  const raw = new Float32Array(items.length * imageSize * imageSize * 3);
+  let at = 0;
+  for await (const batch of reader.batches({ batchSize: 256 })) {
+    raw.set(batch.x, at);
+    at += batch.x.length;
+  }
+  if (!norm) return { raw, x: raw };
+  const x = new Float32Array(raw.length);
+  for (let i = 0; i < x.length; i++) x[i] = (raw[i]! - norm.mean[i % 3]!) / norm.std[i % 3]!;
+  return { raw, x };
 }

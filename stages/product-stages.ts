@@ -5,6 +5,7 @@ import { evaluateStage, scoreLossesStage, trainClassifierStage } from './classif
 import type { Engines, StageDefinition } from './define-stage';
 import { filterCaptionsStage } from './filter-captions';
 import { generateBatchStage } from './generate-batch';
+import { inspectGeneratedStage } from './inspect-generated';
 import { prepareDatasetStage } from './prepare-dataset';
 import { selectTopKStage } from './select-top-k';
 
@@ -17,6 +18,7 @@ export const PRODUCT_STAGES = {
   captionImage: captionImageStage,
   filterCaptions: filterCaptionsStage,
   generateBatch: generateBatchStage,
+  inspectGenerated: inspectGeneratedStage,
   evaluate: evaluateStage,
   analyzeModels: analyzeModelsStage,
   // Each declared stage, no more and no fewer, under its own name: anything else fails to compile.

@@ -2,7 +2,7 @@
  * One DiffuBias experiment (paper Fig. 1) as a deterministic workflow: it only orchestrates.
  * Every stage is an activity; per-item stages fan out through `fanOut` child workflows.
  */
-import { isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
   StageReuse, TrainClassifierInput,
@@ -20,6 +20,8 @@ import type { Energy } from '../core/energy';
 import { summarizeEnergy } from '../stages/energy-summary';
 import { captionUnitImages, generateUnitImages } from '../stages/unit-sizes';
 
+/** The generated set's inspection as its own stage (it was part of analyzeModels). */
+const INSPECT_GENERATED = 'experiment-inspects-generated-set';
 /** How much the analysis looks at: saliency images, and embedding points per group (aligned, conflicting, generated). */
 const ANALYSIS = { saliencyImages: 10, embeddingPoints: 300 };
 
@@ -172,6 +174,12 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       live.note(`generated: ${generated} images`);
     }
 
+    // The generated set's label accuracy and colours (Colored MNIST), beside f_D's training.
+    const inspecting = patched(INSPECT_GENERATED)
+      ? call('inspectGenerated', `judge and colours of the ${generated} generated images`, { experimentId, dataset: data, generatedManifests })
+      : undefined;
+    inspecting?.catch(() => undefined); // awaited below; this only keeps an early failure from going unobserved
+
     await enter('trainClassifier');
     const repeat = config.generate.repeat;
     const fromBiased = config.train.debiasedInit === 'biased';
@@ -196,6 +204,10 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       experimentId, dataset: data, models: { biased: biased.modelKey, debiased: debiased.modelKey }, generatedManifests, seed: config.seed, ...ANALYSIS,
     });
 
+    const inspection = await inspecting;
+    // Runs from before inspectGenerated had the judge's verdict from analyzeModels.
+    const generatedLabels = inspection ? inspection.judge : analysis.judge;
+
     return await report({
       accuracy, models,
       // Per stage (classifier roles apart): what was reused, and what the rest cost.
@@ -208,6 +220,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
         ['captionImage', captions],
         ['filterCaptions', [filtered]],
         ['generateBatch', generateOutputs],
+        ...(inspection ? [['inspectGenerated', [inspection]] as StageUnits] : []),
         ['trainClassifier(debiased)', [debiased]],
         ['evaluate', evaluations],
         ['analyzeModels', [analysis]],
@@ -216,11 +229,12 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
         topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
         captions: { images: topK.items.length, kept: filtered.kept, dropped: filtered.dropped, topWords: filtered.topWords },
         generated,
-        ...(analysis.judge ? { generatedLabels: analysis.judge } : {}),
+        ...(generatedLabels ? { generatedLabels } : {}),
       },
       artifacts: {
         tableKey: scores.tableKey, selectionKey: topK.selectionKey, keptKey: filtered.keptKey, generatedManifests,
         analysisKey: analysis.analysisKey,
+        ...(inspection?.inspectionKey ? { inspectionKey: inspection.inspectionKey } : {}),
       },
     });
   } catch (err) {

@@ -13,6 +13,7 @@ import { LOSS_TABLE } from '../classifier-stages';
 import { readGeneratedRows } from '../generated-rows';
 import { readArtifact } from '../artifacts';
 import { SELECTION } from '../select-top-k';
+import { INSPECTION } from '../inspect-generated';
 import type { ExperimentResult } from '../contracts';
 import { renderReport, type MethodReport, type ReportAssets, type ReportData, type ReportImage } from './html';
 import type { LossRow } from '../../engines/selection/top-k';
@@ -35,7 +36,10 @@ export async function collectReport(store: ArtifactStore, result: ExperimentResu
   if (!a) throw new Error(`${result.experimentId}: this result has no artifact keys (run before reports existed)`);
   const classNames = DATASETS[result.dataset].classNames;
   const config = (result as ExperimentResult & { config?: { topK?: { score?: 'ce' | 'gce' } } }).config;
-  const analysis = a.analysisKey ? await store.getJson<Analysis>(a.analysisKey) : null;
+  const stored = a.analysisKey ? await store.getJson<Analysis>(a.analysisKey) : null;
+  const inspection = a.inspectionKey ? await readArtifact(store, INSPECTION, a.inspectionKey) : undefined;
+  // The page shows the judge and the colours with the analysis, wherever they were computed (analysis.json held them before inspectGenerated).
+  const analysis = stored && inspection ? { ...stored, judge: inspection.judge, colours: inspection.colours } : stored;
   return {
     result,
     classNames,

@@ -13,6 +13,7 @@ import { KEPT_CAPTIONS } from '../../stages/filter-captions';
 import { GENERATED_ROWS_FILE, readGeneratedRows, type GeneratedRow } from '../../stages/generated-rows';
 import type { CaptionFile, SelectedImage } from '../../stages/contracts';
 import { SELECTION } from '../../stages/select-top-k';
+import { INSPECTION } from '../../stages/inspect-generated';
 import { readArtifact } from '../../stages/artifacts';
 import type { TopKSelection } from '../../engines/selection/top-k';
 import type { StageContext } from '../../stages/context';
@@ -158,15 +159,28 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         const score = { biased: 20, vanilla: 30, debiased: 60 }[input.role] + input.dataset.ratio + input.dataset.seed;
         return { role: input.role, accuracy: { unbiased: score, aligned: 99, conflicting: score - 5 }, backend: 'double' };
       }),
+    inspectGenerated: (input, ctx) =>
+      track('inspectGenerated', 'generated', async () => {
+        // The product's shape: Colored MNIST with generated images gets the judge's verdict (here: all recognised); others nothing.
+        if (input.dataset.name !== 'cmnist' || input.generatedManifests.length === 0) return {};
+        const perClass = Array.from({ length: 10 }, (_, label) => ({ label, generated: 0, recognised: 0 }));
+        for (const key of input.generatedManifests) {
+          for (const row of await readGeneratedRows(ctx.store, key)) {
+            perClass[row.label]!.generated++;
+            perClass[row.label]!.recognised++;
+          }
+        }
+        const generated = perClass.reduce((n, c) => n + c.generated, 0);
+        const colours = { cells: perClass.map(() => Array.from({ length: 10 }, () => ({ count: 0 }))), measured: 0, ownColour: 0, noForeground: 0 };
+        const inspectionKey = await ctx.putArtifact(INSPECTION, { judge: { method: 'double', testAccuracy: 95, generated, recognised: generated, perClass }, colours });
+        return { inspectionKey, judge: { generated, recognised: generated, judgeTestAccuracy: 95 } };
+      }),
     analyzeModels: (input, ctx) =>
       track('analyzeModels', 'models', async () => {
         await readJson(ctx, input.models.biased);
         await readJson(ctx, input.models.debiased);
         const analysisKey = await ctx.putJson('analysis.json', { saliency: { kind: 'input-gradient', images: [] }, embedding: { method: 'umap', model: 'debiased', points: [] } });
-        // The product's shape: Colored MNIST with generated images gets the judge's verdict (here: all recognised).
-        let generated = 0;
-        for (const key of input.generatedManifests) generated += (await readGeneratedRows(ctx.store, key)).length;
-        return { analysisKey, saliency: 'input-gradient', points: 0, ...(input.dataset.name === 'cmnist' && input.generatedManifests.length > 0 ? { judge: { generated, recognised: generated, judgeTestAccuracy: 95 } } : {}) };
+        return { analysisKey, saliency: 'input-gradient', points: 0 };
       }),
   };
   return { engines, log };

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Analysis } from '../../stages/analyze-models';
+import { readArtifact } from '../../stages/artifacts';
+import { INSPECTION } from '../../stages/inspect-generated';
 import { writeReportFiles } from '../../cli/report-files';
 import { submitExperiment } from '../../cli/submit';
 import { parseExperimentConfig } from '../../stages/config/schema';
@@ -71,18 +73,21 @@ describe('experiment workflow with every product engine (tiny random-weight bund
     expect(JSON.parse(readFileSync(files.json, 'utf8'))).toMatchObject({ experimentId: result.experimentId });
     const html = readFileSync(files.html, 'utf8');
     for (const heading of ['Test accuracy', 'Training', "f_B's loss on the training set", 'Top-8 highest-loss training images', 'Captions', 'Generated samples', 'What the models look at', 'Stages: time, reuse, energy']) expect(html).toContain(heading);
-    // The analysis ran on the real engines: saliency of both models on the same images, an embedding, the judge.
+    // The analysis ran on the real engines: saliency of both models on the same images, an embedding;
+    // the inspection of the generated set, the judge and the colours.
     const analysis = (await h.store.getJson<Analysis>(result.artifacts!.analysisKey!))!;
+    const { judge, colours } = await readArtifact(h.store, INSPECTION, result.artifacts!.inspectionKey!);
     expect(analysis.saliency.images.length).toBeGreaterThan(0);
     expect(html.match(/class="sal"/g)?.length).toBe(3 * analysis.saliency.images.length);
     expect(analysis.embedding.points.filter((p) => p.group === 'generated')).toHaveLength(Math.min(result.generated!, 300));
-    expect(analysis.judge?.generated).toBe(result.generated);
+    expect(analysis.judge).toBeUndefined();
+    expect(judge.generated).toBe(result.generated);
     // ... and results.json carries its verdict on the generated set's labels.
-    expect(report?.generatedLabels).toEqual({ generated: analysis.judge!.generated, recognised: analysis.judge!.recognised, judgeTestAccuracy: analysis.judge!.testAccuracy });
-    // Every generated image's colour measured once, by the analysis; the page draws its grid.
-    expect(analysis.colours!.measured + analysis.colours!.noForeground).toBe(result.generated);
+    expect(report?.generatedLabels).toEqual({ generated: judge.generated, recognised: judge.recognised, judgeTestAccuracy: judge.testAccuracy });
+    // Every generated image's colour measured once; the page draws its grid.
+    expect(colours.measured + colours.noForeground).toBe(result.generated);
     expect(html).toMatch(/<table class="colours">[\s\S]*?<img src="data:image\/png;base64,/);
-    expect(html).toContain(`recognises the prompted digit in <b>${analysis.judge!.recognised} of ${analysis.judge!.generated} generated images`);
+    expect(html).toContain(`recognises the prompted digit in <b>${judge.recognised} of ${judge.generated} generated images`);
     // Captions come with the image they describe.
     expect(html.match(/<img class="thumb" src="data:image\/png;base64,/g)?.length).toBeGreaterThan(0);
   });

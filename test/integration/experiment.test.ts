@@ -94,7 +94,10 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const manifests = pointers.map((p) => p.manifestKey);
     expect(manifests.every((k) => /^stages\/\w+\/[\w-]+\/[0-9a-f]{12}\/manifest\.json$/.test(k))).toBe(true);
     const stages = new Set(manifests.map((k) => k.split('/')[1]));
-    expect([...stages].sort()).toEqual(['analyzeModels', 'captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
+    expect([...stages].sort()).toEqual(['analyzeModels', 'captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'inspectGenerated', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
+    // The inspection starts once generation is done, beside f_D's training.
+    expect(firstIndex('inspectGenerated')).toBeGreaterThan(firstIndex('generateBatch'));
+    expect(result.generatedLabels).toEqual({ generated: 10, recognised: 10, judgeTestAccuracy: 95 });
     expect(manifests.filter((k) => k.includes('/captionImage/'))).toHaveLength(6);
     expect(pointers.every((p) => p.reused === false)).toBe(true);
     for (const key of manifests) {
@@ -178,13 +181,14 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     // What the engines actually ran for the second experiment (a stored unit never reaches its engine).
     const ran = doubles.log.started.slice(before).map((s) => s.split(':')[0] === 'trainClassifier' || s.split(':')[0] === 'evaluate' ? s : s.split(':')[0]);
     // The analysis looks at f_D, which changed: it runs again too.
-    expect([...new Set(ran)].sort()).toEqual(['analyzeModels', 'evaluate:debiased', 'generateBatch', 'trainClassifier:debiased']);
+    // New generated images: their inspection runs again.
+    expect([...new Set(ran)].sort()).toEqual(['analyzeModels', 'evaluate:debiased', 'generateBatch', 'inspectGenerated', 'trainClassifier:debiased']);
     const reused = Object.fromEntries(result.reuse!.map((r) => [r.stage, `${r.reused}/${r.units}`]));
     expect(reused).toEqual({
       prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
       captionImage: '6/6', filterCaptions: '1/1', 'trainClassifier(debiased)': '0/1', evaluate: '2/3',
       // 6 images in batches of 4: images 0-3 are the first experiment's batch 0 (same captions, seeds): reused.
-      generateBatch: '1/2', analyzeModels: '0/1',
+      generateBatch: '1/2', inspectGenerated: '0/1', analyzeModels: '0/1',
     });
 
     const seed = parseExperimentConfig({ ...first, seed: 5 });
@@ -209,7 +213,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
       versions.captionImage += 1;
       expect(await run(1)).toEqual({
         prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
-        captionImage: '0/6', filterCaptions: '0/1', generateBatch: '0/3', 'trainClassifier(debiased)': '0/1',
+        captionImage: '0/6', filterCaptions: '0/1', generateBatch: '0/3', inspectGenerated: '0/1', 'trainClassifier(debiased)': '0/1',
         evaluate: '2/3', analyzeModels: '0/1',
       });
 
@@ -219,7 +223,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
       versions.trainClassifier += 1;
       expect(await run(4)).toEqual({
         prepareDataset: '1/1', 'trainClassifier(biased)': '0/1', 'trainClassifier(vanilla)': '0/1', scoreLosses: '0/1', selectTopK: '0/1',
-        captionImage: '6/6', filterCaptions: '1/1', generateBatch: '3/3', 'trainClassifier(debiased)': '0/1',
+        captionImage: '6/6', filterCaptions: '1/1', generateBatch: '3/3', inspectGenerated: '1/1', 'trainClassifier(debiased)': '0/1',
         evaluate: '0/3', analyzeModels: '0/1',
       });
     } finally {

@@ -1,7 +1,8 @@
 /**
  * Replays recorded histories of every workflow against the current workflow code: a change that
  * would break running experiments on upgrade fails here. Re-record (after a deliberate, versioned
- * change) with `npm run record-histories`.
+ * change) with `npm run record-histories`; histories of the code before a patch that is still live
+ * stay beside, in a folder named for the patch, until the patch is deprecated.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,16 +44,22 @@ async function record(): Promise<void> {
   }
 }
 
+/** The current recording, then each earlier one kept for a live patch (the experiment's inspectGenerated step). */
+const RECORDINGS = ['.', 'before-inspect-generated'];
+
 describe('replay', () => {
   it('recorded histories replay without nondeterminism', async () => {
     if (process.env.RECORD_HISTORIES) await record();
-    const files = readdirSync(dir).filter((f) => f.endsWith('.history.bin')).sort();
-    expect(files).toEqual(['experiment.history.bin', 'fan-out-caption.history.bin', 'sweep.history.bin']);
-    const ids = JSON.parse(readFileSync(join(dir, 'workflow-ids.json'), 'utf8')) as Record<string, string>;
     const bundle = await workflowBundle();
-    for (const file of files) {
-      const history = History.decode(readFileSync(join(dir, file)));
-      await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, ids[file]), file).resolves.toBeUndefined();
+    for (const recording of RECORDINGS) {
+      const folder = join(dir, recording);
+      const files = readdirSync(folder).filter((f) => f.endsWith('.history.bin')).sort();
+      expect(files, recording).toEqual(['experiment.history.bin', 'fan-out-caption.history.bin', 'sweep.history.bin']);
+      const ids = JSON.parse(readFileSync(join(folder, 'workflow-ids.json'), 'utf8')) as Record<string, string>;
+      for (const file of files) {
+        const history = History.decode(readFileSync(join(folder, file)));
+        await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, ids[file]), `${recording}/${file}`).resolves.toBeUndefined();
+      }
     }
   });
 });

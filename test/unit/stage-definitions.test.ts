@@ -43,11 +43,13 @@ describe('stage declarations and definitions', () => {
       legacyCaption: PRODUCT_STAGES.captionImage.unit(legacy),
       filterCaptions: PRODUCT_STAGES.filterCaptions.unit({} as never),
       generateBatch: PRODUCT_STAGES.generateBatch.unit(batch),
+      inspectGenerated: PRODUCT_STAGES.inspectGenerated.unit({} as never),
       evaluate: PRODUCT_STAGES.evaluate.unit({ role: 'vanilla' } as never),
       analyzeModels: PRODUCT_STAGES.analyzeModels.unit({} as never),
     }).toEqual({
       prepareDataset: 'dataset', trainClassifier: 'debiased', scoreLosses: 'biased', selectTopK: 'topk', captionImage: 'images-00003',
-      legacyCaption: 'image-00012', filterCaptions: 'filter', generateBatch: 'batch-00007', evaluate: 'vanilla', analyzeModels: 'models',
+      legacyCaption: 'image-00012', filterCaptions: 'filter', generateBatch: 'batch-00007', inspectGenerated: 'generated', evaluate: 'vanilla',
+      analyzeModels: 'models',
     });
     // An input of the old shape reaches the engine in today's.
     expect(PRODUCT_STAGES.captionImage.accept(legacy)).toMatchObject({ unit: 12, items: [legacy.item] });
