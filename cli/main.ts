@@ -289,7 +289,7 @@ dataset
 dataset
   .command('check <root>')
   .description('check a dataset before training: counts per split and class, bad or truncated images, duplicates across splits, missing or tiny classes; exit 1 on errors')
-  .requiredOption('--dataset <name>', 'which dataset under the root (its folder name: cmnist, bffhq, ...)')
+  .requiredOption('--dataset <name|spec.json>', 'which dataset under the root: a built-in (cmnist, bffhq, ...), a dataset spec file, or a folder holding a dataset.json')
   .requiredOption('--ratio <percent>', 'the bias-conflicting ratio whose train split to check (e.g. 1)')
   .option('--json', 'the whole report as JSON')
   .option('--names-only', "check the files' names only, not their bytes (fast on S3)")

@@ -4,7 +4,7 @@ import type { Settings } from '../../core/settings';
 import { parseS3Uri } from '../../core/s3-uri';
 import { withDataSource } from '../../core/data-source';
 import { checkDataset, describeCheck } from '../../datasets/check';
-import { DATASETS } from '../../datasets/specs';
+import { resolveDatasetSpec } from '../../datasets/spec-schema';
 
 export interface DatasetBuildOptions {
   out: string;
@@ -59,8 +59,7 @@ export interface DatasetCheckOptions {
  * report on stdout (text, or JSON), exit code 1 when it found errors.
  */
 export async function checkDatasetCommand(root: string, options: DatasetCheckOptions, settings: Settings, out: (text: string) => void): Promise<number> {
-  const spec = DATASETS[options.dataset as keyof typeof DATASETS];
-  if (!spec) throw new ConfigError([`dataset: unknown dataset ${JSON.stringify(options.dataset)}; expected one of ${Object.keys(DATASETS).join(', ')}`]);
+  const spec = await resolveDatasetSpec(options.dataset, root, settings.s3);
   if (!(options.ratio > 0 && options.ratio < 100)) throw new ConfigError([`ratio: must be a percent between 0 and 100, got ${options.ratio}`]);
   const check = await withDataSource(root, settings.s3, (source) => checkDataset(source, spec.name, options.ratio, { numClasses: spec.classNames.length, readBytes: !options.namesOnly }));
   out(options.json ? `${JSON.stringify(check, null, 2)}\n` : `${describeCheck(check).join('\n')}\n`);

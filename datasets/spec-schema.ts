@@ -1,0 +1,91 @@
+/**
+ * A dataset described by configuration: what datasets/specs.ts says of each built-in, written as a
+ * JSON object (a `dataset.json` beside the data, or a file named on the command line). The built-ins
+ * are specs of this schema too (test/unit/dataset-spec.test.ts parses each one back).
+ */
+import { z } from 'zod';
+import { BadInputError } from '../core/errors';
+import { readFileAt } from '../core/data-source';
+import type { S3Settings } from '../core/store';
+import { DATASETS } from './specs';
+import { describeIssues } from '../core/zod-issues';
+
+/** The file a dataset folder may hold to describe itself. */
+export const DATASET_SPEC_FILE = 'dataset.json';
+
+const positiveInt = z.number().int().min(1);
+
+export const datasetSpecSchema = z.object({
+  /** The folder under the root (DisEnt layout: `<root>/<name>/<pct>/...`) and how results name it. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, - and _, starting with a letter or digit'),
+  classNames: z.array(z.string().min(1)).min(2, 'at least two classes'),
+  /** Per class, the words a caption may name it by (the label check); absent = each class's own name. */
+  classWords: z.array(z.array(z.string().min(1)).min(1, 'at least one word')).optional(),
+  /** Bias-conflicting ratios (percent) the dataset comes in. */
+  paperRatios: z.array(z.number().gt(0).lt(100)).default([]),
+  imageSize: positiveInt,
+  /** Random crop + horizontal flip while training (Table 6's photo datasets). */
+  augment: z.boolean().default(false),
+  arch: z.enum(['mlp', 'resnet18']).default('resnet18'),
+  /** The training defaults of `train.*` for this dataset (Table 6-style). */
+  paperTraining: z.object({
+    batchSize: positiveInt,
+    lrDecay: z.object({ every: positiveInt, factor: z.number().gt(0).max(1) }).strict().optional(),
+  }).strict().default({ batchSize: 64 }),
+  /** The benchmark whose published numbers this dataset is compared with, where not its own name. */
+  publishedAs: z.string().optional(),
+}).strict().superRefine((spec, ctx) => {
+  if (spec.classWords && spec.classWords.length !== spec.classNames.length) {
+    const missing = spec.classNames.slice(spec.classWords.length);
+    ctx.addIssue({
+      code: 'custom', path: ['classWords'],
+      message: `${spec.classWords.length} entries for ${spec.classNames.length} classes${missing.length ? `: no words for ${missing.map((c) => JSON.stringify(c)).join(', ')}` : ''}`,
+    });
+  }
+  if (new Set(spec.classNames).size !== spec.classNames.length) ctx.addIssue({ code: 'custom', path: ['classNames'], message: 'a class name appears twice' });
+});
+
+/** A dataset spec as the pipeline reads it: every default applied, each class with its words. */
+export type ConfiguredDatasetSpec = Omit<z.output<typeof datasetSpecSchema>, 'classWords'> & { classWords: string[][] };
+
+/** Validates a spec, naming each wrong field (`where`: the file it came from). */
+export function parseDatasetSpec(value: unknown, where: string): ConfiguredDatasetSpec {
+  const parsed = datasetSpecSchema.safeParse(value);
+  if (!parsed.success) throw new BadInputError(where, `not a valid dataset spec: ${describeIssues(parsed.error).join('; ')}`);
+  const spec = parsed.data;
+  return { ...spec, classWords: spec.classWords ?? spec.classNames.map((name) => [name]) };
+}
+
+/** Reads and validates a spec file: a path or s3:// URI. */
+export async function loadDatasetSpec(location: string, s3: S3Settings | undefined): Promise<ConfiguredDatasetSpec> {
+  const bytes = await readFileAt(location, s3);
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new BadInputError(location, 'not a valid dataset spec: not JSON');
+  }
+  return parseDatasetSpec(json, location);
+}
+
+/**
+ * The spec a user names: a built-in's name, a spec file (`*.json`, path or s3:// URI), or the name
+ * of a folder under `root` that holds a dataset.json.
+ */
+export async function resolveDatasetSpec(named: string, root: string, s3: S3Settings | undefined): Promise<ConfiguredDatasetSpec> {
+  const builtIn = (DATASETS as Record<string, (typeof DATASETS)[keyof typeof DATASETS] | undefined>)[named];
+  if (builtIn) return parseDatasetSpec(builtIn, `built-in dataset ${named}`);
+  if (named.endsWith('.json')) return loadDatasetSpec(named, s3);
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(named)) {
+    throw new BadInputError(named, `not a dataset: expected one of ${Object.keys(DATASETS).join(', ')}, a spec file (*.json), or a folder name under the root`);
+  }
+  const beside = `${root.replace(/\/+$/, '')}/${named}/${DATASET_SPEC_FILE}`;
+  try {
+    return await loadDatasetSpec(beside, s3);
+  } catch (err) {
+    if (err instanceof BadInputError && /ENOENT|NoSuchKey|not found/i.test(err.message)) {
+      throw new BadInputError(beside, `no such dataset: ${JSON.stringify(named)} is not one of ${Object.keys(DATASETS).join(', ')} and has no ${DATASET_SPEC_FILE} here`);
+    }
+    throw err;
+  }
+}
