@@ -1,5 +1,8 @@
 import { readConfigFile } from '../stages/config/load';
-import { parseExperimentConfig, parseSweepConfig, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
+import { DEFAULT_DATASET_ROOT, parseExperimentConfig, parseSweepConfig, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
+import { loadDatasetSpec, resolveDatasetSpec } from '../datasets/spec-schema';
+import { isBuiltInDataset } from '../datasets/specs';
+import { settingsFromEnv } from '../core/settings';
 import { ConfigError } from '../core/errors';
 import { QUEUE_NAMES, type QueueName } from '../stages/activity-table';
 
@@ -27,7 +30,20 @@ export async function experimentConfigFrom(flags: RunFlags): Promise<ExperimentC
   const overrides = Object.fromEntries(
     Object.entries({ dataset: flags.dataset, ratio: numeric(flags.ratio), seed: numeric(flags.seed) }).filter(([, v]) => v !== undefined),
   );
-  return parseExperimentConfig({ ...base, ...overrides }, flags.config);
+  return parseExperimentConfig(await withDatasetSpec({ ...base, ...overrides }), flags.config);
+}
+
+/**
+ * A dataset of your own gets its spec here, before validation: `datasetSpec` given as a file (path
+ * or s3:// URI), or the dataset.json in its folder under datasetRoot; the config then carries the
+ * spec itself, so the experiment (and its id) never depends on a file read later.
+ */
+async function withDatasetSpec(raw: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { dataset, datasetSpec, datasetRoot } = raw;
+  if (typeof datasetSpec === 'string') return { ...raw, datasetSpec: await loadDatasetSpec(datasetSpec, settingsFromEnv().s3) };
+  if (datasetSpec !== undefined || typeof dataset !== 'string' || isBuiltInDataset(dataset)) return raw;
+  const root = typeof datasetRoot === 'string' ? datasetRoot : DEFAULT_DATASET_ROOT;
+  return { ...raw, datasetSpec: await resolveDatasetSpec(dataset, root, settingsFromEnv().s3) };
 }
 
 export interface SweepFlags {

@@ -15,7 +15,7 @@ export const DATASET_SPEC_FILE = 'dataset.json';
 
 const positiveInt = z.number().int().min(1);
 
-export const datasetSpecSchema = z.object({
+const specFields = z.object({
   /** The folder under the root (DisEnt layout: `<root>/<name>/<pct>/...`) and how results name it. */
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, - and _, starting with a letter or digit'),
   classNames: z.array(z.string().min(1)).min(2, 'at least two classes'),
@@ -45,15 +45,17 @@ export const datasetSpecSchema = z.object({
   if (new Set(spec.classNames).size !== spec.classNames.length) ctx.addIssue({ code: 'custom', path: ['classNames'], message: 'a class name appears twice' });
 });
 
+/** A dataset spec; the output has every default applied and each class with its words. */
+export const datasetSpecSchema = specFields.transform((spec) => ({ ...spec, classWords: spec.classWords ?? spec.classNames.map((name) => [name]) }));
+
 /** A dataset spec as the pipeline reads it: every default applied, each class with its words. */
-export type ConfiguredDatasetSpec = Omit<z.output<typeof datasetSpecSchema>, 'classWords'> & { classWords: string[][] };
+export type ConfiguredDatasetSpec = z.output<typeof datasetSpecSchema>;
 
 /** Validates a spec, naming each wrong field (`where`: the file it came from). */
 export function parseDatasetSpec(value: unknown, where: string): ConfiguredDatasetSpec {
   const parsed = datasetSpecSchema.safeParse(value);
   if (!parsed.success) throw new BadInputError(where, `not a valid dataset spec: ${describeIssues(parsed.error).join('; ')}`);
-  const spec = parsed.data;
-  return { ...spec, classWords: spec.classWords ?? spec.classNames.map((name) => [name]) };
+  return parsed.data;
 }
 
 /** Reads and validates a spec file: a path or s3:// URI. */

@@ -1,3 +1,5 @@
+import { BadInputError } from '../core/errors';
+
 /** What the pipeline needs to know about each supported dataset (paper §4.1, Table 5 and 6). */
 export const DATASET_NAMES = ['cmnist', 'cmnist-lff', 'cifar10c', 'bffhq', 'bar', 'dogs_and_cats'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
@@ -61,3 +63,22 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
   },
   dogs_and_cats: { name: 'dogs_and_cats', classNames: ['dog', 'cat'], classWords: [['dog', 'dogs'], ['cat', 'cats']], paperRatios: [1, 5], imageSize: 224, augment: true, arch: 'resnet18', paperTraining: PHOTOS },
 };
+
+/** A built-in's name (the five of the paper and LfF's Colored MNIST). */
+export function isBuiltInDataset(name: string): name is DatasetName {
+  return (DATASET_NAMES as readonly string[]).includes(name);
+}
+
+/** What the pipeline reads of any dataset, a built-in or one described by a spec (datasets/spec-schema.ts). */
+export type DatasetFacts = Omit<DatasetSpec, 'name' | 'publishedAs'> & { name: string; publishedAs?: string };
+
+/**
+ * The spec of a dataset as an experiment names it: the one it carries (a dataset described by
+ * configuration), else the built-in's. Stage inputs carry a spec only for configured datasets, so
+ * the built-ins' stored units keep their keys.
+ */
+export function specOf(dataset: { name: string; spec?: DatasetFacts }): DatasetFacts {
+  if (dataset.spec) return dataset.spec;
+  if (isBuiltInDataset(dataset.name)) return DATASETS[dataset.name];
+  throw new BadInputError(dataset.name, `not a built-in dataset (${DATASET_NAMES.join(', ')}), and no spec was given for it`);
+}

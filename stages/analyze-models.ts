@@ -8,7 +8,7 @@ import { UMAP } from 'umap-js';
 import { initBackend } from '../engines/classifier/backend';
 import { penultimateFeatures, saliencyMaps, type SaliencyKind } from '../engines/classifier/analysis';
 import type { ImageItem } from '../datasets/disent/reader';
-import { DATASETS } from '../datasets/specs';
+import { specOf } from '../datasets/specs';
 import { Rng, deriveSeed } from '../core/random';
 import { generatedItems, loadModel } from './classifier-stages';
 import { itemPixels, splitReader } from './dataset-access';
@@ -61,7 +61,7 @@ function sample<T>(items: readonly T[], n: number, rng: Rng): T[] {
 
 export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsOutput> = async (input, ctx) => {
   await initBackend(ctx.log);
-  const spec = DATASETS[input.dataset.name];
+  const spec = specOf(input.dataset);
   const numClasses = spec.classNames.length;
   const [test, train] = await Promise.all([splitReader(input.dataset, 'test', ctx.store.settings), splitReader(input.dataset, 'train', ctx.store.settings)]);
   const biased = await loadModel(ctx.store, input.models.biased);

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageItem } from '../datasets/disent/reader';
 import { bundleContentId, resolveBundle } from '../core/bundle-store';
-import { DATASETS } from '../datasets/specs';
+import { specOf } from '../datasets/specs';
 import type { ArtifactStore } from '../core/store';
 import { initBackend } from '../engines/classifier/backend';
 import { applyInitialWeights, INITIAL_WEIGHTS } from '../engines/classifier/initial-weights';
@@ -97,7 +97,7 @@ export function generatedItems(store: ArtifactStore, manifestKeys: readonly stri
 }
 
 function modelSpec(input: TrainClassifierInput): ModelSpec {
-  const spec = DATASETS[input.dataset.name];
+  const spec = specOf(input.dataset);
   return {
     arch: input.classifier?.arch ?? spec.arch,
     numClasses: spec.classNames.length,
@@ -156,7 +156,7 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   const settings: TrainSettings = {
     model: spec, loss: input.loss, gceQ: input.train.gceQ, epochs: input.train.epochs, batchSize: input.train.batchSize,
     lr: input.train.lr, optimizer: input.train.optimizer, lrDecay: input.train.lrDecay,
-    augment: DATASETS[input.dataset.name].augment, seed: spec.seed, initialWeights, backend, selection: input.selection,
+    augment: specOf(input.dataset).augment, seed: spec.seed, initialWeights, backend, selection: input.selection,
   };
   let checkpoint: Pick<StageProgress, 'checkpointKey' | 'checkpointSha256'> = { checkpointKey: ctx.resume?.checkpointKey, checkpointSha256: ctx.resume?.checkpointSha256 };
   const result = await trainClassifier(settings, { train: normalizedSource(trainData, spec.inputNorm), valid: normalizedSource(valid, spec.inputNorm) }, {

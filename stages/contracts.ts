@@ -3,7 +3,7 @@
  * metrics: images and weights stay in S3. Workflows import these as types only.
  */
 import type { ClassifierConfig, ClassifierTrainConfig, ExperimentConfig, SelectionRule, ValidationConfig } from './config/schema';
-import type { DatasetName } from '../datasets/specs';
+import type { ConfiguredDatasetSpec } from '../datasets/spec-schema';
 import type { LossName } from '../engines/classifier/losses';
 import type { SchedulerKind } from '../engines/diffusion/schedulers/config';
 import type { LossRow, TopKSelection } from '../engines/selection/top-k';
@@ -16,7 +16,10 @@ export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
 export type { LossName };
 
 export interface DatasetRef {
-  name: DatasetName;
+  /** A built-in's name, or a configured dataset's (its folder under the root). */
+  name: string;
+  /** A configured dataset's spec (absent for the built-ins, whose stored units keep their keys). */
+  spec?: ConfiguredDatasetSpec;
   ratio: number;
   seed: number;
   /** Folder or s3:// prefix of the dataset in the DisEnt layout. */
@@ -163,7 +166,9 @@ export interface FilterCaptionsInput {
   /** false = no top-word filter: every non-empty caption is kept (Table 4's ablation). */
   enabled: boolean;
   /** Present = also drop captions that name a class of this dataset other than their image's label. */
-  labelCheck?: DatasetName;
+  labelCheck?: string;
+  /** A configured dataset's words per class for the label check (a built-in's come from its spec). */
+  classWords?: string[][];
 }
 export interface FilterCaptionsOutput {
   keptKey: ArtifactKey<Caption[]>;
@@ -282,7 +287,7 @@ export interface StageReuse {
 
 export interface ExperimentResult {
   experimentId: string;
-  dataset: DatasetName;
+  dataset: string;
   ratio: number;
   seed: number;
   configHash: string;

@@ -1,7 +1,7 @@
 import { listSplit, type Split } from '../datasets/disent/layout';
 import { SplitReader, type ImageItem } from '../datasets/disent/reader';
 import { openDataSource } from '../core/data-source';
-import { DATASETS } from '../datasets/specs';
+import { specOf } from '../datasets/specs';
 import { locationKey } from '../core/location';
 import { ProcessCache } from '../core/process-cache';
 import type { S3Settings } from '../core/store';
@@ -20,7 +20,7 @@ export function splitReader(ref: DatasetRef, split: Split, s3: S3Settings): Prom
   const key = JSON.stringify([locationKey(ref.root, s3), ref.name, ref.ratio, split]);
   return readers.get(key, async () => {
     const source = openDataSource(ref.root, s3);
-    const spec = DATASETS[ref.name];
+    const spec = specOf(ref);
     const { samples } = await listSplit(source, ref.name, ref.ratio, split, spec.classNames.length);
     const items: ImageItem[] = samples.map((s) => ({
       location: source.describe(s.path), label: s.label, bias: s.bias, load: () => source.read(s.path),
@@ -60,7 +60,7 @@ export async function validationView(ref: DatasetRef, valid: ValidationConfig, s
   const nConflicting = Math.min(conflicting.length, Math.round(total * share));
   const chosen = [...stratified(aligned, total - nConflicting), ...stratified(conflicting, nConflicting)].sort((a, b) => a.index - b.index);
   const items = chosen.map((e) => e.item);
-  return { reader: new SplitReader(items, { imageSize: DATASETS[ref.name].imageSize }), images: items.length, conflicting: count(items) };
+  return { reader: new SplitReader(items, { imageSize: specOf(ref).imageSize }), images: items.length, conflicting: count(items) };
 }
 
 function shuffled<T>(items: T[], rng: Rng): T[] {

@@ -1,4 +1,4 @@
-import { DATASETS } from '../datasets/specs';
+import { DATASETS, isBuiltInDataset } from '../datasets/specs';
 import { BadInputError } from '../core/errors';
 import { z } from 'zod';
 import { jsonArtifact, readArtifact, type ArtifactKind } from './artifacts';
@@ -27,7 +27,8 @@ export function filterFileKey(keptKey: string, file: keyof typeof FILTER_FILES):
 
 /** Stage (d): the top-F filter over every caption of the run, with its audit (kept, dropped, top words). */
 export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptionsOutput> = async (input, ctx) => {
-  if (input.labelCheck !== undefined && !(input.labelCheck in DATASETS)) throw new BadInputError('labelCheck', `unknown dataset "${input.labelCheck}"`);
+  const labelWords = input.labelCheck === undefined ? undefined : (input.classWords ?? (isBuiltInDataset(input.labelCheck) ? DATASETS[input.labelCheck].classWords : undefined));
+  if (input.labelCheck !== undefined && !labelWords) throw new BadInputError('labelCheck', `unknown dataset "${input.labelCheck}" and no class words given`);
   const captions: Caption[] = [];
   for (const [i, key] of input.captionKeys.entries()) {
     for (const file of await readArtifact(ctx.store, CAPTIONS, key)) {
@@ -37,7 +38,7 @@ export const filterCaptionsEngine: StageEngine<FilterCaptionsInput, FilterCaptio
   }
   const result = filterCaptions(captions, {
     numClasses: input.numClasses, topF: input.topF, match: input.match, topWordFilter: input.enabled, stopwords: nltkStopwords(),
-    classWords: input.labelCheck ? DATASETS[input.labelCheck].classWords : undefined,
+    classWords: labelWords,
   });
   const keptKey = await ctx.putArtifact(KEPT_CAPTIONS, result.kept);
   await ctx.putJson(FILTER_FILES.dropped, result.dropped satisfies DroppedCaption[]);

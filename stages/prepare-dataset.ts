@@ -2,7 +2,7 @@ import { buildColoredMnist, buildingMarker, buildMarker, BUILDING_MARKER, isColo
 import { listSplit, ratioFolder, type Split, type SplitListing } from '../datasets/disent/layout';
 import { withDataSource, type DataSource } from '../core/data-source';
 import { checkDataset, describeCheck } from '../datasets/check';
-import { DATASET_NAMES, DATASETS } from '../datasets/specs';
+import { DATASET_NAMES, specOf } from '../datasets/specs';
 import { createHash, randomUUID } from 'node:crypto';
 import { ArtifactStore, type S3Settings } from '../core/store';
 import { BadInputError } from '../core/errors';
@@ -21,7 +21,7 @@ export const CMNIST_BUILD_SEED = 0;
 export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatasetOutput> = (input, ctx) =>
   withDataSource(input.dataset.root, ctx.store.settings, async (source) => {
     const { dataset } = input;
-    const spec = DATASETS[dataset.name];
+    const spec = specOf(dataset);
     const list = (split: Split) => listSplit(source, dataset.name, dataset.ratio, split, spec.classNames.length);
 
     const present = await list('train').then(() => true, (err: unknown) => {
@@ -108,7 +108,7 @@ function listingId(splits: readonly (readonly string[])[]): string {
  */
 export function datasetContentId(dataset: DatasetRef, s3: S3Settings): Promise<string> {
   return withDataSource(dataset.root, s3, async (source) => {
-    const classes = DATASETS[dataset.name].classNames.length;
+    const classes = specOf(dataset).classNames.length;
     try {
       const splits = await Promise.all((['train', 'valid', 'test'] as const).map((split) => listSplit(source, dataset.name, dataset.ratio, split, classes)));
       return listingId(splits.map((split) => split.samples.map((s) => s.path)));

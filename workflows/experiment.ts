@@ -34,7 +34,8 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
   const { experimentId } = input;
   const config = configAsRun(input.config);
   const live = installLiveDetails(control, `DiffuBias ${config.dataset} at ${config.ratio}% conflicting, seed ${config.seed}`);
-  const dataset: DatasetRef = { name: config.dataset, ratio: config.ratio, seed: config.seed, root: config.datasetRoot };
+  // A configured dataset carries its spec to every stage; a built-in's inputs stay as they were (their keys too).
+  const dataset: DatasetRef = { name: config.dataset, ratio: config.ratio, seed: config.seed, root: config.datasetRoot, ...(config.datasetSpec ? { spec: config.datasetSpec } : {}) };
 
   const enter = async (stage: string) => {
     await control.whenRunning();
@@ -150,6 +151,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     const filtered = await call('filterCaptions', `filter ${topK.items.length * config.caption.perImage} captions by top-F words`, {
       experimentId, captionKeys: captions.map((c) => c.captionsKey), numClasses: prepared.classNames.length,
       topF: config.filter.topF, match: config.filter.match, enabled: config.filter.enabled, labelCheck: config.filter.labelCheck ? config.dataset : undefined,
+      ...(config.filter.labelCheck && config.datasetSpec ? { classWords: config.datasetSpec.classWords } : {}),
     });
 
     await enter('generateBatch');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DATASET_NAMES, DATASETS, type DatasetName } from '../../datasets/specs';
+import { DATASET_NAMES, DATASETS, isBuiltInDataset, type DatasetName } from '../../datasets/specs';
+import { datasetSpecSchema } from '../../datasets/spec-schema';
 import { ConfigError } from '../../core/errors';
 import { describeIssues } from '../../core/zod-issues';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../../engines/diffusion/schedulers/config';
@@ -130,11 +131,18 @@ const selectionSchema = z
   })
   .strict();
 
+/** Where datasets are looked for (and Colored MNIST built) unless a config says otherwise. */
+export const DEFAULT_DATASET_ROOT = '.diffubias/datasets';
+
 export const experimentConfigSchema = z
   .object({
-    dataset: z.enum(DATASET_NAMES, {
-      error: (issue) => (issue.input === undefined ? `required; one of ${DATASET_NAMES.join(', ')}` : `unknown dataset ${JSON.stringify(issue.input)}; expected one of ${DATASET_NAMES.join(', ')}`),
-    }),
+    /** A built-in, or a dataset described by `datasetSpec` (its folder under datasetRoot). */
+    dataset: z.string({ error: `required; one of ${DATASET_NAMES.join(', ')}, or a dataset of your own with its datasetSpec` }).min(1),
+    /**
+     * A dataset of your own (datasets/spec-schema.ts); `diffubias run` fills it from
+     * `<datasetRoot>/<dataset>/dataset.json` when the config does not give it.
+     */
+    datasetSpec: datasetSpecSchema.optional(),
     /** Percent of bias-conflicting training samples. */
     ratio: z
       .number({ error: 'must be a number (percent of bias-conflicting samples, e.g. 1 for 1%)' })
@@ -142,7 +150,7 @@ export const experimentConfigSchema = z
       .lt(100, 'must be below 100 (percent of bias-conflicting samples, e.g. 1 for 1%)'),
     seed: z.number().int().min(0).default(0),
     /** Folder or s3:// prefix holding the datasets in the DisEnt layout. */
-    datasetRoot: z.string().min(1).default('.diffubias/datasets'),
+    datasetRoot: z.string().min(1).default(DEFAULT_DATASET_ROOT),
     train: trainSchema.default(() => trainSchema.parse({})),
     classifier: classifierSchema.default(() => classifierSchema.parse({})),
     /** Model selection (docs/protocol.md): which epoch each classifier keeps, and on what validation split. */
@@ -161,7 +169,17 @@ export const experimentConfigSchema = z
     /** Fan-outs (captions, generation batches) run as child workflows of at most this many units each. */
     fanOutChunk: positiveInt.max(2000).default(500),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    const builtIn = isBuiltInDataset(config.dataset);
+    if (!builtIn && !config.datasetSpec) {
+      ctx.addIssue({ code: 'custom', path: ['dataset'], message: `unknown dataset ${JSON.stringify(config.dataset)}; expected one of ${DATASET_NAMES.join(', ')}, or a datasetSpec for a dataset of your own` });
+    }
+    if (builtIn && config.datasetSpec) ctx.addIssue({ code: 'custom', path: ['datasetSpec'], message: `${config.dataset} is built in: its spec is not configurable` });
+    if (config.datasetSpec && config.datasetSpec.name !== config.dataset) {
+      ctx.addIssue({ code: 'custom', path: ['datasetSpec', 'name'], message: `${JSON.stringify(config.datasetSpec.name)} is not the config's dataset ${JSON.stringify(config.dataset)}` });
+    }
+  });
 
 export type ExperimentConfig = z.infer<typeof experimentConfigSchema>;
 export type TrainConfig = z.infer<typeof trainSchema>;
@@ -194,8 +212,11 @@ export type SweepConfig = z.infer<typeof sweepConfigSchema>;
 function withPaperTraining(raw: unknown): unknown {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
   const config = raw as Record<string, unknown>;
-  const spec = DATASETS[config.dataset as DatasetName];
-  if (!spec) return raw;
+  const name = String(config.dataset);
+  const configured = config.datasetSpec as { paperTraining?: unknown } | undefined;
+  // A configured spec's own defaults (batch 64) apply when it leaves paperTraining out.
+  const spec = isBuiltInDataset(name) ? DATASETS[name] : configured && { paperTraining: configured.paperTraining ?? { batchSize: 64 } };
+  if (!spec || typeof spec.paperTraining !== 'object' || spec.paperTraining === null) return raw;
   const train = config.train;
   if (train !== undefined && (typeof train !== 'object' || train === null || Array.isArray(train))) return raw;
   return { ...config, train: { ...spec.paperTraining, ...(train as Record<string, unknown> | undefined) } };

@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readFileAt } from '../../core/data-source';
-import { DATASETS } from '../../datasets/specs';
+import { specOf } from '../../datasets/specs';
+import type { ConfiguredDatasetSpec } from '../../datasets/spec-schema';
 import type { ArtifactStore } from '../../core/store';
 import { filterFileKey, KEPT_CAPTIONS, type DroppedCaption, type TopWordsFile } from '../filter-captions';
 import { LOSS_TABLE } from '../classifier-stages';
@@ -34,8 +35,8 @@ async function dataUri(load: () => Promise<Buffer | null>): Promise<string> {
 export async function collectReport(store: ArtifactStore, result: ExperimentResult, uiLink?: string): Promise<ReportData> {
   const a = result.artifacts;
   if (!a) throw new Error(`${result.experimentId}: this result has no artifact keys (run before reports existed)`);
-  const classNames = DATASETS[result.dataset].classNames;
-  const config = (result as ExperimentResult & { config?: { topK?: { score?: 'ce' | 'gce' } } }).config;
+  const config = (result as ExperimentResult & { config?: { topK?: { score?: 'ce' | 'gce' }; datasetSpec?: ConfiguredDatasetSpec } }).config;
+  const classNames = specOf({ name: result.dataset, spec: config?.datasetSpec }).classNames;
   const stored = a.analysisKey ? await store.getJson<Analysis>(a.analysisKey) : null;
   const inspection = a.inspectionKey ? await readArtifact(store, INSPECTION, a.inspectionKey) : undefined;
   // The page shows the judge and the colours with the analysis, wherever they were computed (analysis.json held them before inspectGenerated).

@@ -1,6 +1,6 @@
 import paper from '../../data/paper-results.json';
 import published from '../../data/published-results.json';
-import { DATASETS, type DatasetName } from '../../datasets/specs';
+import { DATASETS, isBuiltInDataset } from '../../datasets/specs';
 
 /**
  * The paper's Table 3 (unbiased test accuracy, %, mean of three trials) for one dataset and ratio:
@@ -45,9 +45,9 @@ const SEED_PAPER = 'diffubias';
  * Peers' published accuracies for a dataset and ratio; [] where none. A dataset built as a peer's
  * benchmark (`cmnist-lff`) is compared with that benchmark's rows (DatasetSpec.publishedAs).
  */
-export function publishedNumbers(dataset: DatasetName, ratio: number): PublishedNumber[] {
+export function publishedNumbers(dataset: string, ratio: number): PublishedNumber[] {
   const file = published as unknown as PublishedFile;
-  const table = file[DATASETS[dataset]?.publishedAs ?? dataset] as { ratios: number[]; rows: PublishedRow[] } | undefined;
+  const table = file[(isBuiltInDataset(dataset) ? DATASETS[dataset].publishedAs : undefined) ?? dataset] as { ratios: number[]; rows: PublishedRow[] } | undefined;
   const column = table?.ratios.indexOf(ratio) ?? -1;
   if (!table || column < 0) return [];
   return table.rows.flatMap((row) => {

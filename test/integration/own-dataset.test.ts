@@ -1,0 +1,73 @@
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { experimentConfigFrom } from '../../cli/options';
+import { submitExperiment } from '../../cli/submit';
+import { BadInputError, ConfigError } from '../../core/errors';
+import { parseExperimentConfig } from '../../stages/config/schema';
+import type { ExperimentResult, FilterCaptionsInput } from '../../stages/contracts';
+import { prepareDatasetEngine } from '../../stages/prepare-dataset';
+import { doubleEngines } from '../doubles/engines';
+import { startHarness, type Harness } from '../support/harness';
+import { writeSyntheticCmnist } from '../support/synthetic-dataset';
+
+const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+const spec = { name: 'mydigits', classNames: DIGITS, classWords: DIGITS.map((d, i) => [d, `#${i}`]), imageSize: 28, arch: 'mlp', paperTraining: { batchSize: 32 } };
+
+const doubles = doubleEngines();
+const filterInputs: FilterCaptionsInput[] = [];
+let h: Harness;
+let root: string;
+
+beforeAll(async () => {
+  // A dataset of one's own in the DisEnt layout, with its dataset.json beside the data.
+  root = mkdtempSync(join(tmpdir(), 'own-dataset-'));
+  await writeSyntheticCmnist(root);
+  renameSync(join(root, 'cmnist'), join(root, 'mydigits'));
+  writeFileSync(join(root, 'mydigits', 'dataset.json'), JSON.stringify(spec));
+  h = await startHarness({
+    engines: {
+      ...doubles.engines,
+      // The product's dataset stage, which reads the spec: the files are listed and checked by it.
+      prepareDataset: prepareDatasetEngine,
+      filterCaptions: (input, ctx) => {
+        filterInputs.push(input);
+        return doubles.engines.filterCaptions(input, ctx);
+      },
+    },
+  });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('a dataset described by configuration (DisEnt layout, dataset.json)', () => {
+  it('runs an experiment: the spec comes from dataset.json, travels in the config and reaches the stages', async () => {
+    const file = join(root, 'experiment.json');
+    writeFileSync(file, JSON.stringify({
+      dataset: 'mydigits', datasetRoot: root, ratio: 1, train: { epochs: 1 }, topK: { k: 4 }, generate: { images: 4, batchSize: 2 }, filter: { labelCheck: true },
+    }));
+    const config = await experimentConfigFrom({ config: file });
+    expect(config.datasetSpec).toMatchObject({ name: 'mydigits', classWords: spec.classWords, arch: 'mlp' });
+    // The spec's training defaults, as a built-in's Table 6 row would give them.
+    expect(config.train.batchSize).toBe(32);
+    const { workflowId } = await submitExperiment(h.stack.client, config);
+    const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as ExperimentResult;
+    expect(result.dataset).toBe('mydigits');
+    expect(result.accuracy.debiased).toBeDefined();
+    // The label check used the spec's words, not a built-in's.
+    expect(filterInputs.at(-1)).toMatchObject({ labelCheck: 'mydigits', classWords: spec.classWords });
+  }, 120_000);
+
+  it('a dataset that is neither built in nor described is refused before anything starts, naming where its spec was looked for', async () => {
+    await expect(experimentConfigFrom({ dataset: 'nosuch', ratio: '1' } as never)).rejects.toThrow(BadInputError);
+    const file = join(root, 'nosuch.json');
+    writeFileSync(file, JSON.stringify({ dataset: 'nosuch', datasetRoot: root, ratio: 1 }));
+    await expect(experimentConfigFrom({ config: file })).rejects.toThrow(`${root}/nosuch/dataset.json: no such dataset`);
+    // Without the CLI's lookup, the schema names the field.
+    expect(() => parseExperimentConfig({ dataset: 'nosuch', ratio: 1 })).toThrow(ConfigError);
+    expect(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 1, datasetSpec: spec })).toThrow(/datasetSpec: cmnist is built in/);
+    expect(() => parseExperimentConfig({ dataset: 'other', ratio: 1, datasetSpec: spec })).toThrow(/datasetSpec\.name: "mydigits" is not the config's dataset "other"/);
+  });
+});
