@@ -122,10 +122,10 @@ export interface SelectTopKInput {
 export interface SelectTopKOutput {
   selectionKey: ArtifactKey<TopKSelection>;
   items: SelectedImage[];
-  /** Share of the selection that is truly bias-conflicting. */
-  precision: number;
-  /** Share of all bias-conflicting training samples that were selected. */
-  recall: number;
+  /** Share of the selection that is truly bias-conflicting; null without bias labels. */
+  precision: number | null;
+  /** Share of all bias-conflicting training samples that were selected; null without bias labels. */
+  recall: number | null;
 }
 
 export interface CaptionImageInput {
@@ -246,8 +246,12 @@ export interface GeneratedLabelCheck {
 /** Percent correct. */
 export interface Accuracy {
   unbiased: number;
+  /** NaN (n/a) without bias labels. */
   aligned: number;
   conflicting: number;
+  /** Per class, and the lowest of them (absent in results from before they were measured). */
+  perClass?: number[];
+  worstClass?: number;
 }
 export interface EvaluateOutput {
   role: ClassifierRole;
@@ -295,7 +299,7 @@ export interface ExperimentResult {
   /** Per classifier: how its epoch was chosen, which epoch, and its validation curve. */
   training?: Partial<Record<ClassifierRole, { protocol: TrainingProtocol; bestEpoch: number; validAccuracy: number; validCurve: number[]; trainLossCurve?: number[] }>>;
   /** The method's stages; absent in a vanilla-only experiment (`vanilla: 'only'`). */
-  topK?: { k: number; mode: string; selected: number; precision: number; recall: number };
+  topK?: { k: number; mode: string; selected: number; precision: number | null; recall: number | null };
   captions?: { images: number; kept: number; dropped: number; topWords: { word: string; count: number }[] };
   generated?: number;
   /** Colored MNIST: the generated set's label accuracy by the MNIST judge (absent for runs from before it, or other datasets). */

@@ -11,7 +11,7 @@ const lossRow = z.object({ file: z.string(), label: z.number().int(), bias: z.nu
 
 /** The selection as selectTopK stores it (rows, precision and recall against the bias labels, the K used). */
 export const SELECTION: ArtifactKind<TopKSelection> = jsonArtifact('selection.json', z.object({
-  rows: z.array(lossRow), precision: z.number(), recall: z.number(), k: z.number().int(),
+  rows: z.array(lossRow), precision: z.number().nullable(), recall: z.number().nullable(), k: z.number().int(),
 }));
 
 export const selectTopKEngine: StageEngine<SelectTopKInput, SelectTopKOutput> = async (input, ctx) => {

@@ -135,7 +135,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     const topK = await call('selectTopK', `top-${config.topK.k} ${config.topK.mode} by ${config.topK.score.toUpperCase()}`, {
       experimentId, tableKey: scores.tableKey, ...config.topK, numClasses: prepared.classNames.length, ratio: config.ratio,
     });
-    live.note(`top-K: ${topK.items.length} images selected, ${(100 * topK.precision).toFixed(1)}% bias-conflicting`);
+    live.note(`top-K: ${topK.items.length} images selected, ${topK.precision === null ? 'bias-conflicting share n/a (no bias labels)' : `${(100 * topK.precision).toFixed(1)}% bias-conflicting`}`);
 
     await enter('captionImage');
     const captionSettings = {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { biasKnown } from '../../core/bias';
 import { chosenBackend } from './backend';
 import type { BatchSource } from './batch-source';
 import { DenseStackSession } from './dense-onnx';
@@ -88,24 +89,41 @@ export function argmax(logits: Float32Array, classes: number, row: number): numb
 }
 
 export interface AccuracyBreakdown {
-  /** Percent correct over all samples, the bias-aligned ones and the bias-conflicting ones. */
+  /**
+   * Percent correct over all samples, the bias-aligned ones and the bias-conflicting ones (NaN
+   * where a subset is empty, or the samples have no bias labels).
+   */
   unbiased: number;
   aligned: number;
   conflicting: number;
+  /** Per class (NaN for a class with no sample), and the lowest of them. */
+  perClass: number[];
+  worstClass: number;
   counts: { all: number; aligned: number; conflicting: number };
 }
 
 export function accuracyBreakdown(p: Predictions): AccuracyBreakdown {
   const hit = { all: 0, aligned: 0, conflicting: 0 };
   const n = { all: 0, aligned: 0, conflicting: 0 };
+  const classHit = new Array<number>(p.classes).fill(0);
+  const classN = new Array<number>(p.classes).fill(0);
   for (let i = 0; i < p.labels.length; i++) {
-    const ok = argmax(p.logits, p.classes, i) === p.labels[i] ? 1 : 0;
-    const group = p.biases[i] === p.labels[i] ? 'aligned' : 'conflicting';
+    const label = p.labels[i]!;
+    const ok = argmax(p.logits, p.classes, i) === label ? 1 : 0;
     hit.all += ok;
     n.all += 1;
+    classHit[label]! += ok;
+    classN[label]! += 1;
+    if (!biasKnown(p.biases[i]!)) continue;
+    const group = p.biases[i] === label ? 'aligned' : 'conflicting';
     hit[group] += ok;
     n[group] += 1;
   }
   const pct = (a: number, b: number) => (b === 0 ? Number.NaN : (100 * a) / b);
-  return { unbiased: pct(hit.all, n.all), aligned: pct(hit.aligned, n.aligned), conflicting: pct(hit.conflicting, n.conflicting), counts: n };
+  const perClass = classHit.map((h, c) => pct(h, classN[c]!));
+  const present = perClass.filter((v) => Number.isFinite(v));
+  return {
+    unbiased: pct(hit.all, n.all), aligned: pct(hit.aligned, n.aligned), conflicting: pct(hit.conflicting, n.conflicting),
+    perClass, worstClass: present.length ? Math.min(...present) : Number.NaN, counts: n,
+  };
 }

@@ -1,3 +1,5 @@
+import { biasKnown } from '../../core/bias';
+
 /** One training image's losses under f_B (a row of scoreLosses' table). */
 export interface LossRow {
   /** The image's location (full path or s3:// URI), as its split listed it: the selected images are read from here. */
@@ -23,16 +25,17 @@ export interface TopKOptions {
 
 export interface TopKSelection {
   rows: LossRow[];
-  /** Share of the selection that is bias-conflicting (known from the file names). */
-  precision: number;
-  /** Share of all bias-conflicting training samples that were selected. */
-  recall: number;
+  /** Share of the selection that is bias-conflicting (known from the file names); null without bias labels. */
+  precision: number | null;
+  /** Share of all bias-conflicting training samples that were selected; null without bias labels. */
+  recall: number | null;
   /** The K actually used per group (the official mode changes it with the ratio). */
   k: number;
 }
 
+/** Bias-conflicting by its labels; a sample without a bias label is not. */
 export function isConflicting(row: Pick<LossRow, 'label' | 'bias'>): boolean {
-  return row.label !== row.bias;
+  return biasKnown(row.bias) && row.label !== row.bias;
 }
 
 /** Highest loss first; ties broken by file name so the selection is the same on every run. */
@@ -53,10 +56,11 @@ export function selectTopK(rows: readonly LossRow[], options: TopKOptions): TopK
   }
   const conflicting = rows.filter(isConflicting).length;
   const hits = selected.filter(isConflicting).length;
+  const labelled = rows.every((r) => biasKnown(r.bias));
   return {
     rows: selected,
-    precision: selected.length === 0 ? 0 : hits / selected.length,
-    recall: conflicting === 0 ? 0 : hits / conflicting,
+    precision: !labelled ? null : selected.length === 0 ? 0 : hits / selected.length,
+    recall: !labelled ? null : conflicting === 0 ? 0 : hits / conflicting,
     k,
   };
 }

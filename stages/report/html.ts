@@ -27,7 +27,7 @@ export interface ReportData {
 
 /** What the report shows of DiffuBias's own stages: f_B's selection, the captions, the generated set. */
 export interface MethodReport {
-  topK: { k: number; mode: string; selected: number; precision: number; recall: number; rows: { image: ReportImage; label: number; bias: number; ce: number; gce: number }[] };
+  topK: { k: number; mode: string; selected: number; precision: number | null; recall: number | null; rows: { image: ReportImage; label: number; bias: number; ce: number; gce: number }[] };
   captions: {
     f: number; topWords: { word: string; count: number }[];
     /** The first captions of each list, with a thumbnail (data: URI) of the image each describes. */
@@ -289,11 +289,20 @@ function esc(text: string): string {
 
 const pct = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
 
-function accuracyTable(accuracy: Partial<Record<ClassifierRole, Accuracy>>): string {
-  const rows = (['vanilla', 'biased', 'debiased'] as const)
-    .filter((r) => accuracy[r])
-    .map((r) => `<tr><td>${ROLE_NAMES[r]}</td><td>${pct(accuracy[r]!.unbiased)}</td><td>${pct(accuracy[r]!.aligned)}</td><td>${pct(accuracy[r]!.conflicting)}</td></tr>`);
-  return `<table><tr><th>model</th><th>unbiased</th><th>bias-aligned</th><th>bias-conflicting</th></tr>${rows.join('')}</table>`;
+/** Accuracy per model: overall, by bias subset (n/a without bias labels), the worst class; then per class. */
+function accuracyTable(accuracy: Partial<Record<ClassifierRole, Accuracy>>, name: (label: number) => string): string {
+  const roles = (['vanilla', 'biased', 'debiased'] as const).filter((r) => accuracy[r]);
+  const worst = roles.some((r) => accuracy[r]!.worstClass !== undefined);
+  const rows = roles.map((r) => {
+    const a = accuracy[r]!;
+    return `<tr><td>${ROLE_NAMES[r]}</td><td>${pct(a.unbiased)}</td><td>${pct(a.aligned)}</td><td>${pct(a.conflicting)}</td>${worst ? `<td>${pct(a.worstClass ?? Number.NaN)}</td>` : ''}</tr>`;
+  });
+  const table = `<table><tr><th>model</th><th>unbiased</th><th>bias-aligned</th><th>bias-conflicting</th>${worst ? '<th>worst class</th>' : ''}</tr>${rows.join('')}</table>`;
+  const classes = Math.max(0, ...roles.map((r) => accuracy[r]!.perClass?.length ?? 0));
+  if (classes === 0) return table;
+  const head = `<tr><th>model</th>${Array.from({ length: classes }, (_, c) => `<th>${esc(name(c))}</th>`).join('')}</tr>`;
+  const perClass = roles.map((r) => `<tr><td>${ROLE_NAMES[r]}</td>${Array.from({ length: classes }, (_, c) => `<td>${pct(accuracy[r]!.perClass?.[c] ?? Number.NaN)}</td>`).join('')}</tr>`);
+  return `${table}<h3>Per class</h3><table>${head}${perClass.join('')}</table>`;
 }
 
 function figure(img: ReportImage, extra = ''): string {
@@ -315,7 +324,7 @@ function methodSections(d: ReportData, m: MethodReport, name: (label: number) =>
   const generated = m.generated.map((g) => `<h3>${esc(name(g.label))}</h3><div class="grid">${g.images.map((i) => figure(i)).join('')}</div>`).join('');
   return `${lossSection(m, chart('chart-losses'))}
 <h2>Top-${m.topK.k} highest-loss training images ${m.topK.mode === 'per-class' ? 'per class' : `(${esc(m.topK.mode)})`}</h2>
-<p>${m.topK.selected} selected; ${(100 * m.topK.precision).toFixed(1)}% are bias-conflicting; they hold ${(100 * m.topK.recall).toFixed(1)}% of all bias-conflicting training images.
+<p>${m.topK.precision === null || m.topK.recall === null ? `${m.topK.selected} selected; the dataset has no bias labels, so how many are bias-conflicting is n/a.` : `${m.topK.selected} selected; ${(100 * m.topK.precision).toFixed(1)}% are bias-conflicting; they hold ${(100 * m.topK.recall).toFixed(1)}% of all bias-conflicting training images.`}
 Showing ${m.topK.rows.length}, the highest losses of each class; a red frame marks a bias-aligned image selected by mistake.</p>
 ${selectionTable(m, name)}${topKByClass}
 <h2>Captions</h2>
@@ -350,7 +359,7 @@ table.colours td,table.colours th{text-align:center;padding:.15rem}table.colours
 <h1>${d.method ? 'DiffuBias' : 'Vanilla baseline'}: ${esc(r.dataset)} at ${r.ratio}% bias-conflicting, seed ${r.seed}</h1>
 <p class="verdict">${esc(verdict(r))}</p>
 <p>Experiment <code>${esc(r.experimentId)}</code> (config ${esc(r.configHash)})${d.uiLink ? ` · <a href="${esc(d.uiLink)}">Temporal Web UI</a>` : ''}</p>
-<h2>Test accuracy (%)</h2>${chart('chart-accuracy')}<div class="wide">${accuracyTable(r.accuracy)}</div>
+<h2>Test accuracy (%)</h2>${chart('chart-accuracy')}<div class="wide">${accuracyTable(r.accuracy, name)}</div>
 ${r.training ? `<h2>Training</h2>${chart('chart-curves')}${chart('chart-train-loss')}<div class="wide">${trainingTable(r.training)}</div>` : ''}
 ${d.method ? methodSections(d, d.method, name, biasName, chart) : ''}
 ${saliencySection(d, name, biasName, chart('chart-embedding'))}

@@ -7,7 +7,7 @@ export interface SweepRow {
   ratio: number;
   seeds: number[];
   /** Ours, per classifier role and test subset, over the seeds that finished. */
-  ours: Partial<Record<ClassifierRole, Record<keyof Accuracy, Stat>>>;
+  ours: Partial<Record<ClassifierRole, Record<AccuracySubset, Stat>>>;
   /** The paper's Table 3 for this cell (method -> unbiased accuracy %), null where it has none. */
   paper: Record<string, number> | null;
   /** Peers' published numbers for this cell, each with its source and protocol. */
@@ -22,7 +22,9 @@ export interface SweepRow {
   wallSeconds?: Stat;
 }
 
-const SUBSETS: (keyof Accuracy)[] = ['unbiased', 'aligned', 'conflicting'];
+/** The accuracies a sweep aggregates; worst-class is absent in results from before it was measured. */
+const SUBSETS = ['unbiased', 'aligned', 'conflicting', 'worstClass'] as const satisfies readonly (keyof Accuracy)[];
+export type AccuracySubset = (typeof SUBSETS)[number];
 const ROLES: ClassifierRole[] = ['vanilla', 'biased', 'debiased'];
 
 /** Mean ± std per (dataset, ratio) over seeds. Pure, so the sweep workflow can run it. */
@@ -39,7 +41,7 @@ export function aggregateSweep(results: readonly ExperimentResult[]): SweepRow[]
     for (const role of ROLES) {
       const accs = group.map((r) => r.accuracy[role]).filter((a): a is Accuracy => a !== undefined);
       if (accs.length === 0) continue;
-      ours[role] = Object.fromEntries(SUBSETS.map((s) => [s, meanStd(accs.map((a) => a[s]))])) as Record<keyof Accuracy, Stat>;
+      ours[role] = Object.fromEntries(SUBSETS.map((s) => [s, meanStd(accs.map((a) => a[s]))])) as Record<AccuracySubset, Stat>;
     }
     rows.push({
       dataset: first.dataset,

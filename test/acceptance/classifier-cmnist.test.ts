@@ -47,7 +47,7 @@ async function measure() {
   const scores = await run('scoreLosses', 'biased', scoreLossesEngine, { experimentId, dataset, modelKey: biased.modelKey, gceQ: 0.7 });
   const global = await run('selectTopK', 'global', selectTopKEngine, { experimentId, tableKey: scores.tableKey, k: 100, mode: 'global', score: 'ce', numClasses: 10, ratio: 1 });
   const perClass = await run('selectTopK', 'per-class', selectTopKEngine, { experimentId, tableKey: scores.tableKey, k: 100, mode: 'per-class', score: 'ce', numClasses: 10, ratio: 1 });
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
   console.log('\nColored MNIST 1%, MLP, 5 epochs, seed 0');
   console.log(`vanilla (CE) test accuracy: unbiased ${vanillaAcc.accuracy.unbiased.toFixed(2)}, aligned ${vanillaAcc.accuracy.aligned.toFixed(2)}, conflicting ${vanillaAcc.accuracy.conflicting.toFixed(2)}`);
   console.log(`f_B (GCE) test accuracy:   unbiased ${biasedAcc.accuracy.unbiased.toFixed(2)}, aligned ${biasedAcc.accuracy.aligned.toFixed(2)}, conflicting ${biasedAcc.accuracy.conflicting.toFixed(2)}`);
