@@ -8,3 +8,8 @@ export const UNKNOWN_BIAS = -1;
 export function biasKnown(bias: number): boolean {
   return bias !== UNKNOWN_BIAS;
 }
+
+/** A bias-conflicting sample (label ≠ bias); one without a bias label is neither conflicting nor aligned. */
+export function isConflicting(sample: { label: number; bias: number }): boolean {
+  return biasKnown(sample.bias) && sample.label !== sample.bias;
+}

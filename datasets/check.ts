@@ -9,7 +9,9 @@ import sharp from 'sharp';
 import { BadInputError } from '../core/errors';
 import type { DataSource } from '../core/data-source';
 import { imageSizeProblem, MAX_INPUT_PIXELS } from '../core/image-limits';
-import { listSplit, type Split, type SplitListing } from './disent/layout';
+import type { Split, SplitListing } from './disent/layout';
+import { isConflicting } from '../core/bias';
+import { listDatasetSplit, type LayoutSpec } from './layouts';
 
 export const SPLITS: readonly Split[] = ['train', 'valid', 'test'];
 
@@ -41,22 +43,22 @@ export interface DatasetCheck {
 }
 
 export interface CheckOptions {
-  numClasses: number;
   /** Read every image (local folders: seconds for 70,000 small files). Default true. */
   readBytes?: boolean;
   /** A training class with fewer images than this is worth a warning. Default 10. */
   minPerClass?: number;
 }
 
-export async function checkDataset(source: DataSource, dataset: string, ratio: number, options: CheckOptions): Promise<DatasetCheck> {
-  const { numClasses } = options;
+export async function checkDataset(source: DataSource, spec: LayoutSpec, ratio: number, options: CheckOptions = {}): Promise<DatasetCheck> {
+  const dataset = spec.name;
+  const numClasses = spec.classNames.length;
   const minPerClass = options.minPerClass ?? 10;
   const readBytes = options.readBytes ?? true;
   const check: DatasetCheck = { dataset, ratio, root: source.root, splits: {}, errors: [], warnings: [], bytesChecked: readBytes };
   const listings: Partial<Record<Split, SplitListing>> = {};
   for (const split of SPLITS) {
     try {
-      listings[split] = await listSplit(source, dataset, ratio, split, numClasses, { skipInvalid: true });
+      listings[split] = await listDatasetSplit(source, spec, ratio, split, { skipInvalid: true });
     } catch (err) {
       if (!(err instanceof BadInputError)) throw err;
       check.errors.push({ kind: 'split-missing', where: err.where, detail: err.message.slice(err.where.length + 2) });
@@ -68,7 +70,7 @@ export async function checkDataset(source: DataSource, dataset: string, ratio: n
     for (const s of listing.skipped) check.errors.push({ kind: 'bad-name', where: s.path, detail: s.reason });
     const perClass = new Array<number>(numClasses).fill(0);
     for (const s of listing.samples) perClass[s.label]! += 1;
-    check.splits[split] = { images: listing.samples.length, conflicting: listing.samples.filter((s) => s.label !== s.bias).length, perClass };
+    check.splits[split] = { images: listing.samples.length, conflicting: listing.samples.filter(isConflicting).length, perClass };
     perClass.forEach((n, label) => {
       const where = source.describe(`${dataset}/${split}`);
       if (n === 0) check.errors.push({ kind: 'missing-class', where, detail: `${split} has no image of class ${label}` });

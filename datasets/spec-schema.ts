@@ -34,6 +34,10 @@ const specFields = z.object({
   }).strict().default({ batchSize: 64 }),
   /** The benchmark whose published numbers this dataset is compared with, where not its own name. */
   publishedAs: z.string().optional(),
+  /** How the files are laid out: `disent` (default; labels and bias in the names) or `imagefolder` (class folders, no bias labels). */
+  layout: z.enum(['disent', 'imagefolder']).optional(),
+  /** ImageFolder: the shares of train carved off as valid and test where those folders are absent, and the seed. */
+  carve: z.object({ valid: z.number().gt(0).lt(1), test: z.number().gt(0).lt(1), seed: z.number().int().min(0) }).strict().optional(),
 }).strict().superRefine((spec, ctx) => {
   if (spec.classWords && spec.classWords.length !== spec.classNames.length) {
     const missing = spec.classNames.slice(spec.classWords.length);

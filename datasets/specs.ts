@@ -1,4 +1,5 @@
 import { BadInputError } from '../core/errors';
+import type { LayoutSpec } from './layouts';
 
 /** What the pipeline needs to know about each supported dataset (paper §4.1, Table 5 and 6). */
 export const DATASET_NAMES = ['cmnist', 'cmnist-lff', 'cifar10c', 'bffhq', 'bar', 'dogs_and_cats'] as const;
@@ -70,7 +71,7 @@ export function isBuiltInDataset(name: string): name is DatasetName {
 }
 
 /** What the pipeline reads of any dataset, a built-in or one described by a spec (datasets/spec-schema.ts). */
-export type DatasetFacts = Omit<DatasetSpec, 'name' | 'publishedAs'> & { name: string; publishedAs?: string };
+export type DatasetFacts = Omit<DatasetSpec, 'name' | 'publishedAs'> & { name: string; publishedAs?: string } & Pick<LayoutSpec, 'layout' | 'carve'>;
 
 /**
  * The spec of a dataset as an experiment names it: the one it carries (a dataset described by

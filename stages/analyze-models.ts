@@ -17,6 +17,7 @@ import type { AnalyzeModelsInput, AnalyzeModelsOutput } from './contracts';
 import type { StageEngine } from './context';
 import type { ColourGrid } from './report/colour-check';
 import { defineStage } from './define-stage';
+import { biasKnown, isConflicting } from '../core/bias';
 
 /** The file this stage writes and the report reads. */
 export const ANALYSIS_FILE = 'analysis.json';
@@ -68,7 +69,8 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
   const debiased = await loadModel(ctx.store, input.models.debiased);
 
   // Saliency: the first bias-conflicting test images, one class after another.
-  const conflictingTest = test.items.filter((i) => i.label !== i.bias);
+  // Without bias labels (an ImageFolder), any test images.
+  const conflictingTest = test.items.some((i) => biasKnown(i.bias)) ? test.items.filter(isConflicting) : test.items;
   const chosen: ImageItem[] = [];
   for (let round = 0; chosen.length < input.saliencyImages && round < conflictingTest.length; round++) {
     const label = round % numClasses;
@@ -102,7 +104,7 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
   const generated = input.generatedManifests.length ? await generatedItems(ctx.store, input.generatedManifests) : [];
   const groups: [EmbeddingGroup, ImageItem[]][] = [
     ['aligned', sample(train.items.filter((i) => i.label === i.bias), input.embeddingPoints, rng)],
-    ['conflicting', sample(train.items.filter((i) => i.label !== i.bias), input.embeddingPoints, rng)],
+    ['conflicting', sample(train.items.filter(isConflicting), input.embeddingPoints, rng)],
     ['generated', sample(generated, input.embeddingPoints, rng)],
   ];
   const rows: { group: EmbeddingGroup; label: number; features: number[] }[] = [];

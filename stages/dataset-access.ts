@@ -1,4 +1,5 @@
-import { listSplit, type Split } from '../datasets/disent/layout';
+import type { Split } from '../datasets/disent/layout';
+import { listDatasetSplit } from '../datasets/layouts';
 import { SplitReader, type ImageItem } from '../datasets/disent/reader';
 import { openDataSource } from '../core/data-source';
 import { specOf } from '../datasets/specs';
@@ -21,7 +22,7 @@ export function splitReader(ref: DatasetRef, split: Split, s3: S3Settings): Prom
   return readers.get(key, async () => {
     const source = openDataSource(ref.root, s3);
     const spec = specOf(ref);
-    const { samples } = await listSplit(source, ref.name, ref.ratio, split, spec.classNames.length);
+    const { samples } = await listDatasetSplit(source, spec, ref.ratio, split);
     const items: ImageItem[] = samples.map((s) => ({
       location: source.describe(s.path), label: s.label, bias: s.bias, load: () => source.read(s.path),
     }));

@@ -1,5 +1,7 @@
 import { buildColoredMnist, buildingMarker, buildMarker, BUILDING_MARKER, isColoredMnist, type BuildMarker, type ColoredMnistName } from '../datasets/cmnist/build';
-import { listSplit, ratioFolder, type Split, type SplitListing } from '../datasets/disent/layout';
+import { ratioFolder, type Split, type SplitListing } from '../datasets/disent/layout';
+import { isConflicting } from '../core/bias';
+import { listDatasetSplit } from '../datasets/layouts';
 import { withDataSource, type DataSource } from '../core/data-source';
 import { checkDataset, describeCheck } from '../datasets/check';
 import { DATASET_NAMES, specOf } from '../datasets/specs';
@@ -22,7 +24,7 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
   withDataSource(input.dataset.root, ctx.store.settings, async (source) => {
     const { dataset } = input;
     const spec = specOf(dataset);
-    const list = (split: Split) => listSplit(source, dataset.name, dataset.ratio, split, spec.classNames.length);
+    const list = (split: Split) => listDatasetSplit(source, spec, dataset.ratio, split);
 
     const present = await list('train').then(() => true, (err: unknown) => {
       if (isColoredMnist(dataset.name) && err instanceof BadInputError) return false;
@@ -46,10 +48,10 @@ export const prepareDatasetEngine: StageEngine<PrepareDatasetInput, PrepareDatas
     }
     // A dataset this project built is vouched for by its build marker: its names are checked, not its bytes.
     const builtHere = isColoredMnist(dataset.name) && (await hasBuildMarker(source, dataset.name, dataset.ratio));
-    const check = await checkDataset(source, dataset.name, dataset.ratio, { numClasses: spec.classNames.length, readBytes: !builtHere && !parseS3Uri(dataset.root) });
+    const check = await checkDataset(source, spec, dataset.ratio, { readBytes: !builtHere && !parseS3Uri(dataset.root) });
     if (check.errors.length > 0) throw new BadInputError(dataset.root, `the dataset check failed (npx diffubias dataset check ${dataset.root} --dataset ${dataset.name} --ratio ${dataset.ratio} lists it all):\n${describeCheck(check, 10).join('\n')}`);
     for (const w of check.warnings.slice(0, 10)) ctx.log(`warning: ${w.kind}: ${w.where}: ${w.detail}`);
-    const conflicting = train.samples.filter((s) => s.label !== s.bias).length;
+    const conflicting = train.samples.filter(isConflicting).length;
     const contentId = listingId([train, valid, test].map((split) => split.samples.map((s) => s.path)));
     ctx.log(`${dataset.name} ${dataset.ratio}%: ${train.samples.length} train (${conflicting} bias-conflicting), ${valid.samples.length} valid, ${test.samples.length} test`);
     return {
@@ -108,9 +110,9 @@ function listingId(splits: readonly (readonly string[])[]): string {
  */
 export function datasetContentId(dataset: DatasetRef, s3: S3Settings): Promise<string> {
   return withDataSource(dataset.root, s3, async (source) => {
-    const classes = specOf(dataset).classNames.length;
+    const spec = specOf(dataset);
     try {
-      const splits = await Promise.all((['train', 'valid', 'test'] as const).map((split) => listSplit(source, dataset.name, dataset.ratio, split, classes)));
+      const splits = await Promise.all((['train', 'valid', 'test'] as const).map((split) => listDatasetSplit(source, spec, dataset.ratio, split)));
       return listingId(splits.map((split) => split.samples.map((s) => s.path)));
     } catch (err) {
       // Never reused: a dataset that is not there must be built (or reported) by this attempt.

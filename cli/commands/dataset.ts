@@ -61,7 +61,7 @@ export interface DatasetCheckOptions {
 export async function checkDatasetCommand(root: string, options: DatasetCheckOptions, settings: Settings, out: (text: string) => void): Promise<number> {
   const spec = await resolveDatasetSpec(options.dataset, root, settings.s3);
   if (!(options.ratio > 0 && options.ratio < 100)) throw new ConfigError([`ratio: must be a percent between 0 and 100, got ${options.ratio}`]);
-  const check = await withDataSource(root, settings.s3, (source) => checkDataset(source, spec.name, options.ratio, { numClasses: spec.classNames.length, readBytes: !options.namesOnly }));
+  const check = await withDataSource(root, settings.s3, (source) => checkDataset(source, spec, options.ratio, { readBytes: !options.namesOnly }));
   out(options.json ? `${JSON.stringify(check, null, 2)}\n` : `${describeCheck(check).join('\n')}\n`);
   return check.errors.length > 0 ? 1 : 0;
 }

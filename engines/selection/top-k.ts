@@ -1,4 +1,4 @@
-import { biasKnown } from '../../core/bias';
+import { biasKnown, isConflicting } from '../../core/bias';
 
 /** One training image's losses under f_B (a row of scoreLosses' table). */
 export interface LossRow {
@@ -33,10 +33,7 @@ export interface TopKSelection {
   k: number;
 }
 
-/** Bias-conflicting by its labels; a sample without a bias label is not. */
-export function isConflicting(row: Pick<LossRow, 'label' | 'bias'>): boolean {
-  return biasKnown(row.bias) && row.label !== row.bias;
-}
+export { isConflicting };
 
 /** Highest loss first; ties broken by file name so the selection is the same on every run. */
 function byLossDesc(score: 'ce' | 'gce') {

@@ -5,6 +5,7 @@
  * bias-conflicting images that is. Pure: the report's numbers can be checked by hand.
  */
 import type { LossRow } from '../../engines/selection/top-k';
+import { isConflicting } from '../../core/bias';
 
 export interface LossHistogram {
   score: 'ce' | 'gce';
@@ -64,8 +65,8 @@ export interface ClassSelection {
 export function selectionPerClass(rows: readonly LossRow[], selected: readonly LossRow[], numClasses: number): ClassSelection[] {
   return Array.from({ length: numClasses }, (_, label) => {
     const mine = selected.filter((r) => r.label === label);
-    const conflictingSelected = mine.filter((r) => r.label !== r.bias).length;
-    const conflictingInClass = rows.filter((r) => r.label === label && r.label !== r.bias).length;
+    const conflictingSelected = mine.filter(isConflicting).length;
+    const conflictingInClass = rows.filter((r) => r.label === label && isConflicting(r)).length;
     return {
       label, selected: mine.length, conflictingSelected, conflictingInClass,
       precision: mine.length ? conflictingSelected / mine.length : Number.NaN,

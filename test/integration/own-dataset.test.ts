@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { prepareDatasetEngine } from '../../stages/prepare-dataset';
 import { doubleEngines } from '../doubles/engines';
 import { startHarness, type Harness } from '../support/harness';
 import { writeSyntheticCmnist } from '../support/synthetic-dataset';
+import { syntheticItems } from '../support/synthetic-images';
 
 const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
 const spec = { name: 'mydigits', classNames: DIGITS, classWords: DIGITS.map((d, i) => [d, `#${i}`]), imageSize: 28, arch: 'mlp', paperTraining: { batchSize: 32 } };
@@ -58,6 +59,27 @@ describe('a dataset described by configuration (DisEnt layout, dataset.json)', (
     expect(result.accuracy.debiased).toBeDefined();
     // The label check used the spec's words, not a built-in's.
     expect(filterInputs.at(-1)).toMatchObject({ labelCheck: 'mydigits', classWords: spec.classWords });
+  }, 120_000);
+
+  it('an ImageFolder dataset without bias labels: prepared with its carved splits; its bias-conflicting count is 0', async () => {
+    // The same images as class folders: <root>/pets/train/<class name>/<image>, no valid/ or test/.
+    for (const item of await syntheticItems(60, { classes: 10, size: 28, seed: 4 })) {
+      const dir = join(root, 'pets', 'train', DIGITS[item.label]!);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, item.location.slice(item.location.lastIndexOf('/') + 1)), await item.load());
+    }
+    const config = parseExperimentConfig({
+      dataset: 'pets', datasetRoot: root, ratio: 1, train: { epochs: 1 }, topK: { k: 2 }, generate: { images: 4, batchSize: 2 },
+      datasetSpec: { name: 'pets', classNames: DIGITS, imageSize: 28, arch: 'mlp', layout: 'imagefolder' },
+    });
+    const { workflowId } = await submitExperiment(h.stack.client, config);
+    const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as ExperimentResult;
+    expect(result.dataset).toBe('pets');
+    const [pointer] = await h.store.list(`runs/${result.experimentId}/prepareDataset/`);
+    const { manifestKey } = (await h.store.getJson<{ manifestKey: string }>(pointer!))!;
+    const prepared = await h.store.getJson<{ outputs: { counts: { train: number; conflicting: number; valid: number; test: number } } }>(manifestKey);
+    expect(prepared?.outputs.counts.conflicting).toBe(0);
+    expect(prepared!.outputs.counts.train + prepared!.outputs.counts.valid + prepared!.outputs.counts.test).toBe(60);
   }, 120_000);
 
   it('a dataset that is neither built in nor described is refused before anything starts, naming where its spec was looked for', async () => {

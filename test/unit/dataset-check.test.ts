@@ -6,6 +6,7 @@ import { withDataSource } from '../../core/data-source';
 import { checkDataset, describeCheck } from '../../datasets/check';
 import { buildColoredMnist } from '../../datasets/cmnist/build';
 import { checkDatasetCommand } from '../../cli/commands/dataset';
+import { DATASETS } from '../../datasets/specs';
 import { settingsFromEnv } from '../../core/settings';
 
 let root: string;
@@ -19,7 +20,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('dataset check', () => {
   it('finds nothing wrong in a sound build, and counts per split and class', async () => {
-    const check = await withDataSource(root, undefined, (s) => checkDataset(s, 'cmnist', 1, { numClasses: 10 }));
+    const check = await withDataSource(root, undefined, (s) => checkDataset(s, DATASETS.cmnist, 1));
     expect(check.errors).toEqual([]);
     expect(check.splits.train?.images).toBe(300);
     expect(check.splits.test?.perClass.reduce((a, b) => a + b, 0)).toBe(300);
@@ -38,7 +39,7 @@ describe('dataset check', () => {
     // Every test image of class 3 removed.
     for (const f of files('cmnist/test').filter((f) => f.split('/').at(-2) === '3')) rmSync(f);
 
-    const check = await withDataSource(root, undefined, (s) => checkDataset(s, 'cmnist', 1, { numClasses: 10 }));
+    const check = await withDataSource(root, undefined, (s) => checkDataset(s, DATASETS.cmnist, 1));
     expect(check.errors).toEqual(expect.arrayContaining([
       expect.objectContaining({ kind: 'truncated', where: truncated }),
       expect.objectContaining({ kind: 'leak', where: leakCopy, detail: expect.stringContaining(leaked) }),
