@@ -35,7 +35,14 @@ const specFields = z.object({
   /** The benchmark whose published numbers this dataset is compared with, where not its own name. */
   publishedAs: z.string().optional(),
   /** How the files are laid out: `disent` (default; labels and bias in the names) or `imagefolder` (class folders, no bias labels). */
-  layout: z.enum(['disent', 'imagefolder']).optional(),
+  layout: z.enum(['disent', 'imagefolder', 'csv']).optional(),
+  /** layout csv: the metadata file (under the dataset's folder), its columns, and where the splits come from. */
+  csv: z.object({
+    file: z.string().min(1),
+    columns: z.object({ path: z.string().min(1), label: z.string().min(1), bias: z.string().min(1).optional(), split: z.string().min(1).optional() }).strict(),
+    splitValues: z.object({ train: z.string(), valid: z.string(), test: z.string() }).strict().optional(),
+    splitFile: z.object({ file: z.string().min(1), path: z.string().min(1), split: z.string().min(1) }).strict().optional(),
+  }).strict().optional(),
   /** ImageFolder: the shares of train carved off as valid and test where those folders are absent, and the seed. */
   carve: z.object({ valid: z.number().gt(0).lt(1), test: z.number().gt(0).lt(1), seed: z.number().int().min(0) }).strict().optional(),
 }).strict().superRefine((spec, ctx) => {
@@ -47,6 +54,8 @@ const specFields = z.object({
     });
   }
   if (new Set(spec.classNames).size !== spec.classNames.length) ctx.addIssue({ code: 'custom', path: ['classNames'], message: 'a class name appears twice' });
+  if (spec.layout === 'csv' && !spec.csv) ctx.addIssue({ code: 'custom', path: ['csv'], message: 'layout csv needs this section: file and columns (path, label; bias and split optional)' });
+  if (spec.csv && spec.layout !== 'csv') ctx.addIssue({ code: 'custom', path: ['csv'], message: 'only for layout csv' });
 });
 
 /** A dataset spec; the output has every default applied and each class with its words. */

@@ -71,7 +71,7 @@ export function isBuiltInDataset(name: string): name is DatasetName {
 }
 
 /** What the pipeline reads of any dataset, a built-in or one described by a spec (datasets/spec-schema.ts). */
-export type DatasetFacts = Omit<DatasetSpec, 'name' | 'publishedAs'> & { name: string; publishedAs?: string } & Pick<LayoutSpec, 'layout' | 'carve'>;
+export type DatasetFacts = Omit<DatasetSpec, 'name' | 'publishedAs'> & { name: string; publishedAs?: string } & Pick<LayoutSpec, 'layout' | 'carve' | 'csv'>;
 
 /**
  * The spec of a dataset as an experiment names it: the one it carries (a dataset described by

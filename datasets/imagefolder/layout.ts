@@ -57,11 +57,11 @@ export function carvedCount(images: number, share: number): number {
  * shuffled with the seed, the first `test` share to test, the next `valid` share to valid (carvedCount). Only the
  * parts whose folders are missing are taken.
  */
-function carve(train: SplitListing, spec: ImageFolderSpec, take: { valid: boolean; test: boolean }): Record<Split, Sample[]> {
+export function carveSplits(train: readonly Sample[], spec: ImageFolderSpec, take: { valid: boolean; test: boolean }): Record<Split, Sample[]> {
   const c = spec.carve ?? DEFAULT_CARVE;
   const out: Record<Split, Sample[]> = { train: [], valid: [], test: [] };
   spec.classNames.forEach((_, label) => {
-    const mine = new Rng(c.seed * 1000 + label).shuffle(train.samples.filter((s) => s.label === label));
+    const mine = new Rng(c.seed * 1000 + label).shuffle(train.filter((s) => s.label === label));
     const nTest = take.test ? carvedCount(mine.length, c.test) : 0;
     const nValid = take.valid ? carvedCount(mine.length, c.valid) : 0;
     out.test.push(...mine.slice(0, nTest));
@@ -82,7 +82,7 @@ export async function listImageFolderSplit(source: DataSource, spec: ImageFolder
       throw new BadInputError(source.describe(`${spec.name}/train`), 'train split not found (ImageFolder layout: <root>/<dataset>/train/<class name>/<image>, with valid/ and test/ beside or carved from train)');
     }
     const [hasValid, hasTest] = await Promise.all((['valid', 'test'] as const).map(async (s) => (await source.listFiles(`${spec.name}/${s}`)) !== null));
-    listing = { samples: carve(train, spec, { valid: !hasValid, test: !hasTest })[split], skipped: split === 'train' ? train.skipped : [] };
+    listing = { samples: carveSplits(train.samples, spec, { valid: !hasValid, test: !hasTest })[split], skipped: split === 'train' ? train.skipped : [] };
   }
   if (listing.samples.length === 0) throw new BadInputError(source.describe(`${spec.name}/${split}`), `no images in the ${split} split`);
   return listing;
