@@ -287,6 +287,19 @@ dataset
   });
 
 dataset
+  .command('export <root>')
+  .description('copy a dataset into the ImageFolder layout (bias labels dropped) or the metadata-CSV layout (bias kept), with the dataset.json that describes it')
+  .requiredOption('--dataset <name|spec.json>', 'the dataset to copy, as for check')
+  .requiredOption('--ratio <percent>', 'which ratio of a DisEnt-layout dataset (e.g. 1)')
+  .requiredOption('--layout <imagefolder|csv>', 'the copy\'s layout')
+  .requiredOption('--out <dir>', 'the folder the copy goes under (a datasetRoot)')
+  .requiredOption('--name <name>', 'the copy\'s dataset name (its folder under --out)')
+  .action(async (root: string, opts: { dataset: string; ratio: string; layout: string; out: string; name: string }) => {
+    const { exportDatasetCommand } = require('./commands/dataset') as typeof import('./commands/dataset');
+    await exportDatasetCommand(root, { ...opts, ratio: Number(opts.ratio) }, settingsFromEnv(), err);
+  });
+
+dataset
   .command('check <root>')
   .description('check a dataset before training: counts per split and class, bad or truncated images, duplicates across splits, missing or tiny classes; exit 1 on errors')
   .requiredOption('--dataset <name|spec.json>', 'which dataset under the root: a built-in (cmnist, bffhq, ...), a dataset spec file, or a folder holding a dataset.json')

@@ -42,6 +42,7 @@ const specFields = z.object({
     columns: z.object({ path: z.string().min(1), label: z.string().min(1), bias: z.string().min(1).optional(), split: z.string().min(1).optional() }).strict(),
     splitValues: z.object({ train: z.string(), valid: z.string(), test: z.string() }).strict().optional(),
     splitFile: z.object({ file: z.string().min(1), path: z.string().min(1), split: z.string().min(1) }).strict().optional(),
+    classValues: z.array(z.string()).optional(),
   }).strict().optional(),
   /** ImageFolder: the shares of train carved off as valid and test where those folders are absent, and the seed. */
   carve: z.object({ valid: z.number().gt(0).lt(1), test: z.number().gt(0).lt(1), seed: z.number().int().min(0) }).strict().optional(),
@@ -56,6 +57,9 @@ const specFields = z.object({
   if (new Set(spec.classNames).size !== spec.classNames.length) ctx.addIssue({ code: 'custom', path: ['classNames'], message: 'a class name appears twice' });
   if (spec.layout === 'csv' && !spec.csv) ctx.addIssue({ code: 'custom', path: ['csv'], message: 'layout csv needs this section: file and columns (path, label; bias and split optional)' });
   if (spec.csv && spec.layout !== 'csv') ctx.addIssue({ code: 'custom', path: ['csv'], message: 'only for layout csv' });
+  if (spec.csv?.classValues && spec.csv.classValues.length !== spec.classNames.length) {
+    ctx.addIssue({ code: 'custom', path: ['csv', 'classValues'], message: `${spec.csv.classValues.length} values for ${spec.classNames.length} classes` });
+  }
 });
 
 /** A dataset spec; the output has every default applied and each class with its words. */

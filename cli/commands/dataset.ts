@@ -46,6 +46,24 @@ export async function buildDataset(name: string, options: DatasetBuildOptions, s
   log(`${summary.filesWritten} files in ${summary.seconds.toFixed(1)} s under ${options.out}/${name}`);
 }
 
+export interface DatasetExportOptions {
+  dataset: string;
+  ratio: number;
+  layout: string;
+  out: string;
+  name: string;
+}
+
+/** `diffubias dataset export <root>`: a copy of a dataset in the ImageFolder or metadata-CSV layout, with its dataset.json. */
+export async function exportDatasetCommand(root: string, options: DatasetExportOptions, settings: Settings, log: (line: string) => void): Promise<void> {
+  if (options.layout !== 'imagefolder' && options.layout !== 'csv') throw new ConfigError([`layout: imagefolder or csv, got ${JSON.stringify(options.layout)}`]);
+  if (parseS3Uri(options.out)) throw new ConfigError(['out: a local folder (copy it to S3 afterwards)']);
+  const spec = await resolveDatasetSpec(options.dataset, root, settings.s3);
+  const { exportDataset } = require('../../datasets/export') as typeof import('../../datasets/export');
+  const summary = await withDataSource(root, settings.s3, (source) => exportDataset(source, spec, options.ratio, { out: options.out, name: options.name, layout: options.layout as 'imagefolder' | 'csv' }));
+  log(`${summary.dir}: ${summary.images.train} train (${options.layout === 'csv' ? `${summary.conflicting} bias-conflicting` : 'bias labels dropped'}), ${summary.images.valid} valid, ${summary.images.test} test; described by ${summary.dir}/dataset.json`);
+}
+
 export interface DatasetCheckOptions {
   dataset: string;
   ratio: number;

@@ -2,12 +2,13 @@
  * The metadata-CSV layout: images anywhere under `<root>/<name>/`, one CSV row each naming its path,
  * its label and, where known, its bias attribute (Waterbirds' `place`, a CelebA attribute) and split.
  * Column names and split values are the spec's (Waterbirds: img_filename, y, place, split 0/1/2);
- * labels and bias values are class indices or class names. A second CSV can give the splits
+ * labels and bias values are class indices, class names, or the spec's `classValues`. A second CSV can give the splits
  * (CelebA's list_eval_partition.csv beside its attribute file). Without a split column, valid and
  * test are carved from the rows as an ImageFolder's are.
  */
 import { parse } from 'csv-parse/sync';
-import { UNKNOWN_BIAS } from '../../core/bias';
+import { stringify } from 'csv-stringify/sync';
+import { biasKnown, UNKNOWN_BIAS } from '../../core/bias';
 import type { DataSource } from '../../core/data-source';
 import { BadInputError } from '../../core/errors';
 import type { ListOptions, Sample, Split, SplitListing } from '../disent/layout';
@@ -21,9 +22,20 @@ export interface CsvLayout {
   splitValues?: { train: string; valid: string; test: string };
   /** Splits from another file (CelebA): its path column and split column, joined on the path. */
   splitFile?: { file: string; path: string; split: string };
+  /** What label and bias cells hold for each class, in class order (CelebA's attributes: -1, 1); absent: indices or names. */
+  classValues?: string[];
 }
 
 export const DEFAULT_SPLIT_VALUES = { train: '0', valid: '1', test: '2' };
+
+/** The columns of the metadata files this project writes (`diffubias dataset export --layout csv`). */
+export const CSV_METADATA_COLUMNS = { path: 'path', label: 'label', bias: 'bias', split: 'split' } as const;
+
+/** A metadata file in CSV_METADATA_COLUMNS, splits as DEFAULT_SPLIT_VALUES, rows in the order given. */
+export function metadataCsv(rows: readonly { path: string; label: number; bias: number; split: Split }[]): string {
+  // An unknown bias is an empty cell.
+  return stringify(rows.map((r) => [r.path, r.label, biasKnown(r.bias) ? r.bias : '', DEFAULT_SPLIT_VALUES[r.split]]), { header: true, columns: Object.values(CSV_METADATA_COLUMNS) });
+}
 
 export interface CsvSpec extends ImageFolderSpec {
   csv: CsvLayout;
@@ -40,8 +52,12 @@ async function readCsv(source: DataSource, path: string): Promise<Row[]> {
   }
 }
 
-/** A label or bias cell as a class index: the index itself, or a class's name. */
-function classIndex(cell: string, classNames: readonly string[]): number | undefined {
+/** A label or bias cell as a class index: the spec's value for a class, else the index itself or a class's name. */
+function classIndex(cell: string, classNames: readonly string[], classValues: readonly string[] | undefined): number | undefined {
+  if (classValues) {
+    const i = classValues.indexOf(cell);
+    return i >= 0 ? i : undefined;
+  }
   if (/^\d+$/.test(cell)) {
     const i = Number(cell);
     return i < classNames.length ? i : undefined;
@@ -72,9 +88,9 @@ async function readRows(source: DataSource, spec: CsvSpec, options: ListOptions)
   rows.forEach((row, i) => {
     const line = `${where} line ${i + 2}`;
     const path = row[csv.columns.path] ?? '';
-    const label = classIndex(row[csv.columns.label] ?? '', spec.classNames);
+    const label = classIndex(row[csv.columns.label] ?? '', spec.classNames, csv.classValues);
     const biasCell = csv.columns.bias === undefined ? undefined : row[csv.columns.bias] ?? '';
-    const bias = biasCell === undefined ? UNKNOWN_BIAS : classIndex(biasCell, spec.classNames);
+    const bias = biasCell === undefined || biasCell === '' ? UNKNOWN_BIAS : classIndex(biasCell, spec.classNames, csv.classValues);
     const splitCell = csv.columns.split !== undefined ? row[csv.columns.split] : splitOf?.get(path);
     const split = splitCell === undefined ? undefined : splitByValue.get(splitCell);
     const problem = path === '' || path.startsWith('/') || path.split('/').includes('..') ? `path ${JSON.stringify(path)} is not a file under the dataset's folder`

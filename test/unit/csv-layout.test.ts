@@ -33,7 +33,9 @@ beforeAll(async () => {
   writeFileSync(join(root, 'waterbirds', 'metadata.csv'), `${lines.join('\n')}\n`);
   // CelebA: the split in a second file, keyed by the image's path.
   mkdirSync(join(root, 'faces'));
-  writeFileSync(join(root, 'faces', 'attrs.csv'), `image_id,Blond_Hair,Male\n${truth.map((t) => `${t.path},${t.label},${t.bias}`).join('\n')}\n`);
+  // CelebA's attributes are -1 / 1.
+  const pm = (v: number) => (v === 0 ? -1 : 1);
+  writeFileSync(join(root, 'faces', 'attrs.csv'), `image_id,Blond_Hair,Male\n${truth.map((t) => `${t.path},${pm(t.label)},${pm(t.bias)}`).join('\n')}\n`);
   writeFileSync(join(root, 'faces', 'partition.csv'), `image_id,partition\n${truth.map((t) => `${t.path},${t.split}`).join('\n')}\n`);
 });
 
@@ -53,10 +55,13 @@ describe('metadata-CSV layout', () => {
   it('CelebA: labels and bias from the attribute file, splits from the partition file; without a bias column, no bias labels', async () => {
     const celeba = parseDatasetSpec({
       name: 'faces', classNames: ['not_blond', 'blond'], imageSize: 28, layout: 'csv',
-      csv: { file: 'attrs.csv', columns: { path: 'image_id', label: 'Blond_Hair', bias: 'Male' }, splitFile: { file: 'partition.csv', path: 'image_id', split: 'partition' } },
+      csv: {
+        file: 'attrs.csv', columns: { path: 'image_id', label: 'Blond_Hair', bias: 'Male' }, classValues: ['-1', '1'],
+        splitFile: { file: 'partition.csv', path: 'image_id', split: 'partition' },
+      },
     }, 'spec');
     const test = await listDatasetSplit(openDataSource(root), celeba, 1, 'test');
-    expect(test.samples.map((s) => s.path)).toEqual(truth.filter((t) => t.split === 2).map((t) => `faces/${t.path}`));
+    expect(test.samples).toEqual(truth.filter((t) => t.split === 2).map((t) => ({ path: `faces/${t.path}`, label: t.label, bias: t.bias })));
     const unlabelled = parseDatasetSpec({ ...waterbirds, csv: { ...waterbirds.csv, columns: { path: 'img_filename', label: 'y', split: 'split' } } }, 'spec');
     const train = await listDatasetSplit(openDataSource(root), unlabelled, 1, 'train');
     expect(new Set(train.samples.map((s) => s.bias))).toEqual(new Set([UNKNOWN_BIAS]));
