@@ -85,7 +85,7 @@ from transformers.models.llava_onevision.modeling_llava_onevision import get_any
 from transformers.processing_utils import ProcessorMixin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, decoder wrapper, fixture helpers)
+from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, decoder wrapper, fixture helpers
     BYTE_ROW_SCALE,
     COLOURS,
     MAX_NEW_TOKENS,
@@ -104,6 +104,7 @@ from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, d
     start_fixture,
     tokenizer_config,
     write_json,
+    ort_greedy,
 )
 
 CROP = 32  # the vision tower's input side: every view is CROP x CROP
@@ -513,17 +514,7 @@ def ort_check(out: Path, model: LlavaOnevisionForConditionalGeneration, image: P
     e2 = sess["embed_tokens"].run(None, {"input_ids": nxt.numpy()})[0]
     logits2, _ = ort_step(e2, mask2.numpy().astype(np.int64), np.array([[ids.shape[1]]], np.int64), past)
 
-    gen, m, p, pk, e, n = [], mask, pos, empty, embeds, ids.shape[1]
-    for _ in range(MAX_NEW_TOKENS):  # the loop transformers.js' generate runs
-        lg, pk = ort_step(e, m, p, pk)
-        tok = int(lg[0, -1].argmax())
-        gen.append(tok)
-        if tok == eos:
-            break
-        e = sess["embed_tokens"].run(None, {"input_ids": np.array([[tok]], np.int64)})[0]
-        m = np.concatenate([m, np.ones((1, 1), np.int64)], 1)
-        p = np.array([[n]], np.int64)
-        n += 1
+    gen = ort_greedy(sess, ort_step, embeds, mask, pos, empty, eos)
     return {
         "image": image.name,
         "packed_image_features_max_abs_diff": float(np.abs(feats - ref_packed.numpy()).max()),

@@ -77,7 +77,7 @@ from transformers import (
 from transformers.models.smolvlm.configuration_smolvlm import SmolVLMVisionConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, decoder wrapper, images)
+from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, decoder wrapper, images
     BYTE_ROW_SCALE,
     IMAGE_SIZE,
     INIT_STD,
@@ -103,6 +103,7 @@ from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, d
     make_images,
     tokenizer_config,
     write_json,
+    ort_greedy,
 )
 
 SCALE_FACTOR = 2
@@ -385,17 +386,7 @@ def ort_check(out: Path, model: SmolVLMForConditionalGeneration, image: Path, se
     e2 = sess["embed_tokens"].run(None, {"input_ids": nxt.numpy()})[0]
     logits2, _ = ort_step(e2, mask2.numpy().astype(np.int64), np.array([[ids.shape[1]]], np.int64), past)
 
-    gen, m, p, pk, e, n = [], mask, pos, empty, embeds, ids.shape[1]
-    for _ in range(MAX_NEW_TOKENS):  # the loop transformers.js' generate runs
-        lg, pk = ort_step(e, m, p, pk)
-        tok = int(lg[0, -1].argmax())
-        gen.append(tok)
-        if tok == eos:
-            break
-        e = sess["embed_tokens"].run(None, {"input_ids": np.array([[tok]], np.int64)})[0]
-        m = np.concatenate([m, np.ones((1, 1), np.int64)], 1)
-        p = np.array([[n]], np.int64)
-        n += 1
+    gen = ort_greedy(sess, ort_step, embeds, mask, pos, empty, eos)
     return {
         "image": image.name,
         "image_features_max_abs_diff": float(np.abs(feats - ref_feats.numpy()).max()),

@@ -485,6 +485,23 @@ def reference(out: Path, model: LlavaForConditionalGeneration, images: list[Path
 
 # ------------------------------------------------------------------------------------ ORT-vs-torch check
 
+def ort_greedy(sess: dict, ort_step, embeds, mask, pos, past, eos: int) -> list[int]:
+    """Greedy decoding through the exported decoder and embed_tokens: the loop transformers.js' generate runs,
+    from the prompt's embeddings, mask, positions and an empty past."""
+    gen, m, p, pk, e, n = [], mask, pos, past, embeds, mask.shape[1]
+    for _ in range(MAX_NEW_TOKENS):
+        lg, pk = ort_step(e, m, p, pk)
+        tok = int(lg[0, -1].argmax())
+        gen.append(tok)
+        if tok == eos:
+            break
+        e = sess["embed_tokens"].run(None, {"input_ids": np.array([[tok]], np.int64)})[0]
+        m = np.concatenate([m, np.ones((1, 1), np.int64)], 1)
+        p = np.array([[n]], np.int64)
+        n += 1
+    return gen
+
+
 def ort_check(out: Path, model: LlavaForConditionalGeneration, image: Path) -> dict:
     """Max |logit| differences between onnxruntime on the exported files and the PyTorch model for the
     first step (prompt + image, empty past) and for a second step with past, plus an ORT greedy run."""
@@ -524,18 +541,7 @@ def ort_check(out: Path, model: LlavaForConditionalGeneration, image: Path) -> d
     e2 = sess["embed_tokens"].run(None, {"input_ids": nxt.numpy()})[0]
     logits2, _ = ort_step(e2, mask2.numpy().astype(np.int64), np.array([[ids.shape[1]]], np.int64), past)
 
-    # ORT greedy run (same loop as transformers.js' generate)
-    gen, m, p, pk, e, n = [], mask, pos, empty, embeds, ids.shape[1]
-    for _ in range(MAX_NEW_TOKENS):
-        lg, pk = ort_step(e, m, p, pk)
-        tok = int(lg[0, -1].argmax())
-        gen.append(tok)
-        if tok == 2:
-            break
-        e = sess["embed_tokens"].run(None, {"input_ids": np.array([[tok]], np.int64)})[0]
-        m = np.concatenate([m, np.ones((1, 1), np.int64)], 1)
-        p = np.array([[n]], np.int64)
-        n += 1
+    gen = ort_greedy(sess, ort_step, embeds, mask, pos, empty, eos=2)
     return {
         "image": image.name,
         "image_features_max_abs_diff": float(np.abs(feats - ref_feats.reshape(feats.shape).numpy()).max()),
