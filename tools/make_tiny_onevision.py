@@ -105,6 +105,8 @@ from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, d
     tokenizer_config,
     write_json,
     ort_greedy,
+    tokenizer_config_with_specials,
+    tokenizer_with_specials,
 )
 
 CROP = 32  # the vision tower's input side: every view is CROP x CROP
@@ -159,21 +161,11 @@ REAL_SIZES = [(640, 480), (480, 640), (1920, 1080), (1080, 1920), (1280, 960), (
 
 def build_onevision_tokenizer() -> Tokenizer:
     """make_tiny_vlm's byte-level BPE plus Qwen2's chat tokens and <video>; no BOS is added (Qwen2 adds none)."""
-    tok = build_tokenizer()
-    tok.add_special_tokens(EXTRA_SPECIALS)
-    base = tok.get_vocab_size() - len(EXTRA_SPECIALS)
-    assert [tok.token_to_id(t) for t in EXTRA_SPECIALS] == list(range(base, base + len(EXTRA_SPECIALS)))
-    tok.post_processor = processors.TemplateProcessing(single="$A", pair="$A $B", special_tokens=[])
-    return tok
+    return tokenizer_with_specials(EXTRA_SPECIALS)
 
 
 def onevision_tokenizer_config(tok: Tokenizer) -> dict:
-    cfg = tokenizer_config()
-    cfg["added_tokens_decoder"].update({
-        str(tok.token_to_id(t)): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
-                                  "single_word": False, "special": True}
-        for t in EXTRA_SPECIALS
-    })
+    cfg = tokenizer_config_with_specials(tok, EXTRA_SPECIALS)
     cfg.update({
         "add_bos_token": False,
         "bos_token": None,

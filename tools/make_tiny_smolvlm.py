@@ -104,6 +104,8 @@ from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, d
     tokenizer_config,
     write_json,
     ort_greedy,
+    tokenizer_config_with_specials,
+    tokenizer_with_specials,
 )
 
 SCALE_FACTOR = 2
@@ -130,21 +132,11 @@ EOU_SCALE = 1.7
 def build_smolvlm_tokenizer() -> Tokenizer:
     """make_tiny_vlm's byte-level BPE plus SmolVLM's special tokens; no BOS is added by the tokenizer (the
     chat template starts with <|im_start|>, as SmolVLM's does)."""
-    tok = build_tokenizer()
-    tok.add_special_tokens(EXTRA_SPECIALS)
-    base = tok.get_vocab_size() - len(EXTRA_SPECIALS)
-    assert [tok.token_to_id(t) for t in EXTRA_SPECIALS] == list(range(base, base + len(EXTRA_SPECIALS)))
-    tok.post_processor = processors.TemplateProcessing(single="$A", pair="$A $B", special_tokens=[])
-    return tok
+    return tokenizer_with_specials(EXTRA_SPECIALS)
 
 
 def smolvlm_tokenizer_config(tok: Tokenizer) -> dict:
-    cfg = tokenizer_config()
-    cfg["added_tokens_decoder"].update({
-        str(tok.token_to_id(t)): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
-                                  "single_word": False, "special": True}
-        for t in EXTRA_SPECIALS
-    })
+    cfg = tokenizer_config_with_specials(tok, EXTRA_SPECIALS)
     cfg.update({
         "add_bos_token": False,
         "bos_token": IM_START,

@@ -173,6 +173,27 @@ def tokenizer_config() -> dict:
 
 # ------------------------------------------------------------------------------------------------- model
 
+def tokenizer_with_specials(extra: list[str]) -> Tokenizer:
+    """build_tokenizer's BPE plus a family's own special tokens, appended in order; no BOS added by the tokenizer."""
+    tok = build_tokenizer()
+    tok.add_special_tokens(extra)
+    base = tok.get_vocab_size() - len(extra)
+    assert [tok.token_to_id(t) for t in extra] == list(range(base, base + len(extra)))
+    tok.post_processor = processors.TemplateProcessing(single="$A", pair="$A $B", special_tokens=[])
+    return tok
+
+
+def tokenizer_config_with_specials(tok: Tokenizer, extra: list[str]) -> dict:
+    """tokenizer_config() with the family's special tokens in added_tokens_decoder."""
+    cfg = tokenizer_config()
+    cfg["added_tokens_decoder"].update({
+        str(tok.token_to_id(t)): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
+                                  "single_word": False, "special": True}
+        for t in extra
+    })
+    return cfg
+
+
 def make_config(vocab_size: int) -> LlavaConfig:
     vision = CLIPVisionConfig(
         image_size=IMAGE_SIZE, patch_size=PATCH_SIZE, num_channels=3, hidden_size=32, intermediate_size=64,
