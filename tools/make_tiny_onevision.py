@@ -69,7 +69,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
-from tokenizers import Tokenizer, processors
+from tokenizers import Tokenizer
 from transformers import (
     GenerationConfig,
     LlavaOnevisionConfig,
@@ -88,25 +88,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, decoder wrapper, fixture helpers
     BYTE_ROW_SCALE,
     COLOURS,
-    MAX_NEW_TOKENS,
     OPSET,
     PIECE_ROW_SCALE,
     SPECIALS,
     Decoder,
     assert_chat_prompt,
-    build_tokenizer,
     export_text_side,
     fixture_main,
-    kv_names,
     reference_entry,
     reference_header,
     seeded_weights,
     start_fixture,
-    tokenizer_config,
     write_json,
     ort_greedy,
     tokenizer_config_with_specials,
     tokenizer_with_specials,
+    ort_decoder,
+    ort_sessions,
 )
 
 CROP = 32  # the vision tower's input side: every view is CROP x CROP
@@ -458,15 +456,6 @@ def reference(out: Path, model: LlavaOnevisionForConditionalGeneration, images: 
 
 # ------------------------------------------------------------------------------------ ORT-vs-torch check
 
-def ort_sessions(out: Path) -> dict:
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    return {n: ort.InferenceSession(str(out / "onnx" / f"{n}.onnx"), so, providers=["CPUExecutionProvider"])
-            for n in ("vision_encoder", "embed_tokens", "decoder_model_merged")}
-
-
 def ort_check(out: Path, model: LlavaOnevisionForConditionalGeneration, image: Path, sess: dict) -> dict:
     """Max |difference|s between onnxruntime on the exported files and the PyTorch model: the packed image features
     (the ORT views and image_newline packed by the model's own pack_image_features), the first step's logits and a
@@ -474,15 +463,8 @@ def ort_check(out: Path, model: LlavaOnevisionForConditionalGeneration, image: P
     processor = load_processor(out)
     inputs = processor(images=Image.open(image), text=PROMPT, return_tensors="pt")
     ids = inputs.input_ids
-    tc = model.config.text_config
-    n_kv, head_dim = tc.num_key_value_heads, tc.hidden_size // tc.num_attention_heads
-    past_names = kv_names(tc.num_hidden_layers, "past_key_values")
     eos = model.generation_config.eos_token_id
-
-    def ort_step(embeds, mask, pos, past):
-        outs = sess["decoder_model_merged"].run(None, {"inputs_embeds": embeds, "attention_mask": mask,
-                                                       "position_ids": pos, **past})
-        return outs[0], dict(zip(past_names, outs[1:]))
+    ort_step, empty = ort_decoder(sess, model.config.text_config)
 
     views, newline = sess["vision_encoder"].run(["image_features", "image_newline"],
                                                 {"pixel_values": inputs.pixel_values[0].numpy()})
@@ -501,7 +483,6 @@ def ort_check(out: Path, model: LlavaOnevisionForConditionalGeneration, image: P
     embeds[ids.numpy() == model.config.image_token_index] = feats
     mask = inputs.attention_mask.numpy().astype(np.int64)
     pos = np.arange(ids.shape[1], dtype=np.int64)[None]
-    empty = {n: np.zeros((1, n_kv, 0, head_dim), np.float32) for n in past_names}
     logits1, past = ort_step(embeds, mask, pos, empty)
     e2 = sess["embed_tokens"].run(None, {"input_ids": nxt.numpy()})[0]
     logits2, _ = ort_step(e2, mask2.numpy().astype(np.int64), np.array([[ids.shape[1]]], np.int64), past)

@@ -49,12 +49,9 @@ Regenerate (from the repository root; about 20 s on a CPU; same venv as tools/ma
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import types
 from pathlib import Path
 
@@ -63,7 +60,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 import torch
 from PIL import Image
-from tokenizers import Tokenizer, processors
+from tokenizers import Tokenizer
 from transformers import (
     GenerationConfig,
     Idefics3ImageProcessor,
@@ -80,32 +77,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, decoder wrapper, images
     BYTE_ROW_SCALE,
     IMAGE_SIZE,
-    INIT_STD,
-    MAX_NEW_TOKENS,
-    NUM_BEAMS,
     OPSET,
     PATCH_SIZE,
     PIECE_ROW_SCALE,
-    SEED,
     SPECIALS,
     assert_chat_prompt,
     export_text_side,
     fixture_main,
-    model_config,
     reference_entry,
     reference_header,
     seeded_weights,
     start_fixture,
     Decoder,
-    EmbedTokens,
-    build_tokenizer,
-    kv_names,
-    make_images,
-    tokenizer_config,
     write_json,
     ort_greedy,
     tokenizer_config_with_specials,
     tokenizer_with_specials,
+    ort_decoder,
+    ort_sessions,
 )
 
 SCALE_FACTOR = 2
@@ -336,30 +325,14 @@ def reference(out: Path, model: SmolVLMForConditionalGeneration, images: list[Pa
 
 # ------------------------------------------------------------------------------------ ORT-vs-torch check
 
-def ort_sessions(out: Path) -> dict:
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    return {n: ort.InferenceSession(str(out / "onnx" / f"{n}.onnx"), so, providers=["CPUExecutionProvider"])
-            for n in ("vision_encoder", "embed_tokens", "decoder_model_merged")}
-
-
 def ort_check(out: Path, model: SmolVLMForConditionalGeneration, image: Path, sess: dict) -> dict:
     """Max |difference|s between onnxruntime on the exported files and the PyTorch model: image features, the
     first step's logits (prompt + image, empty past) and a second step's with past; plus an ORT greedy run."""
     processor = load_processor(out)
     inputs = processor_inputs(processor, out, image)
     ids = inputs.input_ids
-    tc = model.config.text_config
-    n_kv, head_dim = tc.num_key_value_heads, tc.hidden_size // tc.num_attention_heads
-    past_names = kv_names(tc.num_hidden_layers, "past_key_values")
     eos = model.generation_config.eos_token_id
-
-    def ort_step(embeds, mask, pos, past):
-        feeds = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": pos, **past}
-        outs = sess["decoder_model_merged"].run(None, feeds)
-        return outs[0], dict(zip(past_names, outs[1:]))
+    ort_step, empty = ort_decoder(sess, model.config.text_config)
 
     feats = sess["vision_encoder"].run(None, {"pixel_values": inputs.pixel_values.numpy(),
                                               "pixel_attention_mask": inputs.pixel_attention_mask.numpy().astype(bool)})[0]
@@ -367,7 +340,6 @@ def ort_check(out: Path, model: SmolVLMForConditionalGeneration, image: Path, se
     embeds[ids.numpy() == model.config.image_token_id] = feats.reshape(-1, feats.shape[-1])
     mask = inputs.attention_mask.numpy().astype(np.int64)
     pos = np.arange(ids.shape[1], dtype=np.int64)[None]
-    empty = {n: np.zeros((1, n_kv, 0, head_dim), np.float32) for n in past_names}
     logits1, past = ort_step(embeds, mask, pos, empty)
     with torch.no_grad():
         ref_feats = model.model.get_image_features(inputs.pixel_values, inputs.pixel_attention_mask)

@@ -506,6 +506,30 @@ def reference(out: Path, model: LlavaForConditionalGeneration, images: list[Path
 
 # ------------------------------------------------------------------------------------ ORT-vs-torch check
 
+def ort_sessions(out: Path) -> dict:
+    """The exported vision encoder, embed_tokens and merged decoder on onnxruntime's CPU provider, one thread."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    return {n: ort.InferenceSession(str(out / "onnx" / f"{n}.onnx"), so, providers=["CPUExecutionProvider"])
+            for n in ("vision_encoder", "embed_tokens", "decoder_model_merged")}
+
+
+def ort_decoder(sess: dict, text_config):
+    """A step of the merged decoder (embeddings, mask, positions, past in; logits and the new past out), and the
+    empty past a prompt starts from."""
+    n_kv, head_dim = text_config.num_key_value_heads, text_config.hidden_size // text_config.num_attention_heads
+    past_names = kv_names(text_config.num_hidden_layers, "past_key_values")
+
+    def ort_step(embeds, mask, pos, past):
+        feeds = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": pos, **past}
+        outs = sess["decoder_model_merged"].run(None, feeds)
+        return outs[0], dict(zip(past_names, outs[1:]))
+
+    return ort_step, {n: np.zeros((1, n_kv, 0, head_dim), np.float32) for n in past_names}
+
+
 def ort_greedy(sess: dict, ort_step, embeds, mask, pos, past, eos: int) -> list[int]:
     """Greedy decoding through the exported decoder and embed_tokens: the loop transformers.js' generate runs,
     from the prompt's embeddings, mask, positions and an empty past."""
@@ -526,30 +550,17 @@ def ort_greedy(sess: dict, ort_step, embeds, mask, pos, past, eos: int) -> list[
 def ort_check(out: Path, model: LlavaForConditionalGeneration, image: Path) -> dict:
     """Max |logit| differences between onnxruntime on the exported files and the PyTorch model for the
     first step (prompt + image, empty past) and for a second step with past, plus an ORT greedy run."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = {n: ort.InferenceSession(str(out / "onnx" / f"{n}.onnx"), so, providers=["CPUExecutionProvider"])
-            for n in ("vision_encoder", "embed_tokens", "decoder_model_merged")}
+    sess = ort_sessions(out)
     processor = LlavaProcessor.from_pretrained(out)
     inputs = processor(images=Image.open(image), text=PROMPT, return_tensors="pt")
     ids = inputs.input_ids
-    tc = model.config.text_config
-    n_kv, head_dim = tc.num_key_value_heads, tc.hidden_size // tc.num_attention_heads
-    past_names = kv_names(tc.num_hidden_layers, "past_key_values")
-
-    def ort_step(embeds, mask, pos, past):
-        feeds = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": pos, **past}
-        outs = sess["decoder_model_merged"].run(None, feeds)
-        return outs[0], dict(zip(past_names, outs[1:]))
+    ort_step, empty = ort_decoder(sess, model.config.text_config)
 
     feats = sess["vision_encoder"].run(None, {"pixel_values": inputs.pixel_values.numpy()})[0]
     embeds = sess["embed_tokens"].run(None, {"input_ids": ids.numpy()})[0]
     embeds[ids.numpy() == model.config.image_token_index] = feats.reshape(-1, feats.shape[-1])
     mask = inputs.attention_mask.numpy().astype(np.int64)
     pos = np.arange(ids.shape[1], dtype=np.int64)[None]
-    empty = {n: np.zeros((1, n_kv, 0, head_dim), np.float32) for n in past_names}
     logits1, past = ort_step(embeds, mask, pos, empty)
     with torch.no_grad():
         ref_feats = model.model.get_image_features(inputs.pixel_values, model.config.vision_feature_layer,
