@@ -7,13 +7,17 @@
  * original's; the ImageFolder copy has no bias labels, so its subsets are n/a and its per-class and
  * worst-class accuracies are what it reports.
  *
+ * Each run's results.json and report.html go to `<out>/reports/<dataset>/`.
+ *
  *   npx tsx scripts/own-data-demo.ts [--root .diffubias/datasets] [--ratio 1] [--seed 0] [--out <dir>]
+ *       [--datasets cmnist,cmnist-csv,cmnist-imagefolder]
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createActivities } from '../activities';
 import { startDevStack } from '../cli/stack/dev-stack';
+import { writeReportFiles } from '../cli/report-files';
 import { submitExperiment } from '../cli/submit';
 import { withDataSource } from '../core/data-source';
 import { ArtifactStore } from '../core/store';
@@ -49,13 +53,15 @@ void (async () => {
   const workers = await createWorkers({ connection: stack.nativeConnection, namespace: 'default', queues: QUEUE_NAMES, activities: createActivities({ store, engines: productEngines() }) });
   const running = runWorkers(workers);
   try {
-    const runs: [string, string][] = [['cmnist', root], ['cmnist-csv', out], ['cmnist-imagefolder', out]];
+    const wanted = flag('datasets', 'cmnist,cmnist-csv,cmnist-imagefolder').split(',');
+    const runs = wanted.map((dataset) => [dataset, dataset === 'cmnist' ? root : out] as const);
     for (const [dataset, datasetRoot] of runs) {
       const datasetSpec = dataset === 'cmnist' ? undefined : await resolveDatasetSpec(dataset, datasetRoot, undefined);
       const config = demoConfig(ratio, seed, { dataset, datasetRoot, ...(datasetSpec ? { datasetSpec } : {}) });
       const started = Date.now();
       const { workflowId } = await submitExperiment(stack.client, config);
       const result = (await stack.client.workflow.getHandle(workflowId).result()) as ExperimentResult;
+      const files = await writeReportFiles(store, result, join(out, 'reports', dataset));
       const fmt = (v: number | undefined | null) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : 'n/a');
       console.log(`\n${dataset} (${((Date.now() - started) / 1000).toFixed(0)} s), top-K precision ${fmt(result.topK?.precision === null || result.topK?.precision === undefined ? null : 100 * result.topK.precision)}`);
       console.log('model        unbiased  aligned  conflicting  worst class  per class');
@@ -63,6 +69,7 @@ void (async () => {
         const a = result.accuracy[role];
         if (a) console.log(`${role.padEnd(12)} ${fmt(a.unbiased).padStart(8)} ${fmt(a.aligned).padStart(8)} ${fmt(a.conflicting).padStart(12)} ${fmt(a.worstClass).padStart(12)}  ${(a.perClass ?? []).map(fmt).join(' ')}`);
       }
+      console.log(`report: ${files.html}`);
     }
   } finally {
     for (const w of workers) w.shutdown();
