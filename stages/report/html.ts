@@ -132,7 +132,10 @@ function lossChart(h: LossHistogram | undefined): ChartSpec | undefined {
       type: 'bar',
       data: {
         labels,
-        datasets: [series('bias-aligned', '#9e9e9e', h.aligned), series('bias-conflicting', '#d62728', h.conflicting), series('selected (top-K)', '#2ca02c', h.selected)],
+        datasets: [
+          ...(h.unlabelled?.some((n) => n > 0) ? [series('no bias label', '#9e9e9e', h.unlabelled)] : []),
+          series('bias-aligned', '#9e9e9e', h.aligned), series('bias-conflicting', '#d62728', h.conflicting), series('selected (top-K)', '#2ca02c', h.selected),
+        ],
       },
       options: {
         animation: false, responsive: true,
@@ -249,7 +252,9 @@ function lossSection(m: MethodReport, chart: string): string {
 function selectionTable(m: MethodReport, name: (label: number) => string): string {
   if (!m.perClass?.length) return '';
   const pct1 = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
-  const rows = m.perClass.map((c) => `<tr><td>${esc(name(c.label))}</td><td>${c.selected}</td><td>${c.conflictingSelected}</td><td>${c.selected - c.conflictingSelected}</td><td>${pct1(c.precision)}</td><td>${c.conflictingInClass}</td><td>${pct1(c.recall)}</td></tr>`).join('');
+  const rows = m.perClass.map((c) => (c.labelled === false
+    ? `<tr><td>${esc(name(c.label))}</td><td>${c.selected}</td><td>n/a</td><td>n/a</td><td>n/a</td><td>n/a</td><td>n/a</td></tr>`
+    : `<tr><td>${esc(name(c.label))}</td><td>${c.selected}</td><td>${c.conflictingSelected}</td><td>${c.selected - c.conflictingSelected}</td><td>${pct1(c.precision)}</td><td>${c.conflictingInClass}</td><td>${pct1(c.recall)}</td></tr>`)).join('');
   return `<div class="wide"><table><tr><th>class</th><th>selected (K)</th><th>bias-conflicting</th><th>bias-aligned (wrong)</th><th>precision</th><th>bias-conflicting in class</th><th>recall</th></tr>${rows}</table></div>`;
 }
 

@@ -5,7 +5,7 @@
  * bias-conflicting images that is. Pure: the report's numbers can be checked by hand.
  */
 import type { LossRow } from '../../engines/selection/top-k';
-import { isConflicting } from '../../core/bias';
+import { biasKnown, isConflicting } from '../../core/bias';
 
 export interface LossHistogram {
   score: 'ce' | 'gce';
@@ -13,6 +13,8 @@ export interface LossHistogram {
   edges: number[];
   aligned: number[];
   conflicting: number[];
+  /** Images without a bias label (a dataset that has none): neither aligned nor conflicting. */
+  unlabelled: number[];
   selected: number[];
   /** The lowest loss among the selected images (with per-class K, each class has its own). */
   lowestSelected: number | undefined;
@@ -33,10 +35,12 @@ export function lossHistogram(rows: readonly LossRow[], selected: readonly LossR
   const bin = (r: LossRow) => Math.min(bins - 1, Math.floor((x(r) - lo) / width));
   const aligned = new Array<number>(bins).fill(0);
   const conflicting = new Array<number>(bins).fill(0);
+  const unlabelled = new Array<number>(bins).fill(0);
   const picked = new Array<number>(bins).fill(0);
   let fitted = 0;
   for (const r of rows) {
-    if (r.label === r.bias) aligned[bin(r)]! += 1;
+    if (!biasKnown(r.bias)) unlabelled[bin(r)]! += 1;
+    else if (r.label === r.bias) aligned[bin(r)]! += 1;
     else {
       conflicting[bin(r)]! += 1;
       if (r[score] <= 1e-3) fitted++;
@@ -44,7 +48,7 @@ export function lossHistogram(rows: readonly LossRow[], selected: readonly LossR
   }
   for (const r of selected) picked[bin(r)]! += 1;
   return {
-    score, edges, aligned, conflicting, selected: picked,
+    score, edges, aligned, conflicting, unlabelled, selected: picked,
     lowestSelected: selected.length ? Math.min(...selected.map((r) => r[score])) : undefined,
     fittedConflicting: fitted, conflictingTotal: conflicting.reduce((a, b) => a + b, 0),
   };
@@ -56,6 +60,8 @@ export interface ClassSelection {
   /** Selected images that are bias-conflicting (the rest are bias-aligned: wrongly selected). */
   conflictingSelected: number;
   conflictingInClass: number;
+  /** Whether the class's images have bias labels: without them the counts and shares below are n/a. */
+  labelled: boolean;
   /** conflictingSelected / selected; NaN when nothing was selected. */
   precision: number;
   /** conflictingSelected / conflictingInClass; NaN when the class has none. */
@@ -67,8 +73,9 @@ export function selectionPerClass(rows: readonly LossRow[], selected: readonly L
     const mine = selected.filter((r) => r.label === label);
     const conflictingSelected = mine.filter(isConflicting).length;
     const conflictingInClass = rows.filter((r) => r.label === label && isConflicting(r)).length;
+    const labelled = rows.filter((r) => r.label === label).every((r) => biasKnown(r.bias));
     return {
-      label, selected: mine.length, conflictingSelected, conflictingInClass,
+      label, selected: mine.length, conflictingSelected, conflictingInClass, labelled,
       precision: mine.length ? conflictingSelected / mine.length : Number.NaN,
       recall: conflictingInClass ? conflictingSelected / conflictingInClass : Number.NaN,
     };

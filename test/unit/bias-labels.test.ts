@@ -3,6 +3,7 @@ import { UNKNOWN_BIAS } from '../../core/bias';
 import { accuracyBreakdown } from '../../engines/classifier/predict';
 import { selectTopK, type LossRow } from '../../engines/selection/top-k';
 import { SELECTION } from '../../stages/select-top-k';
+import { lossHistogram, selectionPerClass } from '../../stages/report/selection-stats';
 
 /** Three classes, logits that predict class (i % 3) for sample i, and labels of our choosing. */
 function predictions(labels: number[], biases: number[]) {
@@ -41,5 +42,16 @@ describe('datasets with and without bias labels', () => {
     // One labelled dataset keeps its numbers.
     const labelled = selectTopK(rows.map((r, i) => ({ ...r, bias: i === 3 ? 0 : r.label })), { k: 1, mode: 'per-class', score: 'ce', numClasses: 2 });
     expect([labelled.precision, labelled.recall]).toEqual([0.5, 1]);
+  });
+
+  it("the report's selection table and loss histogram keep images without a bias label apart", () => {
+    const rows: LossRow[] = [0, 1, 2, 3].map((i) => ({ file: `${i}.png`, label: i % 2, bias: UNKNOWN_BIAS, predicted: 0, ce: 10 ** -i, gce: 0 }));
+    const perClass = selectionPerClass(rows, rows.slice(0, 2), 2);
+    expect(perClass.map((c) => [c.labelled, c.selected, c.conflictingSelected])).toEqual([[false, 1, 0], [false, 1, 0]]);
+    const h = lossHistogram(rows, rows.slice(0, 2));
+    expect([h.unlabelled.reduce((a, b) => a + b, 0), h.aligned.reduce((a, b) => a + b, 0), h.conflictingTotal]).toEqual([4, 0, 0]);
+    const withBias = rows.map((r) => ({ ...r, bias: 1 - r.label }));
+    const labelled = selectionPerClass(withBias, withBias.slice(0, 2), 2);
+    expect(labelled.map((c) => [c.labelled, c.conflictingSelected, c.precision])).toEqual([[true, 1, 1], [true, 1, 1]]);
   });
 });
