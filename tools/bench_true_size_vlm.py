@@ -12,6 +12,8 @@ busy machine, though threads spinning while they wait count too) and peak RSS (r
 
 SmolVLM's inputs come from make_tiny_smolvlm.load_processor (Idefics3Processor over the bundle's files: the
 SmolVLM processor module needs torchvision and num2words, which the venv does not have; same prompt expansion).
+LLaVA-OneVision's from make_tiny_onevision.load_processor (LlavaOnevisionProcessor without its video processor,
+which needs torchvision: the same LlavaOnevisionImageProcessor anyres tiling and "<image>" expansion).
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from transformers import (
     Florence2ForConditionalGeneration,
     Florence2Processor,
     LlavaForConditionalGeneration,
+    LlavaOnevisionForConditionalGeneration,
     LlavaProcessor,
     SmolVLMForConditionalGeneration,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_tiny_onevision as ov  # noqa: E402
 import make_tiny_smolvlm as sm  # noqa: E402
 
 NUM_BEAMS = 3
@@ -44,7 +48,7 @@ MAX_NEW_TOKENS = 20
 INSTRUCTION = "Describe the image."
 MESSAGES = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": INSTRUCTION}]}]
 CLASSES = {"florence2": Florence2ForConditionalGeneration, "smolvlm": SmolVLMForConditionalGeneration,
-           "llava": LlavaForConditionalGeneration}
+           "llava": LlavaForConditionalGeneration, "llava_onevision": LlavaOnevisionForConditionalGeneration}
 
 
 def cpu_seconds() -> float:
@@ -78,6 +82,9 @@ def main() -> None:
     elif model_type == "smolvlm":
         processor = sm.load_processor(folder)
         text = processor.tokenizer.apply_chat_template(MESSAGES, add_generation_prompt=True, tokenize=False)
+    elif model_type == "llava_onevision":
+        processor = ov.load_processor(folder)
+        text = processor.tokenizer.apply_chat_template(MESSAGES, add_generation_prompt=True, tokenize=False)
     else:
         processor = LlavaProcessor.from_pretrained(folder)
         text = processor.tokenizer.apply_chat_template(MESSAGES, add_generation_prompt=True, tokenize=False)
@@ -103,7 +110,10 @@ def main() -> None:
             cpu_per_image.append(cpu_seconds() - c)
             if first is None:
                 ids = [row.tolist()[1:] if model.config.is_encoder_decoder else row.tolist() for row in new]  # Florence: drop the decoder start token
-                first = {"tokens": ids, "captions": [c.strip() for c in captions]}
+                first = {"tokens": ids, "captions": [c.strip() for c in captions],
+                         "prompt_tokens": inputs["input_ids"].shape[1]}
+                if "pixel_values" in inputs:
+                    first["pixel_values"] = list(inputs["pixel_values"].shape)
     timed = per_image[1:]
     print(json.dumps({
         "runner": f"python transformers {__import__('transformers').__version__} + torch {torch.__version__} (CPU fp32, {args.attn}, {threads} threads)",

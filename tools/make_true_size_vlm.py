@@ -16,12 +16,25 @@ benchmarking (scripts/bench-true-size-captioner.ts against tools/bench_true_size
                               14 heads, 2 KV heads, FFN 4864, q/k/v biases, rope 1e6, tied head), vocab 151936.
                               NOT LLaVA-OneVision itself: one 384 px image, no anyres tiling, no
                               image_newline, LLaVA-1.5 chat template.                               ~0.89 B params
+    --family llava-onevision-0.5b
+                              llava-hf/llava-onevision-qwen2-0.5b-ov-hf ITSELF (LlavaOnevisionForConditionalGeneration,
+                              model_type "llava_onevision"), config written here from the hub checkpoint's values: the
+                              same SigLIP-so400m/14 (384 px crops, 26 layers, no head, 729 features per view), projector
+                              and Qwen2-0.5B (tied head) as above but vocab 152000 (the llava-hf conversion's padded
+                              size), plus image_newline, anyres tiling over the 36 image_grid_pinpoints 384..2304 px,
+                              vision_aspect_ratio anyres_max_9, mean/std 0.5, the OneVision chat template. Saved as a
+                              checkpoint (save_pretrained + the tokenizer and processor files) to <out>-checkpoint,
+                              then exported by `tools/make_tiny_onevision.py --from-checkpoint <out>-checkpoint
+                              --out <out>` (a separate process), the path docs/captioner.md gives for the real
+                              checkpoint; <out>/model.safetensors is a hard link to the checkpoint's.   ~0.89 B params
 
-Simplifications shared by all three (timing depends on the shapes, not on these):
+Simplifications shared by all four (timing depends on the shapes, not on these):
   * the tokenizer is the tiny scripts' byte-level BPE (a few hundred tokens trained on a few sentences) padded
     with unreachable placeholder tokens "<|x{id}|>" up to the checkpoint's vocabulary size (embedding and LM head
     have the real shape; prompts tokenize into a few more pieces than with the real merges);
   * SmolVLM: no image splitting (the real processor tiles a 512 px image into 4x4 crops + a global one);
+  * LLaVA-OneVision: the tokenizer is make_tiny_onevision's (the tiny BPE + <|im_start|>, <|im_end|>, <video>), so
+    <image> and the chat tokens have small ids, not the hub's 151646...; the image processing is the real one;
   * weights: make_tiny_vlm.seeded_weights with std INIT_STD (0.02, the checkpoints' initializer_range) instead of
     the tiny fixtures' 0.3; the LM-head row of EOS is zeroed so that no caption ends early: every one of the 3
     beams runs max_new_tokens steps in Python and in transformers.js alike.
@@ -40,6 +53,14 @@ Written to --out (default .diffubias/true-size/<family>, git-ignored):
     true_size.json             what was built: parameter counts by part, file sizes, build times
 
     OMP_NUM_THREADS=2 tools/.venv/bin/python tools/make_true_size_vlm.py --family smolvlm-256m
+
+For llava-onevision-0.5b, true_size.json's peak_rss_mb is the builder's and export_peak_rss_mb the exporter's.
+
+    tools/.venv/bin/python tools/make_true_size_vlm.py --family llava-onevision-0.5b --resized-copy 384
+
+makes, next to an already built bundle, <out>-384px: hard links to all its files (no copy) and its bench pictures
+resized to 384 x 384 (PIL bicubic). OneVision's token count depends on the picture's size (anyres): a 512 px
+square is 5 views and 3,699 image tokens, a 384 px one 2 views and 1,485.
 """
 
 from __future__ import annotations
@@ -50,6 +71,7 @@ import gc
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,6 +91,8 @@ from transformers import (
     LlamaConfig,
     LlavaConfig,
     LlavaForConditionalGeneration,
+    LlavaOnevisionConfig,
+    LlavaOnevisionForConditionalGeneration,
     Qwen2Config,
     SiglipVisionConfig,
     SmolVLMConfig,
@@ -80,6 +104,7 @@ from transformers.models.smolvlm.configuration_smolvlm import SmolVLMVisionConfi
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 import make_tiny_florence2 as fl  # noqa: E402
+import make_tiny_onevision as ov  # noqa: E402
 import make_tiny_smolvlm as sm  # noqa: E402
 import make_tiny_vlm as vlm  # noqa: E402
 
@@ -242,7 +267,71 @@ def llava_ov_05b(out: Path) -> tuple[torch.nn.Module, dict]:
     }
 
 
-FAMILIES = {"florence2-base": florence2_base, "smolvlm-256m": smolvlm_256m, "llava-ov-0.5b": llava_ov_05b}
+def llava_onevision_05b(out: Path) -> tuple[None, dict]:
+    # llava-hf/llava-onevision-qwen2-0.5b-ov-hf config.json (transformers 4.57's LlavaOnevisionConfig): vision_config
+    # siglip_vision_model so400m/14 at 384 px, 26 layers, vision_use_head false; vision_feature_layer -1, strategy
+    # "full"; image_grid_pinpoints the 36 multiples of 384 up to 2304 (LlavaOnevisionImageProcessor's default);
+    # vision_aspect_ratio anyres_max_9; text_config Qwen2-0.5B with vocab_size 152000 and tie_word_embeddings true.
+    # preprocessor_config.json: size 384 x 384, resample 3 (bicubic), mean = std = 0.5; processor_config.json:
+    # num_image_tokens 729, strategy "full", anyres_max_9.
+    tok = pad_vocab(ov.build_onevision_tokenizer(), 152000)
+    ids = ov.ids_of(tok)
+    eos = ids[ov.IM_END]
+    vision = SiglipVisionConfig(
+        hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16, num_channels=3,
+        image_size=384, patch_size=14, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6, vision_use_head=False,
+    )
+    text = Qwen2Config(
+        vocab_size=152000, hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+        num_key_value_heads=2, max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1000000.0,
+        tie_word_embeddings=True, use_sliding_window=False, bos_token_id=None, eos_token_id=eos,
+        pad_token_id=ids[ov.PAD],
+    )
+    config = LlavaOnevisionConfig(
+        vision_config=vision, text_config=text, image_token_index=ids[ov.IMAGE], video_token_index=ids[ov.VIDEO],
+        projector_hidden_act="gelu", vision_feature_select_strategy="full", vision_feature_layer=-1,
+        vision_aspect_ratio=ov.REAL_ASPECT, image_grid_pinpoints=ov.REAL_PINPOINTS, multimodal_projector_bias=True,
+        pad_token_id=ids[ov.PAD],
+    )
+    model = LlavaOnevisionForConditionalGeneration._from_config(config, attn_implementation="eager")
+    assert model.lm_head.weight is model.get_input_embeddings().weight, "Qwen2-0.5B ties its LM head"
+    true_size_weights(model, eos)  # image_newline included
+    model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=ids[ov.PAD])
+    params = param_counts(model)
+    image_tokens = (ov.REAL_CROP // ov.REAL_PATCH) ** 2  # 729 per view
+
+    # The checkpoint: make_tiny_onevision.write_fixture's files at the real settings, without its ONNX export.
+    ckpt = out.parent / f"{out.name}-checkpoint"
+    with patched(ov, CROP=ov.REAL_CROP, PATCH=ov.REAL_PATCH, FEATURES_PER_VIEW=image_tokens, PINPOINTS=ov.REAL_PINPOINTS,
+                 ASPECT=ov.REAL_ASPECT, IMAGE_MEAN=[0.5, 0.5, 0.5], IMAGE_STD=[0.5, 0.5, 0.5],
+                 export_onnx=lambda *_: None):
+        ov.write_fixture(ckpt, model, tok)
+    tok_path = ckpt / "tokenizer_config.json"
+    vlm.write_json(tok_path, {**json.loads(tok_path.read_text()), "model_max_length": 32768})
+    with tempfile.TemporaryDirectory(dir=ckpt) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True, max_shard_size="20GB")
+        os.replace(Path(tmp) / "model.safetensors", ckpt / "model.safetensors")
+    del model
+    gc.collect()
+
+    # The export a user runs on the real checkpoint (docs/captioner.md), in its own process.
+    t0 = time.time()
+    subprocess.run([sys.executable, str(TOOLS / "make_tiny_onevision.py"), "--from-checkpoint", str(ckpt), "--out", str(out)],
+                   check=True)
+    os.link(ckpt / "model.safetensors", out / "model.safetensors")
+    return None, {
+        "based_on": "llava-hf/llava-onevision-qwen2-0.5b-ov-hf (LlavaOnevisionForConditionalGeneration: SigLIP-so400m/14 "
+                    "384 px crops + Qwen2-0.5B, anyres over 36 pinpoints, anyres_max_9), exported from a checkpoint by "
+                    "tools/make_tiny_onevision.py --from-checkpoint",
+        "image_size": ov.REAL_CROP, "image_tokens_per_view": image_tokens, "eos_token_id": eos,
+        "model_max_length": 32768, "params": params, "checkpoint": str(ckpt),
+        "checkpoint_export_s": round(time.time() - t0, 1),
+        "export_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+    }
+
+
+FAMILIES = {"florence2-base": florence2_base, "smolvlm-256m": smolvlm_256m, "llava-ov-0.5b": llava_ov_05b,
+            "llava-onevision-0.5b": llava_onevision_05b}
 
 
 # ------------------------------------------------------------------------------------------------ outputs
@@ -258,7 +347,7 @@ def param_counts(model) -> dict:
         part = ("vision" if any(k in name for k in ("vision_tower", "vision_model")) else
                 "projector" if any(k in name for k in ("multi_modal_projector", "connector", "image_projection",
                                                        "image_proj_norm", "image_position_embed",
-                                                       "visual_temporal_embed")) else
+                                                       "visual_temporal_embed", "image_newline")) else
                 "lm_head" if name.startswith("lm_head") else "text")
         parts[part] = parts.get(part, 0) + p.numel()
     return {"total": sum(parts.values()), **dict(sorted(parts.items()))}
@@ -310,12 +399,37 @@ def make_bench_images(folder: Path, n: int = BENCH_IMAGES, size: int = BENCH_IMA
     return names
 
 
+def resized_copy(out: Path, size: int) -> Path:
+    """<out>-<size>px: every file of the built bundle `out` hard-linked, the bench pictures resized to size x size."""
+    meta = json.loads((out / "true_size.json").read_text())
+    dst = out.parent / f"{out.name}-{size}px"
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out)
+        if path.is_dir() or rel.parts[0] == "images" or rel.name == "true_size.json":
+            continue
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dst / rel).unlink(missing_ok=True)
+        os.link(path, dst / rel)
+    (dst / "images").mkdir(parents=True, exist_ok=True)
+    for name in meta["images"]:
+        Image.open(out / name).convert("RGB").resize((size, size), Image.Resampling.BICUBIC).save(dst / name)
+    meta["bench_images_note"] = (f"the bench pictures of ../{out.name} resized to {size} x {size} (PIL bicubic); every other "
+                                 f"file is a hard link to ../{out.name}'s")
+    vlm.write_json(dst / "true_size.json", meta)
+    return dst
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--family", required=True, choices=sorted(FAMILIES))
     parser.add_argument("--out", type=Path, help="default .diffubias/true-size/<family>")
+    parser.add_argument("--resized-copy", type=int, metavar="PX",
+                        help="do not build: make <out>-<PX>px from the built bundle, pictures resized to PX x PX")
     args = parser.parse_args()
     out: Path = (args.out or TOOLS.parent / ".diffubias" / "true-size" / args.family).resolve()
+    if args.resized_copy:
+        print(resized_copy(out, args.resized_copy))
+        return
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     torch.manual_seed(SEED)
 
@@ -323,18 +437,22 @@ def main() -> None:
     with torch.no_grad():
         model, meta = FAMILIES[args.family](out)  # writes the bundle and onnx/*.onnx (after removing `out`)
     t_export = time.time() - t0
-    # save_pretrained (not safetensors' save_model) so that a tied LM head is stored under the name from_pretrained
-    # loads and re-ties from (the input embedding); only model.safetensors is kept (config.json is the exporter's).
-    with tempfile.TemporaryDirectory(dir=out) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True, max_shard_size="20GB")
-        os.replace(Path(tmp) / "model.safetensors", out / "model.safetensors")
-    params = param_counts(model)
-    del model
+    if model is not None:
+        # save_pretrained (not safetensors' save_model) so that a tied LM head is stored under the name from_pretrained
+        # loads and re-ties from (the input embedding); only model.safetensors is kept (config.json is the exporter's).
+        with tempfile.TemporaryDirectory(dir=out) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True, max_shard_size="20GB")
+            os.replace(Path(tmp) / "model.safetensors", out / "model.safetensors")
+        params = param_counts(model)
+        del model
+    else:  # the family wrote model.safetensors and the ONNX files itself (llava-onevision-0.5b)
+        params = meta.pop("params")
     gc.collect()
 
     external = externalise_large(out / "onnx")
     config_path = out / "config.json"
     config = json.loads(config_path.read_text())
+    external = {**config.get("transformers.js_config", {}).get("use_external_data_format", {}), **external}
     if external:
         config["transformers.js_config"] = {"use_external_data_format": external}
     vlm.write_json(config_path, config)
