@@ -12,15 +12,15 @@ import { specOf } from '../datasets/specs';
 import { Rng, deriveSeed } from '../core/random';
 import { generatedItems, loadModel } from './classifier-stages';
 import { itemPixels, splitReader } from './dataset-access';
-import type { JudgeVerdict } from './inspect-generated';
+import { INSPECTION_SCHEMA, type JudgeVerdict } from './inspect-generated';
+import { z } from 'zod';
+import { jsonArtifact, type ArtifactKind } from './artifacts';
 import type { AnalyzeModelsInput, AnalyzeModelsOutput } from './contracts';
 import type { StageEngine } from './context';
 import type { ColourGrid } from './report/colour-check';
 import { defineStage } from './define-stage';
 import { biasKnown, isConflicting } from '../core/bias';
 
-/** The file this stage writes and the report reads. */
-export const ANALYSIS_FILE = 'analysis.json';
 
 export type EmbeddingGroup = 'aligned' | 'conflicting' | 'generated';
 
@@ -124,11 +124,25 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
     saliency: { kind, images },
     embedding: { method: 'umap', model: 'debiased', points: rows.map((r, i) => ({ x: xy[i]![0]!, y: xy[i]![1]!, group: r.group, label: r.label })) },
   };
-  const analysisKey = await ctx.putJson(ANALYSIS_FILE, analysis);
+  const analysisKey = await ctx.putArtifact(ANALYSIS, analysis);
   ctx.progress({ done: 2, total: 2 });
   ctx.log(`analysis: ${kind} on ${images.length} bias-conflicting test images; UMAP of f_D's features for ${rows.length} images`);
   return { analysisKey, saliency: kind, points: rows.length };
 };
+
+/** The file this stage writes and the report reads (runs from before inspectGenerated also hold the judge and the colours). */
+export const ANALYSIS: ArtifactKind<Analysis> = jsonArtifact('analysis.json', z.object({
+  saliency: z.object({
+    kind: z.enum(['grad-cam', 'input-gradient']),
+    images: z.array(z.object({ label: z.number().int(), bias: z.number().int(), image: z.string(), biased: z.string(), debiased: z.string() })),
+  }),
+  embedding: z.object({
+    method: z.literal('umap'), model: z.literal('debiased'),
+    points: z.array(z.object({ x: z.number(), y: z.number(), group: z.enum(['aligned', 'conflicting', 'generated']), label: z.number().int() })),
+  }),
+  judge: INSPECTION_SCHEMA.shape.judge.optional(),
+  colours: INSPECTION_SCHEMA.shape.colours.optional(),
+}));
 
 /** After evaluation: saliency and embeddings of f_B and f_D, for the report. */
 export const analyzeModelsStage = defineStage('analyzeModels', { unit: 'models', run: analyzeModelsEngine });

@@ -10,6 +10,7 @@ import type { LossRow, TopKSelection } from '../engines/selection/top-k';
 import type { Caption } from '../engines/text/caption-filter';
 import type { ArtifactKey } from './artifacts';
 import type { Inspection } from './inspect-generated';
+import type { Analysis } from './analyze-models';
 import type { EnergySummary } from './energy-summary';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
@@ -217,7 +218,7 @@ export interface AnalyzeModelsInput {
   seed: number;
 }
 export interface AnalyzeModelsOutput {
-  analysisKey: string;
+  analysisKey: ArtifactKey<Analysis>;
   saliency: 'grad-cam' | 'input-gradient';
   points: number;
   /** Runs from before inspectGenerated: the judge ran here (analysis.json has it per class). */
@@ -320,7 +321,7 @@ export interface ExperimentResult {
     generatedManifests?: string[];
     models: Partial<Record<ClassifierRole, string>>;
     /** analyzeModels' analysis.json (stages/analyze-models.ts), where it ran. */
-    analysisKey?: string;
+    analysisKey?: ArtifactKey<Analysis>;
     /** inspectGenerated's inspection.json (absent in runs from before it: analysis.json held the judge then). */
     inspectionKey?: ArtifactKey<Inspection>;
   };

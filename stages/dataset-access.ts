@@ -10,6 +10,8 @@ import type { DatasetRef } from './contracts';
 import type { ValidationConfig } from './config/schema';
 import type { InputNorm } from '../engines/classifier/batch-source';
 import { deriveSeed, Rng } from '../core/random';
+import { biasKnown, isConflicting } from '../core/bias';
+import { BadInputError } from '../core/errors';
 
 const readers = new ProcessCache<SplitReader>({ capacity: 6 });
 
@@ -45,8 +47,10 @@ export interface ValidationView {
  */
 export async function validationView(ref: DatasetRef, valid: ValidationConfig, seed: number, s3: S3Settings): Promise<ValidationView> {
   const full = await splitReader(ref, 'valid', s3);
-  const isConflicting = (item: ImageItem) => item.bias !== item.label;
-  const count = (items: readonly ImageItem[]) => items.filter(isConflicting).length;
+  const labelled = full.items.every((item) => biasKnown(item.bias));
+  if (!labelled && valid.bias === 'biased') throw new BadInputError('selection.valid.bias', `biased needs bias labels, and ${ref.name} has none: use unbiased`);
+  // Without bias labels the count is unknown (NaN: n/a on the page), not 0.
+  const count = (items: readonly ImageItem[]) => (labelled ? items.filter(isConflicting).length : Number.NaN);
   if (valid.bias === 'unbiased' && (valid.size === undefined || valid.size >= full.size)) {
     return { reader: full, images: full.size, conflicting: count(full.items) };
   }

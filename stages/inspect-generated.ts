@@ -29,7 +29,8 @@ export interface Inspection {
 }
 
 const count = z.number().int().nonnegative();
-export const INSPECTION: ArtifactKind<Inspection> = jsonArtifact('inspection.json', z.object({
+/** The inspection's schema; analysis.json of runs from before this stage holds the same two parts. */
+export const INSPECTION_SCHEMA = z.object({
   judge: z.object({
     method: z.string(), testAccuracy: z.number(), generated: count, recognised: count,
     perClass: z.array(z.object({ label: z.number().int(), generated: count, recognised: count })),
@@ -38,7 +39,8 @@ export const INSPECTION: ArtifactKind<Inspection> = jsonArtifact('inspection.jso
     cells: z.array(z.array(z.object({ count, example: z.string().optional() }))),
     measured: count, ownColour: count, noForeground: count,
   }),
-}));
+});
+export const INSPECTION: ArtifactKind<Inspection> = jsonArtifact('inspection.json', INSPECTION_SCHEMA);
 
 /** Images decoded, judged and measured at once: bounded memory at 54k images. */
 const CHUNK = 500;

@@ -20,7 +20,7 @@ import { renderReport, type MethodReport, type ReportAssets, type ReportData, ty
 import type { LossRow } from '../../engines/selection/top-k';
 import { lossHistogram, selectionPerClass } from './selection-stats';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
-import type { Analysis } from '../analyze-models';
+import { ANALYSIS, type Analysis } from '../analyze-models';
 
 const SHOW_TOP_K_PER_CLASS = 6;
 const SHOW_CAPTIONS = 60;
@@ -37,7 +37,7 @@ export async function collectReport(store: ArtifactStore, result: ExperimentResu
   if (!a) throw new Error(`${result.experimentId}: this result has no artifact keys (run before reports existed)`);
   const config = (result as ExperimentResult & { config?: { topK?: { score?: 'ce' | 'gce' }; datasetSpec?: ConfiguredDatasetSpec } }).config;
   const classNames = specOf({ name: result.dataset, spec: config?.datasetSpec }).classNames;
-  const stored = a.analysisKey ? await store.getJson<Analysis>(a.analysisKey) : null;
+  const stored = a.analysisKey ? await readArtifact(store, ANALYSIS, a.analysisKey) : null;
   const inspection = a.inspectionKey ? await readArtifact(store, INSPECTION, a.inspectionKey) : undefined;
   // The page shows the judge and the colours with the analysis, wherever they were computed (analysis.json held them before inspectGenerated).
   const analysis = stored && inspection ? { ...stored, judge: inspection.judge, colours: inspection.colours } : stored;

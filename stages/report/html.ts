@@ -283,7 +283,7 @@ function trainingTable(training: ExperimentResult['training']): string {
     const t = training![role]!;
     const p = t.protocol;
     return `<tr><td>${esc(ROLE_NAMES[role])}</td><td>${p.selection === 'last' ? 'last epoch' : 'best on validation'}</td><td>${t.bestEpoch} of ${p.epochs}</td>`
-      + `<td>${esc(p.valid.bias)}, ${p.valid.images} (${p.valid.conflicting} conflicting)</td><td>${esc(p.init)}</td><td>${t.validCurve.map((v) => v.toFixed(1)).join(' · ')}</td></tr>`;
+      + `<td>${esc(p.valid.bias)}, ${p.valid.images} (${Number.isFinite(p.valid.conflicting) ? p.valid.conflicting : 'n/a'} conflicting)</td><td>${esc(p.init)}</td><td>${t.validCurve.map((v) => v.toFixed(1)).join(' · ')}</td></tr>`;
   });
   return `<table><tr><th>model</th><th>epoch kept</th><th>epoch</th><th>validation split</th><th>init</th><th>validation accuracy per epoch (%)</th></tr>${rows.join('')}</table>`;
 }

@@ -14,6 +14,7 @@ import { GENERATED_ROWS_FILE, readGeneratedRows, type GeneratedRow } from '../..
 import type { CaptionFile, SelectedImage } from '../../stages/contracts';
 import { SELECTION } from '../../stages/select-top-k';
 import { INSPECTION } from '../../stages/inspect-generated';
+import { ANALYSIS } from '../../stages/analyze-models';
 import { readArtifact } from '../../stages/artifacts';
 import type { TopKSelection } from '../../engines/selection/top-k';
 import type { StageContext } from '../../stages/context';
@@ -179,7 +180,7 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
       track('analyzeModels', 'models', async () => {
         await readJson(ctx, input.models.biased);
         await readJson(ctx, input.models.debiased);
-        const analysisKey = await ctx.putJson('analysis.json', { saliency: { kind: 'input-gradient', images: [] }, embedding: { method: 'umap', model: 'debiased', points: [] } });
+        const analysisKey = await ctx.putArtifact(ANALYSIS, { saliency: { kind: 'input-gradient', images: [] }, embedding: { method: 'umap', model: 'debiased', points: [] } });
         return { analysisKey, saliency: 'input-gradient', points: 0 };
       }),
   };

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Analysis } from '../../stages/analyze-models';
+import { ANALYSIS } from '../../stages/analyze-models';
 import { readArtifact } from '../../stages/artifacts';
 import { INSPECTION } from '../../stages/inspect-generated';
 import { writeReportFiles } from '../../cli/report-files';
@@ -75,7 +75,7 @@ describe('experiment workflow with every product engine (tiny random-weight bund
     for (const heading of ['Test accuracy', 'Training', "f_B's loss on the training set", 'Top-8 highest-loss training images', 'Captions', 'Generated samples', 'What the models look at', 'Stages: time, reuse, energy']) expect(html).toContain(heading);
     // The analysis ran on the real engines: saliency of both models on the same images, an embedding;
     // the inspection of the generated set, the judge and the colours.
-    const analysis = (await h.store.getJson<Analysis>(result.artifacts!.analysisKey!))!;
+    const analysis = await readArtifact(h.store, ANALYSIS, result.artifacts!.analysisKey!);
     const { judge, colours } = await readArtifact(h.store, INSPECTION, result.artifacts!.inspectionKey!);
     expect(analysis.saliency.images.length).toBeGreaterThan(0);
     expect(html.match(/class="sal"/g)?.length).toBe(3 * analysis.saliency.images.length);
