@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentConfigFrom } from '../../cli/options';
 import { submitExperiment } from '../../cli/submit';
-import { BadInputError, ConfigError } from '../../core/errors';
+import { ConfigError } from '../../core/errors';
 import { parseExperimentConfig } from '../../stages/config/schema';
 import type { ExperimentResult, FilterCaptionsInput } from '../../stages/contracts';
 import { prepareDatasetEngine } from '../../stages/prepare-dataset';
@@ -83,10 +83,12 @@ describe('a dataset described by configuration (DisEnt layout, dataset.json)', (
   }, 120_000);
 
   it('a dataset that is neither built in nor described is refused before anything starts, naming where its spec was looked for', async () => {
-    await expect(experimentConfigFrom({ dataset: 'nosuch', ratio: '1' } as never)).rejects.toThrow(BadInputError);
+    await expect(experimentConfigFrom({ dataset: 'nosuch', ratio: '1' } as never)).rejects.toThrow(ConfigError);
     const file = join(root, 'nosuch.json');
     writeFileSync(file, JSON.stringify({ dataset: 'nosuch', datasetRoot: root, ratio: 1 }));
-    await expect(experimentConfigFrom({ config: file })).rejects.toThrow(`${root}/nosuch/dataset.json: no such dataset`);
+    const refused = await experimentConfigFrom({ config: file }).then(() => undefined, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).message).toContain(`dataset: unknown dataset "nosuch"; expected one of cmnist, cmnist-lff, cifar10c, bffhq, bar, dogs_and_cats, or a dataset of your own with ${root}/nosuch/dataset.json`);
     // Without the CLI's lookup, the schema names the field.
     expect(() => parseExperimentConfig({ dataset: 'nosuch', ratio: 1 })).toThrow(ConfigError);
     expect(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 1, datasetSpec: spec })).toThrow(/datasetSpec: cmnist is built in/);

@@ -26,7 +26,7 @@ describe('selection statistics for the report', () => {
 
   it('per class: selected, how many are bias-conflicting, precision and recall', () => {
     const [c0, c1] = selectionPerClass(rows, selected, 2);
-    expect(c0).toEqual({ label: 0, selected: 2, conflictingSelected: 1, conflictingInClass: 2, precision: 0.5, recall: 0.5 });
-    expect(c1).toEqual({ label: 1, selected: 1, conflictingSelected: 1, conflictingInClass: 1, precision: 1, recall: 1 });
+    expect(c0).toEqual({ label: 0, selected: 2, conflictingSelected: 1, conflictingInClass: 2, labelled: true, precision: 0.5, recall: 0.5 });
+    expect(c1).toEqual({ label: 1, selected: 1, conflictingSelected: 1, conflictingInClass: 1, labelled: true, precision: 1, recall: 1 });
   });
 });
