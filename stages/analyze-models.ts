@@ -12,28 +12,13 @@ import { specOf } from '../datasets/specs';
 import { Rng, deriveSeed } from '../core/random';
 import { generatedItems, loadModel } from './classifier-stages';
 import { itemPixels, splitReader } from './dataset-access';
-import { INSPECTION_SCHEMA, type JudgeVerdict } from './inspect-generated';
+import { INSPECTION_SCHEMA } from './inspect-generated';
 import { z } from 'zod';
 import { jsonArtifact, type ArtifactKind } from './artifacts';
-import type { AnalyzeModelsInput, AnalyzeModelsOutput } from './contracts';
+import type { Analysis, AnalyzeModelsInput, AnalyzeModelsOutput, EmbeddingGroup } from './contracts';
 import type { StageEngine } from './context';
-import type { ColourGrid } from './report/colour-check';
 import { defineStage } from './define-stage';
 import { biasKnown, isConflicting } from '../core/bias';
-
-
-export type EmbeddingGroup = 'aligned' | 'conflicting' | 'generated';
-
-export interface Analysis {
-  saliency: {
-    kind: SaliencyKind;
-    images: { label: number; bias: number; image: string; biased: string; debiased: string }[];
-  };
-  embedding: { method: 'umap'; model: 'debiased'; points: { x: number; y: number; group: EmbeddingGroup; label: number }[] };
-  /** Runs from before inspectGenerated (stages/inspect-generated.ts), which has these now. */
-  judge?: JudgeVerdict;
-  colours?: ColourGrid<string>;
-}
 
 
 /** An RGB image in [0, 1] as PNG, scaled up for the page. */

@@ -9,8 +9,8 @@ import type { SchedulerKind } from '../engines/diffusion/schedulers/config';
 import type { LossRow, TopKSelection } from '../engines/selection/top-k';
 import type { Caption } from '../engines/text/caption-filter';
 import type { ArtifactKey } from './artifacts';
-import type { Inspection } from './inspect-generated';
-import type { Analysis } from './analyze-models';
+import type { SaliencyKind } from '../engines/classifier/analysis';
+import type { ColourGrid } from './report/colour-check';
 import type { EnergySummary } from './energy-summary';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
@@ -223,6 +223,36 @@ export interface AnalyzeModelsOutput {
   points: number;
   /** Runs from before inspectGenerated: the judge ran here (analysis.json has it per class). */
   judge?: GeneratedLabelCheck;
+}
+
+/** Is the prompted digit there? A grayscale MNIST judge's reading of every generated image. */
+export interface JudgeVerdict {
+  method: string;
+  testAccuracy: number;
+  generated: number;
+  recognised: number;
+  perClass: { label: number; generated: number; recognised: number }[];
+}
+
+/** inspectGenerated's file: Colored MNIST's generated set as the report shows it, the judge's verdict and images by class x measured colour. */
+export interface Inspection {
+  judge: JudgeVerdict;
+  /** Each cell's example by its location. */
+  colours: ColourGrid<string>;
+}
+
+export type EmbeddingGroup = 'aligned' | 'conflicting' | 'generated';
+
+/** analyzeModels' file: what f_B and f_D look at, and how f_D sees real and generated images. */
+export interface Analysis {
+  saliency: {
+    kind: SaliencyKind;
+    images: { label: number; bias: number; image: string; biased: string; debiased: string }[];
+  };
+  embedding: { method: 'umap'; model: 'debiased'; points: { x: number; y: number; group: EmbeddingGroup; label: number }[] };
+  /** Runs from before inspectGenerated, which has these now. */
+  judge?: JudgeVerdict;
+  colours?: ColourGrid<string>;
 }
 
 export interface InspectGeneratedInput {

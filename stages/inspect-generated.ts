@@ -5,28 +5,12 @@ import { DATASETS } from '../datasets/specs';
 import { initBackend } from '../engines/classifier/backend';
 import { jsonArtifact, type ArtifactKind } from './artifacts';
 import { generatedItems } from './classifier-stages';
-import type { InspectGeneratedInput, InspectGeneratedOutput } from './contracts';
+import type { InspectGeneratedInput, InspectGeneratedOutput, Inspection } from './contracts';
 import type { StageEngine } from './context';
 import { itemPixels } from './dataset-access';
 import { defineStage } from './define-stage';
 import { JUDGE, judgeView, trainJudge } from './mnist-judge';
-import { colourGrid, nearestColour, type ColourGrid } from './report/colour-check';
-
-/** Is the prompted digit there? A grayscale MNIST judge's reading of every generated image. */
-export interface JudgeVerdict {
-  method: string;
-  testAccuracy: number;
-  generated: number;
-  recognised: number;
-  perClass: { label: number; generated: number; recognised: number }[];
-}
-
-/** Colored MNIST's generated set as the report shows it: the judge's verdict, and images by class x measured colour. */
-export interface Inspection {
-  judge: JudgeVerdict;
-  /** Each cell's example by its location. */
-  colours: ColourGrid<string>;
-}
+import { colourGrid, nearestColour } from './report/colour-check';
 
 const count = z.number().int().nonnegative();
 /** The inspection's schema; analysis.json of runs from before this stage holds the same two parts. */

@@ -105,6 +105,7 @@ from make_tiny_vlm import (  # noqa: E402  (the tiny LLaVA builder: tokenizer, d
     tokenizer_with_specials,
     ort_decoder,
     ort_sessions,
+    externalise_large,
 )
 
 CROP = 32  # the vision tower's input side: every view is CROP x CROP
@@ -523,7 +524,6 @@ def export_checkpoint(src: Path, out: Path) -> None:
     write_json(out / "tokenizer_config.json", tok_config)
     with torch.no_grad():
         export_onnx(model, out / "onnx")
-    from make_true_size_vlm import externalise_large  # files over 1.5 GB -> <name>.onnx_data
 
     external = externalise_large(out / "onnx")
     config = json.loads((src / "config.json").read_text())

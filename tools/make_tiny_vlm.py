@@ -506,6 +506,35 @@ def reference(out: Path, model: LlavaForConditionalGeneration, images: list[Path
 
 # ------------------------------------------------------------------------------------ ORT-vs-torch check
 
+# ONNX files over this many bytes keep their weights in <name>.onnx_data (protobuf's 2 GB limit, with margin).
+EXTERNAL_DATA_OVER = 1_500_000_000
+
+
+def externalise_large(onnx_dir: Path) -> dict:
+    """Moves the weights of every ONNX file over EXTERNAL_DATA_OVER (or one the exporter already split into loose
+    tensor files) into one <name>.onnx_data next to it; returns transformers.js' use_external_data_format map."""
+    import gc
+
+    import onnx
+
+    loose = [p for p in onnx_dir.iterdir() if p.suffix not in (".onnx", ".onnx_data")]
+    external = {}
+    for path in sorted(onnx_dir.glob("*.onnx")):
+        if path.stat().st_size <= EXTERNAL_DATA_OVER and not loose:
+            continue
+        m = onnx.load(str(path))  # loose tensor files (if any) are read in here
+        if path.stat().st_size <= EXTERNAL_DATA_OVER and m.ByteSize() <= EXTERNAL_DATA_OVER:
+            continue
+        onnx.save_model(m, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=f"{path.name}_data", size_threshold=1024)
+        del m
+        gc.collect()
+        external[path.name] = 1
+    for p in loose:
+        p.unlink()
+    return external
+
+
 def ort_sessions(out: Path) -> dict:
     """The exported vision encoder, embed_tokens and merged decoder on onnxruntime's CPU provider, one thread."""
     import onnxruntime as ort

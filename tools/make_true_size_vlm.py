@@ -112,7 +112,6 @@ SEED = 0
 INIT_STD = 0.02
 # ONNX files larger than this get their weights in <name>.onnx_data (protobuf caps a file at 2 GiB; the LLaVA-OV
 # decoder, 1.98 GB, is too close to it to keep in one piece).
-EXTERNAL_DATA_OVER = 1_500_000_000
 BENCH_IMAGES = 8
 BENCH_IMAGE_SIZE = 512
 
@@ -353,29 +352,6 @@ def param_counts(model) -> dict:
     return {"total": sum(parts.values()), **dict(sorted(parts.items()))}
 
 
-def externalise_large(onnx_dir: Path) -> dict:
-    """Moves the weights of every ONNX file over EXTERNAL_DATA_OVER (or one the exporter already split into loose
-    tensor files) into one <name>.onnx_data next to it; returns transformers.js' use_external_data_format map."""
-    import onnx
-
-    loose = [p for p in onnx_dir.iterdir() if p.suffix not in (".onnx", ".onnx_data")]
-    external = {}
-    for path in sorted(onnx_dir.glob("*.onnx")):
-        if path.stat().st_size <= EXTERNAL_DATA_OVER and not loose:
-            continue
-        m = onnx.load(str(path))  # loose tensor files (if any) are read in here
-        if path.stat().st_size <= EXTERNAL_DATA_OVER and m.ByteSize() <= EXTERNAL_DATA_OVER:
-            continue
-        onnx.save_model(m, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=f"{path.name}_data", size_threshold=1024)
-        del m
-        gc.collect()
-        external[path.name] = 1
-    for p in loose:
-        p.unlink()
-    return external
-
-
 def make_bench_images(folder: Path, n: int = BENCH_IMAGES, size: int = BENCH_IMAGE_SIZE) -> list[str]:
     """Seeded synthetic pictures: a colour gradient with a few filled rectangles and ellipses."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -449,7 +425,7 @@ def main() -> None:
         params = meta.pop("params")
     gc.collect()
 
-    external = externalise_large(out / "onnx")
+    external = vlm.externalise_large(out / "onnx")
     config_path = out / "config.json"
     config = json.loads(config_path.read_text())
     external = {**config.get("transformers.js_config", {}).get("use_external_data_format", {}), **external}

@@ -15,12 +15,12 @@ import { readGeneratedRows } from '../generated-rows';
 import { readArtifact } from '../artifacts';
 import { SELECTION } from '../select-top-k';
 import { INSPECTION } from '../inspect-generated';
-import type { ExperimentResult } from '../contracts';
+import type { Analysis, ExperimentResult } from '../contracts';
 import { renderReport, type MethodReport, type ReportAssets, type ReportData, type ReportImage } from './html';
 import type { LossRow } from '../../engines/selection/top-k';
 import { lossHistogram, selectionPerClass } from './selection-stats';
 import { CMNIST_COLORS } from '../../datasets/cmnist/colors';
-import { ANALYSIS, type Analysis } from '../analyze-models';
+import { ANALYSIS } from '../analyze-models';
 
 const SHOW_TOP_K_PER_CLASS = 6;
 const SHOW_CAPTIONS = 60;

@@ -1,8 +1,7 @@
-import type { Accuracy, ClassifierRole, ExperimentResult } from '../contracts';
+import type { Accuracy, Analysis, ClassifierRole, ExperimentResult } from '../contracts';
 import type { Energy } from '../../core/energy';
 import type { ClassSelection, LossHistogram } from './selection-stats';
 import type { ColourGrid } from './colour-check';
-import type { Analysis } from '../analyze-models';
 
 export interface ReportImage {
   /** data: URI of a PNG. */
