@@ -1,9 +1,9 @@
 import { readConfigFile } from '../stages/config/load';
 import { DEFAULT_DATASET_ROOT, parseExperimentConfig, parseSweepConfig, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
-import { loadDatasetSpec, resolveDatasetSpec } from '../datasets/spec-schema';
+import { loadDatasetSpec, resolveDatasetSpec, UnknownDatasetError } from '../datasets/spec-schema';
 import { DATASET_NAMES, isBuiltInDataset } from '../datasets/specs';
 import { settingsFromEnv } from '../core/settings';
-import { BadInputError, ConfigError } from '../core/errors';
+import { ConfigError } from '../core/errors';
 import { QUEUE_NAMES, type QueueName } from '../stages/activity-table';
 
 /** A flag's text as a number when it is one; otherwise the text, so the schema names the field. */
@@ -47,7 +47,7 @@ async function withDatasetSpec(raw: Record<string, unknown>): Promise<Record<str
     return { ...raw, datasetSpec: await resolveDatasetSpec(dataset, root, settingsFromEnv().s3) };
   } catch (err) {
     // No spec anywhere: a config error naming the field (exit 2), as for any unknown value.
-    if (err instanceof BadInputError && /no such dataset|not a dataset/.test(err.message)) {
+    if (err instanceof UnknownDatasetError) {
       throw new ConfigError([`dataset: unknown dataset ${JSON.stringify(dataset)}; expected one of ${DATASET_NAMES.join(', ')}, or a dataset of your own with ${err.where}`]);
     }
     throw err;

@@ -12,7 +12,7 @@ import { BadInputError } from '../core/errors';
 import { CSV_METADATA_COLUMNS, metadataCsv } from './csv/layout';
 import type { Sample, Split } from './disent/layout';
 import { listDatasetSplit } from './layouts';
-import { DATASET_SPEC_FILE } from './spec-schema';
+import { DATASET_NAME, DATASET_NAME_RULE, DATASET_SPEC_FILE } from './spec-schema';
 import type { DatasetFacts } from './specs';
 
 export type ExportLayout = 'imagefolder' | 'csv';
@@ -36,7 +36,7 @@ function underDataset(sample: Sample, name: string): string {
 export async function exportDataset(
   source: DataSource, spec: DatasetFacts, ratio: number, options: { out: string; name: string; layout: ExportLayout },
 ): Promise<ExportSummary> {
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(options.name)) throw new BadInputError(options.name, 'a dataset name is lowercase letters, digits, - and _');
+  if (!DATASET_NAME.test(options.name)) throw new BadInputError(options.name, `a dataset name is ${DATASET_NAME_RULE}`);
   const dir = join(options.out, options.name);
   const listings = Object.fromEntries(await Promise.all(SPLITS.map(async (split) => [split, (await listDatasetSplit(source, spec, ratio, split)).samples] as const))) as Record<Split, Sample[]>;
   const target = (split: Split, sample: Sample) => options.layout === 'imagefolder'

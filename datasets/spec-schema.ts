@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { BadInputError } from '../core/errors';
 import { readFileAt } from '../core/data-source';
 import type { S3Settings } from '../core/store';
-import { DATASETS } from './specs';
+import { DATASETS, isBuiltInDataset } from './specs';
 import { describeIssues } from '../core/zod-issues';
 
 /** The file a dataset folder may hold to describe itself. */
@@ -15,9 +15,13 @@ export const DATASET_SPEC_FILE = 'dataset.json';
 
 const positiveInt = z.number().int().min(1);
 
+/** A dataset's name: its folder under the root, so no path separators or dots. */
+export const DATASET_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+export const DATASET_NAME_RULE = 'lowercase letters, digits, - and _, starting with a letter or digit';
+
 const specFields = z.object({
   /** The folder under the root (DisEnt layout: `<root>/<name>/<pct>/...`) and how results name it. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, - and _, starting with a letter or digit'),
+  name: z.string().regex(DATASET_NAME, DATASET_NAME_RULE),
   classNames: z.array(z.string().min(1)).min(2, 'at least two classes'),
   /** Per class, the words a caption may name it by (the label check); absent = each class's own name. */
   classWords: z.array(z.array(z.string().min(1)).min(1, 'at least one word')).optional(),
@@ -87,23 +91,25 @@ export async function loadDatasetSpec(location: string, s3: S3Settings | undefin
   return parseDatasetSpec(json, location);
 }
 
+/** A name that is neither a built-in nor a dataset with a spec: `diffubias run` reports it as a config error. */
+export class UnknownDatasetError extends BadInputError {}
+
 /**
  * The spec a user names: a built-in's name, a spec file (`*.json`, path or s3:// URI), or the name
  * of a folder under `root` that holds a dataset.json.
  */
 export async function resolveDatasetSpec(named: string, root: string, s3: S3Settings | undefined): Promise<ConfiguredDatasetSpec> {
-  const builtIn = (DATASETS as Record<string, (typeof DATASETS)[keyof typeof DATASETS] | undefined>)[named];
-  if (builtIn) return parseDatasetSpec(builtIn, `built-in dataset ${named}`);
+  if (isBuiltInDataset(named)) return parseDatasetSpec(DATASETS[named], `built-in dataset ${named}`);
   if (named.endsWith('.json')) return loadDatasetSpec(named, s3);
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(named)) {
-    throw new BadInputError(named, `not a dataset: expected one of ${Object.keys(DATASETS).join(', ')}, a spec file (*.json), or a folder name under the root`);
+  if (!DATASET_NAME.test(named)) {
+    throw new UnknownDatasetError(named, `not a dataset: expected one of ${Object.keys(DATASETS).join(', ')}, a spec file (*.json), or a folder name under the root`);
   }
   const beside = `${root.replace(/\/+$/, '')}/${named}/${DATASET_SPEC_FILE}`;
   try {
     return await loadDatasetSpec(beside, s3);
   } catch (err) {
     if (err instanceof BadInputError && /ENOENT|NoSuchKey|not found/i.test(err.message)) {
-      throw new BadInputError(beside, `no such dataset: ${JSON.stringify(named)} is not one of ${Object.keys(DATASETS).join(', ')} and has no ${DATASET_SPEC_FILE} here`);
+      throw new UnknownDatasetError(beside, `no such dataset: ${JSON.stringify(named)} is not one of ${Object.keys(DATASETS).join(', ')} and has no ${DATASET_SPEC_FILE} here`);
     }
     throw err;
   }

@@ -229,20 +229,30 @@ def smolvlm_256m(out: Path) -> tuple[torch.nn.Module, dict]:
     }
 
 
+def siglip_so400m_384() -> SiglipVisionConfig:
+    """SigLIP-so400m/14 at 384 px without its pooling head: OneVision-0.5B's vision tower."""
+    return SiglipVisionConfig(
+        hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16, num_channels=3,
+        image_size=384, patch_size=14, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6, vision_use_head=False,
+    )
+
+
+def qwen2_05b(vocab_size: int, **token_ids) -> Qwen2Config:
+    """Qwen2-0.5B (tied head), with the vocabulary size and special token ids of the export at hand."""
+    return Qwen2Config(
+        vocab_size=vocab_size, hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+        num_key_value_heads=2, max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1000000.0,
+        tie_word_embeddings=True, use_sliding_window=False, **token_ids,
+    )
+
+
 def llava_ov_05b(out: Path) -> tuple[torch.nn.Module, dict]:
     # llava-hf/llava-onevision-qwen2-0.5b-ov-hf config.json: vision_config siglip_vision_model (so400m/14, 384 px,
     # 26 layers, vision_use_head false), vision_feature_layer -1, strategy "full"; text_config Qwen2-0.5B.
     # Put in the LLaVA-1.5 layout (LlavaForConditionalGeneration): one image, no anyres tiling, no image_newline.
     tok = pad_vocab(vlm.build_tokenizer(), 151936)
-    vision = SiglipVisionConfig(
-        hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16, num_channels=3,
-        image_size=384, patch_size=14, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6, vision_use_head=False,
-    )
-    text = Qwen2Config(
-        vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-        num_key_value_heads=2, max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1000000.0,
-        tie_word_embeddings=True, use_sliding_window=False, bos_token_id=1, eos_token_id=2, pad_token_id=3,
-    )
+    vision = siglip_so400m_384()
+    text = qwen2_05b(vocab_size=151936, bos_token_id=1, eos_token_id=2, pad_token_id=3)
     image_tokens = (384 // 14) ** 2  # 729
     config = LlavaConfig(
         vision_config=vision, text_config=text, image_token_index=vlm.SPECIALS.index(vlm.IMAGE), projector_hidden_act="gelu",
@@ -276,16 +286,8 @@ def llava_onevision_05b(out: Path) -> tuple[None, dict]:
     tok = pad_vocab(ov.build_onevision_tokenizer(), 152000)
     ids = ov.ids_of(tok)
     eos = ids[ov.IM_END]
-    vision = SiglipVisionConfig(
-        hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16, num_channels=3,
-        image_size=384, patch_size=14, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6, vision_use_head=False,
-    )
-    text = Qwen2Config(
-        vocab_size=152000, hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-        num_key_value_heads=2, max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1000000.0,
-        tie_word_embeddings=True, use_sliding_window=False, bos_token_id=None, eos_token_id=eos,
-        pad_token_id=ids[ov.PAD],
-    )
+    vision = siglip_so400m_384()
+    text = qwen2_05b(vocab_size=152000, bos_token_id=None, eos_token_id=eos, pad_token_id=ids[ov.PAD])
     config = LlavaOnevisionConfig(
         vision_config=vision, text_config=text, image_token_index=ids[ov.IMAGE], video_token_index=ids[ov.VIDEO],
         projector_hidden_act="gelu", vision_feature_select_strategy="full", vision_feature_layer=-1,
