@@ -5,7 +5,7 @@ one graph, grappler fuses MatMul + BiasAdd + Relu and the executor dispatches th
 engines/classifier/dense-graph-step.ts feeds it batches and reads its variables back once an epoch.
 
 The graph is a stack of `--depth` dense layers (ReLU between them, linear logits) whose variables have
-no fixed shape: the widths come from the weights the product loads into it, so one file serves LfF's
+a fixed rank but no fixed widths: the widths come from the weights the product loads into it, so one file serves LfF's
 3 x 100 MLP and DisEnt's 100-100-16 alike, at any input size. Signatures:
 
   train(x [n, features] f32, labels [n] i32, lr, epsilon, q, gce) -> loss_sum
@@ -16,7 +16,7 @@ no fixed shape: the widths come from the weights the product loads into it, so o
   load_moments(m0.., v0..) -> done   sets Adam's moments
   state() -> p0.., m0.., v0..        reads all three back
 
-    tools/.venv-graph/bin/python tools/make_dense_train_graph.py engines/classifier/graphs/dense-4-adam
+    python tools/make_dense_train_graph.py models/graphs/dense-4-adam   # in a venv with tools/requirements-graph.txt
 
 Needs tensorflow-cpu (tools/requirements-graph.txt), the same TensorFlow release the product runs
 (.diffubias/tools/tensorflow), so the C library reads the graph's ops as written. Python stays here.
@@ -35,13 +35,16 @@ class DenseTrainStep(tf.Module):
         self.depth = depth
         n = 2 * depth
 
-        def var(name):
-            # shape=None: the product assigns the real widths before the first step.
-            return tf.Variable(tf.zeros([1]), shape=tf.TensorShape(None), name=name)
+        def var(name, i):
+            # Known rank, unknown widths: the product assigns the real widths before the first step, and
+            # a rank-2 kernel keeps tf.matmul a MatMul (unknown rank would make it a BatchMatMulV2, which
+            # grappler does not fuse with BiasAdd + Relu and whose gradient also computes d/dx).
+            rank = 2 if i % 2 == 0 else 1
+            return tf.Variable(tf.zeros([1] * rank), shape=tf.TensorShape([None] * rank), name=name)
 
-        self.params = [var(f"p{i}") for i in range(n)]
-        self.m = [var(f"m{i}") for i in range(n)]
-        self.v = [var(f"v{i}") for i in range(n)]
+        self.params = [var(f"p{i}", i) for i in range(n)]
+        self.m = [var(f"m{i}", i) for i in range(n)]
+        self.v = [var(f"v{i}", i) for i in range(n)]
 
         self.train = tf.function(self._train, input_signature=[
             tf.TensorSpec([None, None], tf.float32, name="x"), tf.TensorSpec([None], tf.int32, name="labels"),
