@@ -14,7 +14,7 @@ import { trainClassifier, type TrainCheckpoint, type TrainSettings } from '../en
 import { decodeTensors, encodeTensors, modelWeights, type NamedArray } from '../engines/classifier/weights';
 import { BadInputError } from '../core/errors';
 import type {
-  ClassifierRole, EvaluateInput, EvaluateOutput, ScoreLossesInput, ScoreLossesOutput, TrainClassifierInput, TrainClassifierOutput,
+  ClassifierRole, EvaluateInput, GeneratedManifestKey, ModelKey, EvaluateOutput, ScoreLossesInput, ScoreLossesOutput, TrainClassifierInput, TrainClassifierOutput,
 } from './contracts';
 import { deriveSeed } from '../core/random';
 import { lossTableFromCsv, lossTableToCsv } from '../engines/selection/loss-table';
@@ -75,7 +75,7 @@ const generatedSets = new ProcessCache<ImageItem[]>({ capacity: 4 });
  * a GET in a millisecond or more, and the analysis reads every image f_D trained on again. The
  * keys are a stage unit's outputs, written once before its manifest, so the bytes cannot go stale.
  */
-export function generatedItems(store: ArtifactStore, manifestKeys: readonly string[]): Promise<ImageItem[]> {
+export function generatedItems(store: ArtifactStore, manifestKeys: readonly GeneratedManifestKey[]): Promise<ImageItem[]> {
   return generatedSets.get(JSON.stringify([store.uri(''), ...manifestKeys]), async () => {
     const items: ImageItem[] = [];
     for (const manifestKey of manifestKeys) {
@@ -175,9 +175,10 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
       ctx.log(`${input.role} epoch ${record.epoch}/${settings.epochs}: loss ${record.trainLoss.toFixed(4)}, valid ${record.validAccuracy.toFixed(2)}%, ${record.imagesPerSecond.toFixed(0)} img/s`);
     },
   });
+  // The one writer of model.bin: its key becomes the handle loadModel reads.
   const modelKey = await ctx.put(CLASSIFIER_FILES.model, await encodeModel(result.model, {
     spec, bestEpoch: result.best.epoch, validAccuracy: result.best.validAccuracy, history: result.history, backend,
-  }));
+  })) as ModelKey;
   await ctx.putJson(CLASSIFIER_FILES.history, result.history);
   result.model.dispose();
   for (const key of await ctx.store.list(`${ctx.dir}/${CLASSIFIER_FILES.checkpointPrefix}`)) await ctx.store.delete(key);
@@ -213,7 +214,7 @@ async function startingWeights(store: ArtifactStore, key: string, spec: ModelSpe
 }
 
 /** A trained model and the input normalisation it was trained with. */
-export async function loadModel(store: ArtifactStore, key: string): Promise<{ model: tf.LayersModel; inputNorm?: InputNorm }> {
+export async function loadModel(store: ArtifactStore, key: ModelKey): Promise<{ model: tf.LayersModel; inputNorm?: InputNorm }> {
   const { model, meta } = decodeModel(await readListedFile(store, key), store.uri(key));
   return { model, inputNorm: meta.spec.inputNorm };
 }

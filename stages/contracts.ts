@@ -9,11 +9,17 @@ import type { SchedulerKind } from '../engines/diffusion/schedulers/config';
 import type { LossRow, TopKSelection } from '../engines/selection/top-k';
 import type { Caption } from '../engines/text/caption-filter';
 import type { ArtifactKey } from './artifacts';
+import type { DecodedModel } from '../engines/classifier/model-file';
+import type { ManifestKey } from './runner/manifest';
 import type { SaliencyKind } from '../engines/classifier/analysis';
 import type { ColourGrid } from './report/colour-check';
 import type { EnergySummary } from './energy-summary';
 
 export type ClassifierRole = 'biased' | 'vanilla' | 'debiased';
+/** trainClassifier's model.bin, read through loadModel (stages/classifier-stages.ts), which checks it against its unit's manifest. */
+export type ModelKey = ArtifactKey<DecodedModel>;
+/** A generateBatch unit's manifest: it lists the unit's images and rows.json (stages/generated-rows.ts). */
+export type GeneratedManifestKey = ManifestKey<GenerateBatchOutput>;
 export type { LossName };
 
 export interface DatasetRef {
@@ -54,15 +60,15 @@ export interface TrainClassifierInput {
   /** The validation split the epochs are measured on. */
   valid: ValidationConfig;
   /** Manifests of generated images added to the training set (the debiased role). */
-  extraManifests?: string[];
+  extraManifests?: GeneratedManifestKey[];
   /** Times each generated image appears per epoch (default 1). */
   extraRepeat?: number;
   /** Start from this trained model's kept weights (f_D from f_B) instead of a fresh seeded model. */
-  initModelKey?: string;
+  initModelKey?: ModelKey;
 }
 export interface TrainClassifierOutput {
   role: ClassifierRole;
-  modelKey: string;
+  modelKey: ModelKey;
   /** The epoch whose weights were kept, and its validation accuracy. */
   bestEpoch: number;
   validAccuracy: number;
@@ -92,7 +98,7 @@ export interface TrainingProtocol {
 export interface ScoreLossesInput {
   experimentId: string;
   dataset: DatasetRef;
-  modelKey: string;
+  modelKey: ModelKey;
   gceQ: number;
 }
 export interface ScoreLossesOutput {
@@ -202,15 +208,15 @@ export interface GenerateBatchOutput {
 export interface EvaluateInput {
   experimentId: string;
   role: ClassifierRole;
-  modelKey: string;
+  modelKey: ModelKey;
   dataset: DatasetRef;
 }
 export interface AnalyzeModelsInput {
   experimentId: string;
   dataset: DatasetRef;
   /** f_B's and f_D's models. */
-  models: { biased: string; debiased: string };
-  generatedManifests: string[];
+  models: { biased: ModelKey; debiased: ModelKey };
+  generatedManifests: GeneratedManifestKey[];
   /** Bias-conflicting test images to draw saliency on (one per class, round robin). */
   saliencyImages: number;
   /** Points per group (aligned, conflicting, generated) in the embedding. */
@@ -258,7 +264,7 @@ export interface Analysis {
 export interface InspectGeneratedInput {
   experimentId: string;
   dataset: DatasetRef;
-  generatedManifests: string[];
+  generatedManifests: GeneratedManifestKey[];
 }
 /** Empty for a dataset without a judge (only Colored MNIST has one). */
 export interface InspectGeneratedOutput {
@@ -348,8 +354,8 @@ export interface ExperimentResult {
     tableKey?: ArtifactKey<LossRow[]>;
     selectionKey?: ArtifactKey<TopKSelection>;
     keptKey?: ArtifactKey<Caption[]>;
-    generatedManifests?: string[];
-    models: Partial<Record<ClassifierRole, string>>;
+    generatedManifests?: GeneratedManifestKey[];
+    models: Partial<Record<ClassifierRole, ModelKey>>;
     /** analyzeModels' analysis.json (stages/analyze-models.ts), where it ran. */
     analysisKey?: ArtifactKey<Analysis>;
     /** inspectGenerated's inspection.json (absent in runs from before it: analysis.json held the judge then). */

@@ -6,6 +6,7 @@ import { CAPTIONS } from './caption-image';
 import type { FilterCaptionsInput, FilterCaptionsOutput } from './contracts';
 import type { StageEngine } from './context';
 import { filterCaptions, nltkStopwords, type Caption, type FilterResult } from '../engines/text/caption-filter';
+import { unitDirOf } from './runner/manifest';
 import { defineStage } from './define-stage';
 
 /** The files a filterCaptions unit writes side by side; readers find them beside its `keptKey`. */
@@ -22,7 +23,7 @@ export const KEPT_CAPTIONS: ArtifactKind<Caption[]> = jsonArtifact(FILTER_FILES.
 
 /** The key of one of a filterCaptions unit's files, from the unit's `keptKey`. */
 export function filterFileKey(keptKey: string, file: keyof typeof FILTER_FILES): string {
-  return `${keptKey.slice(0, keptKey.lastIndexOf('/'))}/${FILTER_FILES[file]}`;
+  return `${unitDirOf(keptKey)}/${FILTER_FILES[file]}`;
 }
 
 /** Stage (d): the top-F filter over every caption of the run, with its audit (kept, dropped, top words). */

@@ -1,4 +1,5 @@
-import type { Manifest } from './runner/manifest';
+import { readManifest } from './runner/manifest';
+import type { GeneratedManifestKey } from './contracts';
 import type { ArtifactStore } from '../core/store';
 import { BadInputError } from '../core/errors';
 
@@ -20,8 +21,8 @@ export interface GeneratedRow {
 }
 
 /** The rows of the images one generateBatch manifest lists, or a clear error naming what is missing. */
-export async function readGeneratedRows(store: ArtifactStore, manifestKey: string): Promise<GeneratedRow[]> {
-  const manifest = await store.getJson<Manifest>(manifestKey);
+export async function readGeneratedRows(store: ArtifactStore, manifestKey: GeneratedManifestKey): Promise<GeneratedRow[]> {
+  const manifest = await readManifest(store, manifestKey);
   if (!manifest) throw new BadInputError(store.uri(manifestKey), 'generated-image manifest missing');
   const file = manifest.files.find((f) => f.key.endsWith(`/${GENERATED_ROWS_FILE}`));
   if (!file) throw new BadInputError(store.uri(manifestKey), `lists no ${GENERATED_ROWS_FILE}`);

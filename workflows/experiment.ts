@@ -4,7 +4,7 @@
  */
 import { isCancellation, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
-  Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput,
+  Accuracy, CaptionImageInput, ClassifierRole, DatasetRef, ExperimentInput, ExperimentResult, GenerateBatchInput, GeneratedManifestKey,
   StageReuse, TrainClassifierInput,
 } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
@@ -155,7 +155,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     });
 
     await enter('generateBatch');
-    let generatedManifests: string[] = [];
+    let generatedManifests: GeneratedManifestKey[] = [];
     let generated = 0;
     let generateOutputs: { reused?: boolean; energy?: Energy }[] = [];
     live.note(`captions: ${filtered.kept} kept, ${filtered.dropped} dropped`);

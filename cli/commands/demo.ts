@@ -4,7 +4,7 @@ import { stageTimeLines, stageTimes } from '../../stages/runner/stage-times';
 import { budgetNote } from '../../stages/report/html';
 import { ArtifactStore } from '../../core/store';
 import { demoConfig } from '../../stages/config/demo';
-import type { Manifest } from '../../stages/runner/manifest';
+import { manifestKeyOf, readManifest } from '../../stages/runner/manifest';
 import type { Accuracy, ClassifierRole, ExperimentResult, TrainClassifierOutput } from '../../stages/contracts';
 import type { Settings } from '../../core/settings';
 import { untilInterrupted } from '../interrupted';
@@ -61,7 +61,7 @@ export function generatedLabelsLine(labels: ExperimentResult['generatedLabels'])
 async function trainedOn(store: ArtifactStore, result: ExperimentResult): Promise<string | undefined> {
   const parts: string[] = [];
   for (const [role, key] of Object.entries(result.artifacts?.models ?? {})) {
-    const manifest = key ? await store.getJson<Manifest<TrainClassifierOutput>>(key.replace(/model\.bin$/, 'manifest.json')) : undefined;
+    const manifest = key ? await readManifest(store, manifestKeyOf<TrainClassifierOutput>(key)) : undefined;
     if (manifest?.outputs.backend) parts.push(`${role} ${manifest.outputs.backend} (${manifest.outputs.imagesPerSecond} img/s)`);
   }
   return parts.length ? parts.join(', ') : undefined;

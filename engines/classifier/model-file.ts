@@ -17,7 +17,13 @@ export async function encodeModel(model: tf.LayersModel, meta: ModelMeta): Promi
   return encodeTensors(meta, { weights: await modelWeights(model) });
 }
 
-export function decodeModel(bytes: Uint8Array, where: string): { model: tf.LayersModel; meta: ModelMeta } {
+/** A model file read back: the model built and loaded, and what the file says of it. */
+export interface DecodedModel {
+  model: tf.LayersModel;
+  meta: ModelMeta;
+}
+
+export function decodeModel(bytes: Uint8Array, where: string): DecodedModel {
   const { meta, groups } = decodeTensors<ModelMeta>(bytes, where);
   const model = buildModel(meta.spec);
   setModelWeights(model, groups.weights ?? [], where);

@@ -1,6 +1,7 @@
 import { sha256Hex } from '../config/canonical-hash';
 import type { ArtifactStore } from '../../core/store';
 import { BadInputError } from '../../core/errors';
+import type { ArtifactKey } from '../artifacts';
 
 export interface ManifestFile {
   key: string;
@@ -31,7 +32,29 @@ export interface Manifest<O = unknown> {
   seconds?: number;
 }
 
-export const MANIFEST_NAME = 'manifest.json';
+const MANIFEST_NAME = 'manifest.json';
+/** A unit's manifest, carrying the type of the stage's outputs it records. */
+export type ManifestKey<O> = ArtifactKey<Manifest<O>>;
+
+/** The manifest of the unit whose folder is `dir`: the one place that spells where it lives. */
+export function unitManifestKey<O>(dir: string): ManifestKey<O> {
+  return `${dir}/${MANIFEST_NAME}` as ManifestKey<O>;
+}
+
+/** The folder of the unit that wrote `fileKey`, a file directly in it (model.bin, kept.json; not generateBatch's images/). */
+export function unitDirOf(fileKey: string): string {
+  return fileKey.slice(0, fileKey.lastIndexOf('/'));
+}
+
+/** The manifest of the unit that wrote `fileKey`, a file directly in the unit's folder. */
+export function manifestKeyOf<O>(fileKey: string): ManifestKey<O> {
+  return unitManifestKey<O>(unitDirOf(fileKey));
+}
+
+/** A unit's manifest, or null where none is stored (the unit never completed). */
+export function readManifest<O>(store: ArtifactStore, key: ManifestKey<O>): Promise<Manifest<O> | null> {
+  return store.getJson<Manifest<O>>(key);
+}
 
 export function describeFile(key: string, body: Uint8Array | string): ManifestFile {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
@@ -60,8 +83,8 @@ export async function checkManifest(store: ArtifactStore, manifest: Manifest): P
  * passes checkManifest, so the unit is recomputed by the next run that needs it.
  */
 export async function readListedFile(store: ArtifactStore, key: string): Promise<Buffer> {
-  const manifestKey = `${key.slice(0, key.lastIndexOf('/'))}/${MANIFEST_NAME}`;
-  const [bytes, manifest] = await Promise.all([store.get(key), store.getJson<Manifest>(manifestKey)]);
+  const manifestKey = manifestKeyOf(key);
+  const [bytes, manifest] = await Promise.all([store.get(key), readManifest(store, manifestKey)]);
   if (bytes === null) throw new BadInputError(store.uri(key), 'missing');
   const listed = manifest?.files.find((f) => f.key === key);
   if (!listed) throw new BadInputError(store.uri(key), `not listed in ${store.uri(manifestKey)}: not a completed stage's output`);

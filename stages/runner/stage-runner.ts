@@ -1,7 +1,7 @@
 import { hashOf } from '../config/canonical-hash';
 import { artifactKey } from '../artifacts';
 import type { StageContext, StageProgress } from '../context';
-import { checkManifest, describeFile, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest';
+import { checkManifest, describeFile, readManifest, unitManifestKey, type Manifest, type ManifestFile, type ManifestKey } from './manifest';
 import type { ArtifactStore } from '../../core/store';
 import type { Energy } from '../../core/energy';
 
@@ -34,7 +34,7 @@ export interface StageHooks {
  * readers of the unit's files (the next stage, the report) start from.
  */
 export type WithManifest<O> = O & {
-  manifestKey: string;
+  manifestKey: ManifestKey<O>;
   /** Found stored, not computed by this call. */
   reused: boolean;
   /** What this call used (a reused unit: the check only), by core/energy.ts. */
@@ -43,7 +43,7 @@ export type WithManifest<O> = O & {
 
 /** Where an experiment records which unit it used: `runs/<experimentId>/<stage>/<unit>.json`. */
 export interface UnitPointer {
-  manifestKey: string;
+  manifestKey: ManifestKey<unknown>;
   reused: boolean;
 }
 
@@ -53,7 +53,7 @@ export function unitPointerKey(experimentId: string, stage: string, unit: string
 
 export interface StageResult<O> {
   outputs: O;
-  manifestKey: string;
+  manifestKey: ManifestKey<O>;
   cached: boolean;
 }
 
@@ -81,9 +81,9 @@ export async function runStageUnit<O>(
   work: (ctx: StageContext) => Promise<O>,
 ): Promise<StageResult<O>> {
   const dir = stageDir(unit);
-  const manifestKey = `${dir}/${MANIFEST_NAME}`;
+  const manifestKey = unitManifestKey<O>(dir);
   const log = hooks.log ?? (() => {});
-  const existing = await store.getJson<Manifest<O>>(manifestKey);
+  const existing = await readManifest(store, manifestKey);
   if (existing) {
     const problems = await checkManifest(store, existing);
     if (problems.length === 0) {

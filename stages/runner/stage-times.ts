@@ -1,4 +1,4 @@
-import type { Manifest } from './manifest';
+import { readManifest, type Manifest } from './manifest';
 import type { UnitPointer } from './stage-runner';
 import type { ArtifactStore } from '../../core/store';
 
@@ -26,7 +26,7 @@ export async function stageTimes(store: ArtifactStore, experimentId: string): Pr
   const keys = (await store.list(`runs/${experimentId}/`)).filter((k) => k.endsWith('.json'));
   const pointers = (await Promise.all(keys.map((k) => store.getJson<Partial<UnitPointer>>(k))))
     .filter((p): p is UnitPointer => typeof p?.manifestKey === 'string');
-  const used = await Promise.all(pointers.map(async (p) => ({ pointer: p, manifest: await store.getJson<Manifest>(p.manifestKey) })));
+  const used = await Promise.all(pointers.map(async (p) => ({ pointer: p, manifest: await readManifest(store, p.manifestKey) })));
   const found = used.filter((u): u is { pointer: UnitPointer; manifest: Manifest } => u.manifest !== null);
   found.sort((a, b) => a.manifest.completedAt.localeCompare(b.manifest.completedAt));
   const byStage = new Map<string, StageTime>();

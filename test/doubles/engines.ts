@@ -11,7 +11,7 @@ import { CAPTIONS } from '../../stages/caption-image';
 import { CLASSIFIER_FILES, LOSS_TABLE } from '../../stages/classifier-stages';
 import { KEPT_CAPTIONS } from '../../stages/filter-captions';
 import { GENERATED_ROWS_FILE, readGeneratedRows, type GeneratedRow } from '../../stages/generated-rows';
-import type { CaptionFile, SelectedImage } from '../../stages/contracts';
+import type { CaptionFile, ModelKey, SelectedImage } from '../../stages/contracts';
 import { SELECTION } from '../../stages/select-top-k';
 import { INSPECTION } from '../../stages/inspect-generated';
 import { ANALYSIS } from '../../stages/analyze-models';
@@ -88,8 +88,9 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
           ctx.progress({ epoch, epochs: input.train.epochs, validAccuracy: 40 + epoch, checkpointKey, checkpointSha256: createHash('sha256').update(bytes).digest('hex') });
           if (epoch === options.crashAfterEpoch && ctx.resume === undefined) throw new Error('worker lost (test double)');
         }
-        // Under the product's model name (a JSON body: scoreLosses' double reads it back).
-        const modelKey = await ctx.put(CLASSIFIER_FILES.model, JSON.stringify({ role: input.role, loss: input.loss, extra: input.extraManifests ?? [] }), 'application/octet-stream');
+        // Under the product's model name, but a JSON body that only the doubles read back: the cast
+        // says so (the product's loadModel would refuse it, not being listed with a model's format).
+        const modelKey = await ctx.put(CLASSIFIER_FILES.model, JSON.stringify({ role: input.role, loss: input.loss, extra: input.extraManifests ?? [] }), 'application/octet-stream') as ModelKey;
         const epochs = input.train.epochs;
         return {
           role: input.role, modelKey, bestEpoch: epochs, validAccuracy: 50, trainImages: 1000, backend: 'double', imagesPerSecond: 0,

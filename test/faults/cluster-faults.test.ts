@@ -17,7 +17,7 @@ import { planSweep, submitSweep } from '../../cli/submit';
 import { imageName } from '../../stages/generate-batch';
 import { readGeneratedRows } from '../../stages/generated-rows';
 import type { SweepResult } from '../../workflows/sweep';
-import type { ExperimentResult } from '../../stages/contracts';
+import type { ExperimentResult, GeneratedManifestKey } from '../../stages/contracts';
 import {
   activityWhen, completes, evidence, faultExperiment, historyOf, openCluster, processes, retriedElsewhere, trainingAt, until,
   workerByIdentity, type Cluster, type PendingActivity,
@@ -320,7 +320,7 @@ async function exactBatch(config: ExperimentConfig, index: number, count: number
   const expected = Array.from({ length: count }, (_, i) => `${dir}/${imageName(first + i)}`).sort();
   expect(manifest.files.map((f) => f.key).filter((k) => k.startsWith(`${dir}/images/`)).sort()).toEqual(expected);
   expect((await cluster.store.list(`${dir}/images/`)).sort()).toEqual(expected);
-  const rows = await readGeneratedRows(cluster.store, manifestKey);
+  const rows = await readGeneratedRows(cluster.store, manifestKey as GeneratedManifestKey);
   expect(rows.map((r) => r.key).sort()).toEqual(expected);
   return `batch ${index}: manifest lists exactly images ${first}-${first + count - 1} (${expected.length} keys, 0 duplicates), ${expected.length} objects stored under images/, ${rows.length} rows`;
 }

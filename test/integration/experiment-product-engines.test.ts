@@ -9,7 +9,7 @@ import { writeReportFiles } from '../../cli/report-files';
 import { submitExperiment } from '../../cli/submit';
 import { parseExperimentConfig } from '../../stages/config/schema';
 import { productEngines } from '../../stages/product-stages';
-import type { Manifest } from '../../stages/runner/manifest';
+import { manifestKeyOf, readManifest } from '../../stages/runner/manifest';
 import type { ExperimentResult, TrainClassifierOutput } from '../../stages/contracts';
 import { lossTableFromCsv } from '../../engines/selection/loss-table';
 import { isConflicting, type TopKSelection } from '../../engines/selection/top-k';
@@ -62,7 +62,7 @@ describe('experiment workflow with every product engine (tiny random-weight bund
     expect(result.generated).toBe(6);
     // f_D saw the training split plus every generated image twice per epoch.
     const trained = async (role: 'biased' | 'debiased') =>
-      (await h.store.getJson<Manifest<TrainClassifierOutput>>(result.artifacts!.models[role]!.replace(/model\.bin$/, 'manifest.json')))!.outputs.trainImages;
+      (await readManifest(h.store, manifestKeyOf<TrainClassifierOutput>(result.artifacts!.models[role]!)))!.outputs.trainImages;
     expect(await trained('debiased')).toBe((await trained('biased')) + 2 * result.generated!);
     const report = await h.store.getJson<ExperimentResult>(result.reportKey);
     expect(report?.accuracy).toEqual(result.accuracy);
