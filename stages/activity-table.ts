@@ -83,7 +83,7 @@ export const STAGE_DECLARATIONS = {
   generateBatch: stage<GenerateBatchInput, GenerateBatchOutput>({ queue: 'generate', startToCloseTimeout: '4h', heartbeatTimeout: '1m', version: 1 }),
   inspectGenerated: stage<InspectGeneratedInput, InspectGeneratedOutput>({ queue: 'cpu', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 1 }),
   // version 2: per-class and worst-class accuracy.
-  evaluate: stage<EvaluateInput, EvaluateOutput>({ queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m', version: 2 }),
+  evaluate: stage<EvaluateInput, EvaluateOutput>({ queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m', version: 3 }),
   // version 2: UMAP at 200 layout epochs; the output names the judge's verdict on the generated set.
   // 3: the judge and the colours moved to inspectGenerated.
   analyzeModels: stage<AnalyzeModelsInput, AnalyzeModelsOutput>({ queue: 'train', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 3 }),

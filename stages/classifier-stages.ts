@@ -240,8 +240,8 @@ export const evaluateEngine: StageEngine<EvaluateInput, EvaluateOutput> = async 
   model.dispose();
   const breakdown = accuracyBreakdown(p);
   await ctx.putJson(CLASSIFIER_FILES.accuracy, breakdown);
-  const { unbiased, aligned, conflicting, perClass, worstClass } = breakdown;
-  return { role: input.role, accuracy: { unbiased, aligned, conflicting, perClass, worstClass }, backend: p.engine };
+  const { unbiased, aligned, conflicting, perClass, worstClass, worstGroup } = breakdown;
+  return { role: input.role, accuracy: { unbiased, aligned, conflicting, perClass, worstClass, worstGroup }, backend: p.engine };
 };
 
 /** Stages (a) and (f): f_B (GCE), the vanilla baseline (CE) or the debiased model (CE), resuming from checkpoints. */

@@ -289,6 +289,8 @@ export interface Accuracy {
   /** Per class, and the lowest of them (absent in results from before they were measured). */
   perClass?: number[];
   worstClass?: number;
+  /** The lowest accuracy over class x bias groups (NaN, n/a, without bias labels; absent in older results). */
+  worstGroup?: number;
 }
 export interface EvaluateOutput {
   role: ClassifierRole;

@@ -99,6 +99,12 @@ export interface AccuracyBreakdown {
   /** Per class (NaN for a class with no sample), and the lowest of them. */
   perClass: number[];
   worstClass: number;
+  /**
+   * The lowest accuracy over the groups (class x bias attribute, Waterbirds' and CelebA's groups)
+   * that have samples, and how many groups that was; NaN and 0 without bias labels.
+   */
+  worstGroup: number;
+  groups: number;
   counts: { all: number; aligned: number; conflicting: number };
 }
 
@@ -107,6 +113,7 @@ export function accuracyBreakdown(p: Predictions): AccuracyBreakdown {
   const n = { all: 0, aligned: 0, conflicting: 0 };
   const classHit = new Array<number>(p.classes).fill(0);
   const classN = new Array<number>(p.classes).fill(0);
+  const groups = new Map<string, { hit: number; n: number }>();
   for (let i = 0; i < p.labels.length; i++) {
     const label = p.labels[i]!;
     const ok = argmax(p.logits, p.classes, i) === label ? 1 : 0;
@@ -115,15 +122,20 @@ export function accuracyBreakdown(p: Predictions): AccuracyBreakdown {
     classHit[label]! += ok;
     classN[label]! += 1;
     if (!biasKnown(p.biases[i]!)) continue;
-    const group = p.biases[i] === label ? 'aligned' : 'conflicting';
-    hit[group] += ok;
-    n[group] += 1;
+    const subset = p.biases[i] === label ? 'aligned' : 'conflicting';
+    hit[subset] += ok;
+    n[subset] += 1;
+    const key = `${label}/${p.biases[i]}`;
+    const g = groups.get(key) ?? { hit: 0, n: 0 };
+    groups.set(key, { hit: g.hit + ok, n: g.n + 1 });
   }
   const pct = (a: number, b: number) => (b === 0 ? Number.NaN : (100 * a) / b);
   const perClass = classHit.map((h, c) => pct(h, classN[c]!));
   const present = perClass.filter((v) => Number.isFinite(v));
   return {
     unbiased: pct(hit.all, n.all), aligned: pct(hit.aligned, n.aligned), conflicting: pct(hit.conflicting, n.conflicting),
-    perClass, worstClass: present.length ? Math.min(...present) : Number.NaN, counts: n,
+    perClass, worstClass: present.length ? Math.min(...present) : Number.NaN,
+    worstGroup: groups.size ? Math.min(...[...groups.values()].map((g) => pct(g.hit, g.n))) : Number.NaN, groups: groups.size,
+    counts: n,
   };
 }

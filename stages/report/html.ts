@@ -293,15 +293,16 @@ function esc(text: string): string {
 
 const pct = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
 
-/** Accuracy per model: overall, by bias subset (n/a without bias labels), the worst class; then per class. */
+/** Accuracy per model: overall, by bias subset (n/a without bias labels), the worst class and group; then per class. */
 function accuracyTable(accuracy: Partial<Record<ClassifierRole, Accuracy>>, name: (label: number) => string): string {
   const roles = (['vanilla', 'biased', 'debiased'] as const).filter((r) => accuracy[r]);
   const worst = roles.some((r) => accuracy[r]!.worstClass !== undefined);
+  const group = roles.some((r) => accuracy[r]!.worstGroup !== undefined);
   const rows = roles.map((r) => {
     const a = accuracy[r]!;
-    return `<tr><td>${ROLE_NAMES[r]}</td><td>${pct(a.unbiased)}</td><td>${pct(a.aligned)}</td><td>${pct(a.conflicting)}</td>${worst ? `<td>${pct(a.worstClass ?? Number.NaN)}</td>` : ''}</tr>`;
+    return `<tr><td>${ROLE_NAMES[r]}</td><td>${pct(a.unbiased)}</td><td>${pct(a.aligned)}</td><td>${pct(a.conflicting)}</td>${worst ? `<td>${pct(a.worstClass ?? Number.NaN)}</td>` : ''}${group ? `<td>${pct(a.worstGroup ?? Number.NaN)}</td>` : ''}</tr>`;
   });
-  const table = `<table><tr><th>model</th><th>unbiased</th><th>bias-aligned</th><th>bias-conflicting</th>${worst ? '<th>worst class</th>' : ''}</tr>${rows.join('')}</table>`;
+  const table = `<table><tr><th>model</th><th>unbiased</th><th>bias-aligned</th><th>bias-conflicting</th>${worst ? '<th>worst class</th>' : ''}${group ? '<th>worst group (class x bias)</th>' : ''}</tr>${rows.join('')}</table>`;
   const classes = Math.max(0, ...roles.map((r) => accuracy[r]!.perClass?.length ?? 0));
   if (classes === 0) return table;
   const head = `<tr><th>model</th>${Array.from({ length: classes }, (_, c) => `<th>${esc(name(c))}</th>`).join('')}</tr>`;

@@ -22,8 +22,8 @@ export interface SweepRow {
   wallSeconds?: Stat;
 }
 
-/** The accuracies a sweep aggregates; worst-class is absent in results from before it was measured. */
-const SUBSETS = ['unbiased', 'aligned', 'conflicting', 'worstClass'] as const satisfies readonly (keyof Accuracy)[];
+/** The accuracies a sweep aggregates; worst class and worst group are absent in results from before they were measured. */
+const SUBSETS = ['unbiased', 'aligned', 'conflicting', 'worstClass', 'worstGroup'] as const satisfies readonly (keyof Accuracy)[];
 export type AccuracySubset = (typeof SUBSETS)[number];
 const ROLES: ClassifierRole[] = ['vanilla', 'biased', 'debiased'];
 

@@ -84,6 +84,21 @@ function tableCells(row: SweepRow, cols: ReturnType<typeof columns>): string[] {
   ];
 }
 
+/**
+ * The worst-class and worst-group accuracies of each model, where any cell measured them: the figure
+ * datasets without a bias-conflicting subset (or with Waterbirds-style groups) are judged by. One
+ * cell per model: `worst class / worst group`, n/a where the dataset has no bias labels.
+ */
+function worstTable(rows: readonly SweepRow[], cols: ReturnType<typeof columns>): { head: string[]; cells: string[][] } | undefined {
+  const measured = rows.some((r) => cols.roles.some(([role]) => r.ours[role]?.worstClass.mean != null));
+  if (!measured) return undefined;
+  return {
+    head: ['dataset', 'ratio', 'n', ...cols.roles.map(([, name]) => `${name} worst class / worst group`)],
+    cells: rows.map((row) => [row.dataset, `${row.ratio}%`, String(row.seeds.length),
+      ...cols.roles.map(([role]) => `${formatStat(row.ours[role]?.worstClass)} / ${formatStat(row.ours[role]?.worstGroup)}`)]),
+  };
+}
+
 /** The table a sweep ends with, in Markdown: one line per (dataset, ratio), unbiased test accuracy (%). */
 export function sweepMarkdown(input: SweepTableInput): string {
   const cols = columns(input.rows);
@@ -95,6 +110,11 @@ export function sweepMarkdown(input: SweepTableInput): string {
     `|${header.map(() => '---').join('|')}|`,
     ...input.rows.map((row) => `| ${tableCells(row, cols).join(' | ')} |`),
   ];
+  const worst = worstTable(input.rows, cols);
+  if (worst) {
+    lines.push('', 'Worst-class and worst-group (class x bias attribute) test accuracy (%), mean ± sample std over seeds:', '',
+      `| ${worst.head.join(' | ')} |`, `|${worst.head.map(() => '---').join('|')}|`, ...worst.cells.map((c) => `| ${c.join(' | ')} |`));
+  }
   const protocols = [...new Set(input.rows.map((r) => protocolText(r.protocol)).filter((p): p is string => p !== undefined))];
   if (protocols.length > 0) lines.push('', ...protocols.map((p) => `Protocol: ${p}.`));
   const sources = [...new Map(input.rows.flatMap((r) => r.published).map((p) => [p.cite, p.protocol])).entries()];
@@ -131,12 +151,15 @@ export function sweepHtml(input: SweepTableInput, assets?: ReportAssets): string
   const cols = columns(input.rows);
   const head = cols.head;
   const rows = input.rows.map((row) => `<tr>${tableCells(row, cols).map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
+  const worst = worstTable(input.rows, cols);
   const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Published:') || l.includes('experiments failed:') || l.startsWith('- '));
   return `<!doctype html><html><head><meta charset="utf-8"><title>Sweep ${esc(input.sweepId)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;margin:1rem auto;padding:0 1rem;max-width:75rem}.wide{overflow-x:auto}.chart{margin:1rem 0;max-width:48rem}.chart figcaption{font-size:.85rem;color:#555}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}td:first-child,th:first-child{text-align:left}</style></head>
 <body><h1>Sweep ${esc(input.sweepId)}</h1>${chart ? chartFigure(chart) : ''}<p>Unbiased test accuracy (%), mean ± sample std over seeds (n = seeds finished).</p>
 <div class="wide"><table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows.join('')}</table></div>
+${worst ? `<p>Worst-class and worst-group (class x bias attribute) test accuracy (%), mean ± sample std over seeds.</p>
+<div class="wide"><table><tr>${worst.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${worst.cells.map((c) => `<tr>${c.map((v) => `<td>${esc(v)}</td>`).join('')}</tr>`).join('')}</table></div>` : ''}
 ${notes.map((n) => `<p>${esc(n)}</p>`).join('\n')}
 ${chart && assets ? chartScripts([chart], assets) : ''}
 </body></html>

@@ -22,6 +22,8 @@ describe('datasets with and without bias labels', () => {
     expect(a.worstClass).toBe(50);
     // Aligned samples 0, 1, 3, 4: right on 0, 1, 3; conflicting 2, 5: right on 5.
     expect([a.aligned, a.conflicting]).toEqual([75, 50]);
+    // Groups (label/bias): 0/0 2 of 2, 1/1 1 of 1, 1/0 0 of 1, 2/2 0 of 1, 2/1 1 of 1.
+    expect([a.worstGroup, a.groups]).toEqual([0, 5]);
   });
 
   it('without bias labels the subsets are n/a (NaN), never a number made up from the unknown label', () => {
@@ -31,6 +33,7 @@ describe('datasets with and without bias labels', () => {
     expect(a.conflicting).toBeNaN();
     expect(a.perClass).toEqual([100, 50, 50]);
     expect(a.counts).toEqual({ all: 6, aligned: 0, conflicting: 0 });
+    expect([a.worstGroup, a.groups]).toEqual([Number.NaN, 0]);
   });
 
   it("the selection's precision and recall are null without bias labels, and the selection file says so", () => {

@@ -104,4 +104,21 @@ describe('sweep aggregation', () => {
     const md = sweepMarkdown({ sweepId: 's2', rows: aggregateSweep([chosen]), experiments: [] });
     expect(md).toContain('Protocol: 50 epochs; Vanilla last epoch, f_B 2 epochs, last epoch, DiffuBias from f_B, last epoch; validation unbiased (5000 images); init torch.');
   });
+
+  it('a second table gives worst class / worst group per model where the results measured them, n/a without bias labels', () => {
+    const a = result('cmnist', 1, 0, 70);
+    const b = result('cmnist', 1, 1, 80);
+    a.accuracy.debiased = { ...a.accuracy.debiased!, worstClass: 40, worstGroup: 10 };
+    b.accuracy.debiased = { ...b.accuracy.debiased!, worstClass: 50, worstGroup: 20 };
+    // An own dataset without bias labels: its worst group is NaN, stored as null.
+    const own = { ...result('cmnist', 5, 0, 90), dataset: 'leaves' };
+    own.accuracy.debiased = { ...own.accuracy.debiased!, worstClass: 60, worstGroup: Number.NaN };
+    const md = sweepMarkdown({ sweepId: 'w', rows: aggregateSweep([a, b, own]), experiments: [] });
+    expect(md).toContain('| DiffuBias worst class / worst group |');
+    expect(md).toContain('| cmnist | 1% | 2 | 45.00 ± 7.07 / 15.00 ± 7.07 |');
+    expect(md).toContain('| leaves | 5% | 1 | 60.00 ± n/a / n/a |');
+    expect(sweepHtml({ sweepId: 'w', rows: aggregateSweep([a, b, own]), experiments: [] })).toContain('<td>45.00 ± 7.07 / 15.00 ± 7.07</td>');
+    // Results from before worst class was measured: no second table.
+    expect(sweepMarkdown({ sweepId: 'o', rows: aggregateSweep([result('cmnist', 1, 0, 70)]), experiments: [] })).not.toContain('worst class');
+  });
 });
