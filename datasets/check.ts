@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { BadInputError } from '../core/errors';
 import type { DataSource } from '../core/data-source';
 import { imageSizeProblem, MAX_INPUT_PIXELS } from '../core/image-limits';
-import type { Split, SplitListing } from './disent/layout';
+import { splitFolders, type Split, type SplitListing } from './disent/layout';
 import { isConflicting } from '../core/bias';
 import { listDatasetSplit, type LayoutSpec } from './layouts';
 
@@ -49,6 +49,18 @@ export interface CheckOptions {
   minPerClass?: number;
 }
 
+/**
+ * Where a user would add a class's images to a split: the class folder of an ImageFolder, the
+ * metadata file of a CSV dataset, the split's folder in the DisEnt layout (whose file names carry
+ * the class).
+ */
+function classPlace(spec: LayoutSpec, ratio: number, split: Split, label: number): string {
+  if (spec.layout === 'imagefolder') return `${spec.name}/${split}/${spec.classNames[label]}`;
+  if (spec.layout === 'csv' && spec.csv) return `${spec.name}/${spec.csv.file}`;
+  const folders = splitFolders(spec.name, ratio, split)[0]!;
+  return folders.length === 1 ? folders[0]! : folders[0]!.slice(0, folders[0]!.lastIndexOf('/'));
+}
+
 export async function checkDataset(source: DataSource, spec: LayoutSpec, ratio: number, options: CheckOptions = {}): Promise<DatasetCheck> {
   const dataset = spec.name;
   const numClasses = spec.classNames.length;
@@ -72,9 +84,10 @@ export async function checkDataset(source: DataSource, spec: LayoutSpec, ratio: 
     for (const s of listing.samples) perClass[s.label]! += 1;
     check.splits[split] = { images: listing.samples.length, conflicting: listing.samples.filter(isConflicting).length, perClass };
     perClass.forEach((n, label) => {
-      const where = source.describe(`${dataset}/${split}`);
-      if (n === 0) check.errors.push({ kind: 'missing-class', where, detail: `${split} has no image of class ${label}` });
-      else if (split === 'train' && n < minPerClass) check.warnings.push({ kind: 'tiny-class', where, detail: `class ${label} has ${n} training image${n === 1 ? '' : 's'} (under ${minPerClass})` });
+      const where = source.describe(classPlace(spec, ratio, split, label));
+      const name = `class ${label} (${spec.classNames[label]})`;
+      if (n === 0) check.errors.push({ kind: 'missing-class', where, detail: `${split} has no image of ${name}` });
+      else if (split === 'train' && n < minPerClass) check.warnings.push({ kind: 'tiny-class', where, detail: `${name} has ${n} training image${n === 1 ? '' : 's'} (under ${minPerClass})` });
     });
   }
   if (readBytes) await checkBytes(source, listings, check);

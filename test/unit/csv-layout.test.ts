@@ -78,4 +78,12 @@ describe('metadata-CSV layout', () => {
     await expect(listDatasetSplit(openDataSource(bad), parseDatasetSpec(waterbirds, 'spec'), 1, 'train')).rejects.toThrow('no column "img_filename" (csv.columns.path); the header has id, file');
     expect(() => parseDatasetSpec({ ...waterbirds, csv: undefined }, 'my.json')).toThrow('my.json: not a valid dataset spec: csv: layout csv needs this section');
   });
+
+  it('a class missing from a split is found and named at the metadata file, where its rows would go', async () => {
+    const spec = parseDatasetSpec({ ...waterbirds, classNames: [...CLASSES, 'seabird'] }, 'spec');
+    const check = await checkDataset(openDataSource(root), spec, 1);
+    expect(check.errors).toEqual(expect.arrayContaining([
+      { kind: 'missing-class', where: join(root, 'waterbirds', 'metadata.csv'), detail: 'train has no image of class 2 (seabird)' },
+    ]));
+  });
 });

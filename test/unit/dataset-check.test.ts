@@ -43,7 +43,7 @@ describe('dataset check', () => {
     expect(check.errors).toEqual(expect.arrayContaining([
       expect.objectContaining({ kind: 'truncated', where: truncated }),
       expect.objectContaining({ kind: 'leak', where: leakCopy, detail: expect.stringContaining(leaked) }),
-      expect.objectContaining({ kind: 'missing-class', detail: 'test has no image of class 3' }),
+      expect.objectContaining({ kind: 'missing-class', where: join(root, 'cmnist/test'), detail: 'test has no image of class 3 (three)' }),
     ]));
     const text = describeCheck(check).join('\n');
     expect(text).toContain(`truncated: ${truncated}: PNG without its IEND chunk`);
