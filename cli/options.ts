@@ -42,13 +42,17 @@ async function withDatasetSpec(raw: Record<string, unknown>): Promise<Record<str
   const { dataset, datasetSpec, datasetRoot } = raw;
   if (typeof datasetSpec === 'string') return { ...raw, datasetSpec: await loadDatasetSpec(datasetSpec, settingsFromEnv().s3) };
   if (datasetSpec !== undefined || typeof dataset !== 'string' || isBuiltInDataset(dataset)) return raw;
+  return { ...raw, datasetSpec: await specUnderRoot(dataset, datasetRoot, 'dataset') };
+}
+
+/** The dataset.json of a dataset of your own under the root a config names; none is a config error naming `field` (exit 2). */
+async function specUnderRoot(dataset: string, datasetRoot: unknown, field: string): Promise<unknown> {
   const root = typeof datasetRoot === 'string' ? datasetRoot : DEFAULT_DATASET_ROOT;
   try {
-    return { ...raw, datasetSpec: await resolveDatasetSpec(dataset, root, settingsFromEnv().s3) };
+    return await resolveDatasetSpec(dataset, root, settingsFromEnv().s3);
   } catch (err) {
-    // No spec anywhere: a config error naming the field (exit 2), as for any unknown value.
     if (err instanceof UnknownDatasetError) {
-      throw new ConfigError([`dataset: unknown dataset ${JSON.stringify(dataset)}; expected one of ${DATASET_NAMES.join(', ')}, or a dataset of your own with ${err.where}`]);
+      throw new ConfigError([`${field}: unknown dataset ${JSON.stringify(dataset)}; expected one of ${DATASET_NAMES.join(', ')}, or a dataset of your own with ${err.where}`]);
     }
     throw err;
   }
@@ -72,7 +76,18 @@ export async function sweepConfigFrom(flags: SweepFlags): Promise<SweepConfig> {
       parallelism: numeric(flags.parallelism),
     }).filter(([, v]) => v !== undefined),
   );
-  return parseSweepConfig({ ...base, ...overrides }, flags.config);
+  const raw: Record<string, unknown> = { ...base, ...overrides };
+  // Datasets of your own get their specs from their dataset.json, as `run` does, unless the config gives them.
+  if (Array.isArray(raw.datasets)) {
+    const given = (typeof raw.datasetSpecs === 'object' && raw.datasetSpecs !== null ? raw.datasetSpecs : {}) as Record<string, unknown>;
+    const datasetRoot = (raw.base as Record<string, unknown> | undefined)?.datasetRoot;
+    const specs = { ...given };
+    for (const [i, dataset] of raw.datasets.entries()) {
+      if (typeof dataset === 'string' && !isBuiltInDataset(dataset) && specs[dataset] === undefined) specs[dataset] = await specUnderRoot(dataset, datasetRoot, `datasets.${i}`);
+    }
+    if (Object.keys(specs).length > 0) raw.datasetSpecs = specs;
+  }
+  return parseSweepConfig(raw, flags.config);
 }
 
 /** `all` or a comma list of queue names. */

@@ -2,7 +2,7 @@ import {
   WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client,
 } from '@temporalio/client';
 import { hashOf } from '../stages/config/canonical-hash';
-import { parseExperimentConfig, sweepRatios, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
+import { parseExperimentConfig, sweepCell, sweepRatios, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
 import type { ExperimentInput } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
 import { STAGE_VERSIONS } from '../stages/activity-table';
@@ -63,7 +63,7 @@ export function planSweep(sweep: SweepConfig): SweepInput {
   for (const dataset of sweep.datasets) {
     for (const ratio of sweepRatios(sweep, dataset)) {
       for (const seed of sweep.seeds) {
-        const config = parseExperimentConfig({ ...sweep.base, dataset, ratio, seed });
+        const config = parseExperimentConfig(sweepCell(sweep, dataset, ratio, seed));
         const { workflowId, ...input } = experimentIdentity(config);
         cells.push({ workflowId, input });
       }

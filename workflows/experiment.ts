@@ -8,6 +8,7 @@ import type {
   StageReuse, TrainClassifierInput,
 } from '../stages/contracts';
 import { TASK_QUEUES } from '../stages/activity-table';
+import { datasetRefOf } from './dataset-ref';
 import { roleTraining } from '../stages/config/role-training';
 import { configAsRun } from '../stages/config/as-run';
 import { experimentResultsKey } from '../stages/report/result-keys';
@@ -34,8 +35,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
   const { experimentId } = input;
   const config = configAsRun(input.config);
   const live = installLiveDetails(control, `DiffuBias ${config.dataset} at ${config.ratio}% conflicting, seed ${config.seed}`);
-  // A configured dataset carries its spec to every stage; a built-in's inputs stay as they were (their keys too).
-  const dataset: DatasetRef = { name: config.dataset, ratio: config.ratio, seed: config.seed, root: config.datasetRoot, ...(config.datasetSpec ? { spec: config.datasetSpec } : {}) };
+  const dataset = datasetRefOf(config);
 
   const enter = async (stage: string) => {
     await control.whenRunning();

@@ -9,6 +9,7 @@ import { aggregateSweep, type SweepRow } from '../stages/report/sweep-aggregate'
 import { sweepResultsKey } from '../stages/report/result-keys';
 import { TASK_QUEUES } from '../stages/activity-table';
 import { callActivity } from './call-activity';
+import { datasetRefOf } from './dataset-ref';
 import { installControl } from './control';
 import { queuedExperimentAttributes, SEARCH_ATTRIBUTES } from './definitions';
 import { slidingWindow } from './sliding-window';
@@ -117,7 +118,7 @@ async function prepareDatasets(cells: readonly SweepCell[]): Promise<void> {
   }
   await Promise.all([...first.values()].map(({ experimentId, config }) =>
     callActivity('prepareDataset', `prepare ${config.dataset} at ${config.ratio}% conflicting for the sweep's cells`, {
-      experimentId, dataset: { name: config.dataset, ratio: config.ratio, seed: config.seed, root: config.datasetRoot },
+      experimentId, dataset: datasetRefOf(config),
     }).catch((err: unknown) => {
       if (isCancellation(err)) throw err;
     })));

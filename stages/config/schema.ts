@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DATASET_NAMES, DATASETS, isBuiltInDataset, type DatasetName } from '../../datasets/specs';
-import { datasetSpecSchema } from '../../datasets/spec-schema';
+import { DATASET_NAME, DATASET_NAME_RULE, datasetSpecSchema, type ConfiguredDatasetSpec } from '../../datasets/spec-schema';
 import { ConfigError } from '../../core/errors';
 import { describeIssues } from '../../core/zod-issues';
 import { SCHEDULER_KINDS, type SchedulerKind } from '../../engines/diffusion/schedulers/config';
@@ -192,7 +192,10 @@ export type ValidationConfig = SelectionConfig['valid'];
 
 export const sweepConfigSchema = z
   .object({
-    datasets: z.array(z.enum(DATASET_NAMES)).min(1),
+    /** Built-ins, or datasets of your own (each with its spec in datasetSpecs). */
+    datasets: z.array(z.string().regex(DATASET_NAME, `a dataset name is ${DATASET_NAME_RULE}`)).min(1),
+    /** The specs of the datasets of your own that `datasets` names; the CLI fills them from each one's dataset.json. */
+    datasetSpecs: z.record(z.string(), datasetSpecSchema).default({}),
     /** Percents of bias-conflicting samples, or `paper` = each dataset's own ratios from the paper (Colored MNIST 0.5/1/2/5, BAR 1/5, ...). */
     ratios: z.union([z.array(z.number().gt(0).lt(100)).min(1), z.literal('paper')]).default('paper'),
     seeds: z.array(z.number().int().min(0)).min(1),
@@ -233,17 +236,33 @@ export function parseSweepConfig(raw: unknown, source?: string): SweepConfig {
   if (!result.success) throw new ConfigError(describeIssues(result.error), source);
   // Each cell must be a valid experiment: check them all before anything starts.
   const problems: string[] = [];
-  for (const dataset of result.data.datasets) {
-    const cell = experimentConfigSchema.safeParse(withPaperTraining({ ...result.data.base, dataset, ratio: sweepRatios(result.data, dataset)[0], seed: 0 }));
+  for (const [i, dataset] of result.data.datasets.entries()) {
+    if (!isBuiltInDataset(dataset) && !result.data.datasetSpecs[dataset]) {
+      problems.push(`datasets.${i}: unknown dataset ${JSON.stringify(dataset)}; expected one of ${DATASET_NAMES.join(', ')}, or a dataset of your own with its spec in datasetSpecs`);
+      continue;
+    }
+    const ratios = sweepRatios(result.data, dataset);
+    if (ratios.length === 0) {
+      problems.push(`ratios: paper, but ${dataset}'s spec lists no paperRatios; give the ratios`);
+      continue;
+    }
+    const cell = experimentConfigSchema.safeParse(withPaperTraining(sweepCell(result.data, dataset, ratios[0]!, 0)));
     if (!cell.success) problems.push(...describeIssues(cell.error).map((line) => `base.${line}`));
   }
   if (problems.length > 0) throw new ConfigError([...new Set(problems)], source);
   return result.data;
 }
 
-/** The ratios a sweep runs for one dataset: its own list, or the paper's for that dataset. */
-export function sweepRatios(sweep: Pick<SweepConfig, 'ratios'>, dataset: DatasetName): readonly number[] {
-  return sweep.ratios === 'paper' ? DATASETS[dataset].paperRatios : sweep.ratios;
+/** The ratios a sweep runs for one dataset: its own list, or the paper's (a spec's paperRatios) for that dataset. */
+export function sweepRatios(sweep: Pick<SweepConfig, 'ratios' | 'datasetSpecs'>, dataset: string): readonly number[] {
+  if (sweep.ratios !== 'paper') return sweep.ratios;
+  return isBuiltInDataset(dataset) ? DATASETS[dataset].paperRatios : (sweep.datasetSpecs[dataset]?.paperRatios ?? []);
+}
+
+/** One cell's raw experiment config: the base, the cell, and a dataset of your own's spec. */
+export function sweepCell(sweep: Pick<SweepConfig, 'base' | 'datasetSpecs'>, dataset: string, ratio: number, seed: number): Record<string, unknown> {
+  const spec: ConfiguredDatasetSpec | undefined = sweep.datasetSpecs[dataset];
+  return { ...sweep.base, dataset, ...(spec ? { datasetSpec: spec } : {}), ratio, seed };
 }
 
 export function numClasses(dataset: DatasetName): number {

@@ -2,12 +2,13 @@ import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { experimentConfigFrom } from '../../cli/options';
-import { submitExperiment } from '../../cli/submit';
+import { experimentConfigFrom, sweepConfigFrom } from '../../cli/options';
+import { planSweep, submitExperiment, submitSweep } from '../../cli/submit';
 import { ConfigError } from '../../core/errors';
 import { parseExperimentConfig } from '../../stages/config/schema';
 import type { ExperimentResult, FilterCaptionsInput } from '../../stages/contracts';
 import { prepareDatasetEngine } from '../../stages/prepare-dataset';
+import type { SweepResult } from '../../workflows/sweep';
 import { doubleEngines } from '../doubles/engines';
 import { startHarness, type Harness } from '../support/harness';
 import { writeSyntheticCmnist } from '../support/synthetic-dataset';
@@ -94,4 +95,27 @@ describe('a dataset described by configuration (DisEnt layout, dataset.json)', (
     expect(() => parseExperimentConfig({ dataset: 'cmnist', ratio: 1, datasetSpec: spec })).toThrow(/datasetSpec: cmnist is built in/);
     expect(() => parseExperimentConfig({ dataset: 'other', ratio: 1, datasetSpec: spec })).toThrow(/datasetSpec\.name: "mydigits" is not the config's dataset "other"/);
   });
+
+  it('a sweep over a dataset of your own: specs from dataset.json, prepared by the sweep with its spec, a row in the table', async () => {
+    const file = join(root, 'sweep.json');
+    writeFileSync(file, JSON.stringify({
+      datasets: ['mydigits'], ratios: [1], seeds: [0, 1], parallelism: 2,
+      base: { datasetRoot: root, train: { epochs: 1 }, topK: { k: 4 }, generate: { images: 4, batchSize: 2 } },
+    }));
+    const sweep = await sweepConfigFrom({ config: file });
+    expect(sweep.datasetSpecs.mydigits).toMatchObject({ name: 'mydigits', classWords: spec.classWords });
+    const plan = planSweep(sweep);
+    expect(plan.cells.map((c) => c.input.config.datasetSpec?.name)).toEqual(['mydigits', 'mydigits']);
+    const { workflowId } = await submitSweep(h.stack.client, plan);
+    const result = (await h.stack.client.workflow.getHandle(workflowId).result()) as SweepResult;
+    expect(result.experiments.map((e) => e.status)).toEqual(['completed', 'completed']);
+    expect(result.rows.map((r) => [r.dataset, r.ratio, r.seeds])).toEqual([['mydigits', 1, [0, 1]]]);
+    // The sweep prepared the dataset itself (with the spec: without it the stage refuses an unknown name).
+    const events = (await h.stack.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareDataset')).toHaveLength(1);
+    expect(events.filter((e) => e.activityTaskFailedEventAttributes)).toHaveLength(0);
+    // `ratios: paper` needs the spec to list them; an unknown name is refused naming its place in the list.
+    await expect(sweepConfigFrom({ config: file, ratios: 'paper' })).rejects.toThrow("ratios: paper, but mydigits's spec lists no paperRatios; give the ratios");
+    await expect(sweepConfigFrom({ config: file, datasets: 'cmnist,nosuch' })).rejects.toThrow(`datasets.1: unknown dataset "nosuch"`);
+  }, 180_000);
 });
