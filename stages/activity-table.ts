@@ -86,7 +86,7 @@ export const STAGE_DECLARATIONS = {
   evaluate: stage<EvaluateInput, EvaluateOutput>({ queue: 'train', startToCloseTimeout: '4h', heartbeatTimeout: '1m', version: 3 }),
   // version 2: UMAP at 200 layout epochs; the output names the judge's verdict on the generated set.
   // 3: the judge and the colours moved to inspectGenerated.
-  analyzeModels: stage<AnalyzeModelsInput, AnalyzeModelsOutput>({ queue: 'train', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 3 }),
+  analyzeModels: stage<AnalyzeModelsInput, AnalyzeModelsOutput>({ queue: 'train', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 4 }),
 } as const;
 
 export type StageName = keyof typeof STAGE_DECLARATIONS;

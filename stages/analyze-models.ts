@@ -87,11 +87,15 @@ export const analyzeModelsEngine: StageEngine<AnalyzeModelsInput, AnalyzeModelsO
   // Embedding: f_D's penultimate features of aligned, conflicting and generated training images.
   const rng = new Rng(deriveSeed(input.seed, 7));
   const generated = input.generatedManifests.length ? await generatedItems(ctx.store, input.generatedManifests) : [];
-  const groups: [EmbeddingGroup, ImageItem[]][] = [
-    ['aligned', sample(train.items.filter((i) => i.label === i.bias), input.embeddingPoints, rng)],
-    ['conflicting', sample(train.items.filter(isConflicting), input.embeddingPoints, rng)],
-    ['generated', sample(generated, input.embeddingPoints, rng)],
-  ];
+  // Without bias labels the real images are one group: neither aligned nor conflicting is known.
+  const labelled = train.items.some((i) => biasKnown(i.bias));
+  const real: [EmbeddingGroup, ImageItem[]][] = labelled
+    ? [
+      ['aligned', sample(train.items.filter((i) => i.label === i.bias), input.embeddingPoints, rng)],
+      ['conflicting', sample(train.items.filter(isConflicting), input.embeddingPoints, rng)],
+    ]
+    : [['real', sample(train.items, input.embeddingPoints, rng)]];
+  const groups: [EmbeddingGroup, ImageItem[]][] = [...real, ['generated', sample(generated, input.embeddingPoints, rng)]];
   const rows: { group: EmbeddingGroup; label: number; features: number[] }[] = [];
   for (const [group, items] of groups) {
     if (items.length === 0) continue;
@@ -123,7 +127,7 @@ export const ANALYSIS: ArtifactKind<Analysis> = jsonArtifact('analysis.json', z.
   }),
   embedding: z.object({
     method: z.literal('umap'), model: z.literal('debiased'),
-    points: z.array(z.object({ x: z.number(), y: z.number(), group: z.enum(['aligned', 'conflicting', 'generated']), label: z.number().int() })),
+    points: z.array(z.object({ x: z.number(), y: z.number(), group: z.enum(['aligned', 'conflicting', 'real', 'generated']), label: z.number().int() })),
   }),
   judge: INSPECTION_SCHEMA.shape.judge.optional(),
   colours: INSPECTION_SCHEMA.shape.colours.optional(),

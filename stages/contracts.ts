@@ -247,7 +247,8 @@ export interface Inspection {
   colours: ColourGrid<string>;
 }
 
-export type EmbeddingGroup = 'aligned' | 'conflicting' | 'generated';
+/** `real`: a dataset's training images where it has no bias labels to split them by. */
+export type EmbeddingGroup = 'aligned' | 'conflicting' | 'real' | 'generated';
 
 /** analyzeModels' file: what f_B and f_D look at, and how f_D sees real and generated images. */
 export interface Analysis {

@@ -144,19 +144,20 @@ function lossChart(h: LossHistogram | undefined): ChartSpec | undefined {
   };
 }
 
-const GROUP_COLORS = { aligned: '#9e9e9e', conflicting: '#d62728', generated: '#1f77b4' } as const;
+const GROUP_COLORS = { aligned: '#9e9e9e', conflicting: '#d62728', real: '#9e9e9e', generated: '#1f77b4' } as const;
+const GROUP_NAMES = { aligned: 'real, bias-aligned', conflicting: 'real, bias-conflicting', real: 'real (no bias labels)', generated: 'generated' } as const;
 
 function embeddingChart(analysis: ReportData['analysis']): ChartSpec | undefined {
   const points = analysis?.embedding.points ?? [];
   if (points.length === 0) return undefined;
-  const groups = (['aligned', 'conflicting', 'generated'] as const).filter((g) => points.some((p) => p.group === g));
+  const groups = (['aligned', 'conflicting', 'real', 'generated'] as const).filter((g) => points.some((p) => p.group === g));
   return {
-    id: 'chart-embedding', label: "UMAP of f_D's penultimate features: real bias-aligned, real bias-conflicting and generated training images",
+    id: 'chart-embedding', label: `UMAP of f_D's penultimate features: ${groups.map((g) => GROUP_NAMES[g]).join(', ')} training images`,
     config: {
       type: 'scatter',
       data: {
         datasets: groups.map((g) => ({
-          label: g === 'generated' ? 'generated' : `real, bias-${g}`, backgroundColor: GROUP_COLORS[g], pointRadius: 2.5,
+          label: GROUP_NAMES[g], backgroundColor: GROUP_COLORS[g], pointRadius: 2.5,
           data: points.filter((p) => p.group === g).map((p) => ({ x: p.x, y: p.y })),
         })),
       },
