@@ -98,9 +98,19 @@ program
   .option('--queues <list>', 'all, or a comma list of workflow,cpu,train,caption,generate', 'all')
   .option('--concurrency <pairs>', 'activities at once per queue, e.g. train=1,caption=4')
   .option('--quiet', 'log warnings and errors only')
-  .action(async (opts: { queues: string; concurrency?: string; quiet?: boolean }) => {
+  .option('--supervise', 'run the worker as a child process and start it again (with backoff) whenever it dies')
+  .action(async (opts: { queues: string; concurrency?: string; quiet?: boolean; supervise?: boolean }) => {
     const queues = parseQueues(opts.queues);
     const concurrency = parseConcurrency(opts.concurrency);
+    if (opts.supervise) {
+      if (opts.concurrency) throw new ConfigError(['--concurrency: not with --supervise (the supervised worker takes the defaults)']);
+      const { superviseActivityWorker } = require('./stack/activity-worker-process') as typeof import('./stack/activity-worker-process');
+      const supervised = superviseActivityWorker({ queues, env: process.env, quiet: opts.quiet ?? false, log: err });
+      err(`supervising the worker for ${queues.join(', ')} (pid ${supervised.pid}): started again with backoff whenever it dies`);
+      untilSignal(() => supervised.stop());
+      await supervised.done;
+      return;
+    }
     installWorkerLogging(err, opts.quiet ? 'WARN' : 'INFO');
     const { workers, done } = await workerSide().startProductWorkers({ settings: settingsFromEnv(), queues, concurrency, log: err });
     untilSignal(async () => {
@@ -371,8 +381,13 @@ cluster.command('up').description('start whatever part is not running (idempoten
 cluster.command('down').description('stop every part, workers first (idempotent)').action(async () => {
   await clusterSide().clusterDown(settingsFromEnv(), err);
 });
-cluster.command('setup').description('against TEMPORAL_ADDRESS and the configured S3: search attributes, bucket, demo bundles on S3 (compose\'s setup step)').action(async () => {
-  await clusterSide().clusterSetup(settingsFromEnv(), err);
+cluster.command('setup').description('against TEMPORAL_ADDRESS and the configured S3: search attributes, bucket, demo bundles on S3 (compose\'s setup step)')
+  .option('--experiment <file>', 'also write the demo experiment with its dataset and bundles on that S3')
+  .action(async (opts: { experiment?: string }) => {
+  await clusterSide().clusterSetup(settingsFromEnv(), err, opts.experiment);
+});
+cluster.command('stage-images <dir>').description("the local service images' build context: the Go binaries, SQL schema and configs cluster up uses (docker/services/build.sh)").action(async (dir: string) => {
+  await (require('./cluster/images') as typeof import('./cluster/images')).stageServiceImages(dir, err);
 });
 cluster.command('status').description('each process: running or not, and its log').action(() => {
   for (const line of clusterSide().clusterStatus(settingsFromEnv())) out(line);

@@ -174,20 +174,13 @@ export async function clusterUp(settings: Settings, log: (line: string) => void)
     const before = existsSync(log_) ? readFileSync(log_, 'utf8').length : 0;
     await ensureProcess(state, paths, name, log,
       () => startDetached({
-        name, command: process.execPath, args: [join(PROJECT_ROOT, 'bin', 'diffubias.js'), 'worker', '--queues', worker.queues],
+        name, command: process.execPath, args: [join(PROJECT_ROOT, 'bin', 'diffubias.js'), 'worker', '--supervise', '--queues', worker.queues],
         env: { ...process.env, ...env, DIFFUBIAS_HOME: home }, cwd: home, log: log_, marker: 'diffubias.js',
       }),
       async () => readFileSync(log_, 'utf8').slice(before).includes('worker serving'), 120_000);
   }
 
-  // Everything the experiment reads is on S3: no worker needs this checkout's files but the code.
-  const demo = demoConfig(1, 0);
-  const experiment = demoConfig(1, 0, {
-    datasetRoot: `s3://${CLUSTER_BUCKET}/datasets`,
-    caption: { ...demo.caption, model: captioner },
-    generate: { ...demo.generate, model: generator },
-  });
-  await writeFile(paths.experiment, JSON.stringify(experiment, null, 2));
+  await writeClusterExperiment(paths.experiment, CLUSTER_BUCKET, captioner, generator);
   await writeFile(paths.env, Object.entries(env).map(([k, v]) => `export ${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
   log(`cluster up: Temporal ${CLUSTER_ADDRESS} (PostgreSQL ${CLUSTER_HOST}:${CLUSTER_PORTS.postgres}), S3 ${CLUSTER_S3_ENDPOINT}${ui ? `, Web UI http://${CLUSTER_HOST}:${CLUSTER_PORTS.ui}` : ''}, ${CLUSTER_WORKERS.length} workers`);
   log(`use it: source ${paths.env}; npx diffubias run --config ${paths.experiment} --follow`);
@@ -200,8 +193,9 @@ export async function clusterDown(settings: Settings, log: (line: string) => voi
   const state = loadState(paths);
   const order = [...CLUSTER_WORKERS.map((w) => `worker-${w.name}`), 'temporal-ui', 's3-gateway', 'temporal-server'];
   const workers = order.filter((name) => name.startsWith('worker-') && state.processes[name]);
-  // Workers stop together: each drains its own activities (up to 30 s), in parallel.
-  await Promise.all(workers.map(async (name) => log(`${name}: ${await stopProcess(state.processes[name]!, 30_000)}`)));
+  // Workers stop together: each supervisor stops its worker, which drains its own activities (up
+  // to 30 s), in parallel.
+  await Promise.all(workers.map(async (name) => log(`${name}: ${await stopProcess(state.processes[name]!, 45_000)}`)));
   for (const name of order.filter((n) => !n.startsWith('worker-'))) {
     const proc = state.processes[name];
     if (proc) log(`${name}: ${await stopProcess(proc)}`);
@@ -232,7 +226,7 @@ export function clusterEnvLines(settings: Settings): string[] {
  * What `cluster up` does against a Temporal and an S3 that run elsewhere (docker/compose.yaml's
  * setup step): the namespace's search attributes, the bucket, the demo bundles on S3. Idempotent.
  */
-export async function clusterSetup(settings: Settings, log: (line: string) => void): Promise<void> {
+export async function clusterSetup(settings: Settings, log: (line: string) => void, experimentFile?: string): Promise<void> {
   const connection = await connectWhenServing(settings.temporal.address, 5 * 60_000);
   try {
     await ensureNamespace(connection, settings.temporal.namespace, 7, log);
@@ -245,7 +239,25 @@ export async function clusterSetup(settings: Settings, log: (line: string) => vo
   } finally {
     store.destroy();
   }
-  await uploadDemoBundles(settings.s3, log);
+  const [captioner, generator] = await uploadDemoBundles(settings.s3, log);
+  if (experimentFile) {
+    await writeClusterExperiment(experimentFile, settings.s3.bucket, captioner, generator);
+    log(`the demo experiment on this cluster: ${experimentFile}`);
+  }
+}
+
+/**
+ * The demo experiment with everything it reads on S3 (no worker needs this checkout's files but
+ * the code): the dataset root in the bucket and the bundles setup copied there.
+ */
+async function writeClusterExperiment(file: string, bucket: string, captioner: string, generator: string): Promise<void> {
+  const demo = demoConfig(1, 0);
+  const experiment = demoConfig(1, 0, {
+    datasetRoot: `s3://${bucket}/datasets`,
+    caption: { ...demo.caption, model: captioner },
+    generate: { ...demo.generate, model: generator },
+  });
+  await writeFile(file, JSON.stringify(experiment, null, 2));
 }
 
 /** The bundles the demo experiment names (its captioner, its generator), under `bundles/demo/<folder name>`; their s3:// URIs. */

@@ -99,7 +99,7 @@ describe('the cluster under faults', () => {
     const victim = await trainingAt(cluster.client, workflowId, 3);
     const worker = workerByIdentity(cluster.settings, victim.identity);
     expect(worker, `worker ${victim.identity}`).toBeDefined();
-    process.kill(worker!.pid, 'SIGKILL');
+    process.kill(worker!.workerPid, 'SIGKILL');
     const killedAt = Date.now();
     const retried = await retriedElsewhere(cluster.client, workflowId, victim);
     const seconds = (Date.now() - killedAt) / 1000;
@@ -188,7 +188,7 @@ describe('the cluster under faults', () => {
     const workflowId = await start(config);
     const running = await trainingAt(cluster.client, workflowId, 2);
     const worker = workerByIdentity(cluster.settings, running.identity)!;
-    process.kill(worker.pid, 'SIGKILL');
+    process.kill(worker.workerPid, 'SIGKILL');
     // The checkpoint the retry is handed: the one named in the last heartbeat the server kept.
     const last = await activityWhen(cluster.client, workflowId, 'trainClassifier', (p) => p.activityId === running.activityId);
     const key = last.details!.checkpointKey!;
@@ -214,17 +214,19 @@ describe('the cluster under faults', () => {
     const workflowId = await start(config);
     const running = await activityWhen(cluster.client, workflowId, 'generateBatch', (p) => (p.details?.done ?? 0) >= 200, 15 * 60_000);
     const worker = workerByIdentity(cluster.settings, running.identity)!;
-    process.kill(worker.pid, 'SIGKILL');
+    process.kill(worker.workerPid, 'SIGKILL');
     const last = await activityWhen(cluster.client, workflowId, 'generateBatch', (p) => p.activityId === running.activityId);
-    // One generate worker in this cluster: started again, as its process manager would.
+    // One generate worker in this cluster: its supervisor starts it again, and says so.
     const logFrom = statSync(worker.log).size;
-    await clusterUp(cluster.settings, () => {});
     const retried = await retriedElsewhere(cluster.client, workflowId, last);
     await completes(cluster.client, workflowId);
-    const reusedLine = readFileSync(worker.log, 'utf8').slice(logFrom).split('\n').find((l) => /reusing \d+ images of a previous attempt/.test(l));
+    const after = readFileSync(worker.log, 'utf8').slice(logFrom).split('\n');
+    const restartedLine = after.find((l) => /activity worker \(generate\) exited with SIGKILL; restarting it in \d+ s/.test(l));
+    expect(restartedLine).toBeDefined();
+    const reusedLine = after.find((l) => /reusing \d+ images of a previous attempt/.test(l));
     expect(reusedLine).toBeDefined();
     const batch = await exactBatch(config, 0, 1200);
-    evidence(`generate kill: ${worker.name} killed at ${last.details?.done}/${last.details?.total} images stored; attempt ${retried.attempt} on the restarted worker: "${reusedLine!.trim().slice(0, 120)}"; ${batch}`);
+    evidence(`generate kill: ${worker.name}'s worker killed at ${last.details?.done}/${last.details?.total} images stored; its supervisor: "${restartedLine!.trim().slice(0, 100)}"; attempt ${retried.attempt} on the restarted worker: "${reusedLine!.trim().slice(0, 120)}"; ${batch}`);
   });
 
   it('S3 unavailable for 30 s during generation: the run completes, every batch exactly once', async () => {

@@ -53,10 +53,28 @@ export function processes(s: Settings): Record<string, ManagedProcess> {
   }
 }
 
-/** The cluster's worker process whose Temporal identity (`<pid>@<host>`) is given. */
-export function workerByIdentity(s: Settings, identity: string): ManagedProcess | undefined {
+/** A cluster worker: its supervisor as `cluster up` recorded it, and the worker process it runs now. */
+export type ClusterWorker = ManagedProcess & { workerPid: number };
+
+/** The parent of a process, from /proc (undefined once it is gone). */
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The cluster worker whose Temporal identity (`<pid>@<host>`, the supervised worker's pid) is given.
+ * Kill `workerPid` to lose the worker (its supervisor starts it again); the log is the supervisor's.
+ */
+export function workerByIdentity(s: Settings, identity: string): ClusterWorker | undefined {
   const pid = Number(identity.split('@')[0]);
-  return Object.values(processes(s)).find((p) => p.pid === pid && p.name.startsWith('worker-') && isRunning(p));
+  const parent = parentPid(pid);
+  const proc = Object.values(processes(s)).find((p) => p.pid === parent && p.name.startsWith('worker-') && isRunning(p));
+  return proc && { ...proc, workerPid: pid };
 }
 
 /**

@@ -1,4 +1,6 @@
 /** The dev stack's activity worker runs as a child process: it polls, stops on request, and a crash is reported. */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnActivityWorker, superviseActivityWorker } from '../../cli/stack/activity-worker-process';
@@ -24,15 +26,22 @@ function childEnv(): NodeJS.ProcessEnv {
   };
 }
 
-async function untilPolled(queue: string, timeoutMs = 90_000): Promise<void> {
+/** The identities (`<pid>@<host>`) the server lists as polling the queue: dead pollers stay listed for a while. */
+async function pollers(queue: string): Promise<string[]> {
+  const { pollers: listed } = await h.stack.client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: queue },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+  });
+  return (listed ?? []).map((p) => p.identity ?? '').filter((id) => id !== '');
+}
+
+/** Waits until someone not in `except` polls the queue; returns its identity. */
+async function untilPolled(queue: string, timeoutMs = 90_000, except: readonly string[] = []): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const { pollers } = await h.stack.client.workflowService.describeTaskQueue({
-      namespace: 'default',
-      taskQueue: { name: queue },
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    });
-    if ((pollers ?? []).length > 0) return;
+    const fresh = (await pollers(queue)).filter((id) => !except.includes(id));
+    if (fresh.length > 0) return fresh[0]!;
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`nobody polled ${queue}`);
@@ -70,4 +79,28 @@ describe('activity worker process', () => {
     await expect(worker.done).resolves.toBeUndefined();
     expect(() => process.kill(worker.pid!, 0)).toThrow();
   }, 120_000);
+
+  it('`diffubias worker --supervise` (how the local cluster runs its workers): a killed worker is started again, the log says so; SIGTERM stops both', async () => {
+    const before = await pollers(TASK_QUEUES.cpu);
+    const supervisor = spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'diffubias.js'), 'worker', '--supervise', '--queues', 'cpu'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    supervisor.stdout!.on('data', (b: Buffer) => { log += b.toString(); });
+    supervisor.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
+    const exited = new Promise<number | null>((resolve) => supervisor.once('exit', (code) => resolve(code)));
+    try {
+      const first = await untilPolled(TASK_QUEUES.cpu, 90_000, before);
+      const workerPid = Number(first.split('@')[0]);
+      expect(workerPid).not.toBe(supervisor.pid);
+      process.kill(workerPid, 'SIGKILL');
+      // Temporal keeps a dead poller listed for a while: wait for a new identity.
+      const second = await untilPolled(TASK_QUEUES.cpu, 90_000, [...before, first]);
+      expect(second).not.toBe(first);
+      expect(log).toMatch(/activity worker \(cpu\) exited with SIGKILL; restarting it in 1 s \(restart 1\)/);
+      supervisor.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(() => process.kill(Number(second.split('@')[0]), 0)).toThrow();
+    } finally {
+      if (supervisor.exitCode === null) supervisor.kill('SIGKILL');
+    }
+  }, 180_000);
 });
