@@ -1,4 +1,4 @@
-/** The fault suite's view of the local cluster: start it, find and kill its processes, read a run's history. */
+/** The fault suites' view of a cluster (local processes or compose): start it, find and kill its parts, read a run's history. */
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -81,8 +81,8 @@ export function workerByIdentity(s: Settings, identity: string): ClusterWorker |
  * The cluster's demo experiment made small enough for a fault case to run in minutes, with a seed
  * of its own so that nothing is reused from another case or an earlier run of the suite.
  */
-export function faultExperiment(s: Settings, seed: number, overrides: Record<string, unknown> = {}): ExperimentConfig {
-  const base = JSON.parse(readFileSync(clusterPaths(s).experiment, 'utf8')) as ExperimentConfig;
+export function faultExperiment(s: Settings, seed: number, overrides: Record<string, unknown> = {}, baseFile = clusterPaths(s).experiment): ExperimentConfig {
+  const base = JSON.parse(readFileSync(baseFile, 'utf8')) as ExperimentConfig;
   return parseExperimentConfig({
     ...base,
     seed,
