@@ -12,7 +12,7 @@ import { settingsFromEnv, type Settings } from '../../core/settings';
 import { ArtifactStore } from '../../core/store';
 import { submitExperiment } from '../../cli/submit';
 import type { ExperimentConfig } from '../../stages/config/schema';
-import { activityWhen, completes, evidence, faultExperiment, historyOf, trainingAt, until, type PendingActivity } from '../faults/cluster';
+import { activityWhen, completes, completionsPerActivity, evidence, faultExperiment, trainingAt, until, type PendingActivity } from '../faults/cluster';
 
 const HOME = process.env.DIFFUBIAS_HOME ?? '.diffubias';
 const DIR = join(HOME, 'docker');
@@ -56,20 +56,6 @@ async function start(config: ExperimentConfig): Promise<string> {
   return (await submitExperiment(client, config)).workflowId;
 }
 
-/** Completions per activity in the experiment's own history. */
-async function completionsPerActivity(workflowId: string): Promise<Map<string, number>> {
-  const scheduled = new Map<number, string>();
-  const counts = new Map<string, number>();
-  for (const e of await historyOf(client, workflowId)) {
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(Number(e.eventId), e.activityTaskScheduledEventAttributes.activityId ?? '');
-    const done = e.activityTaskCompletedEventAttributes;
-    if (done) {
-      const id = scheduled.get(Number(done.scheduledEventId)) ?? '?';
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-  }
-  return counts;
-}
 
 /** The next attempt of `victim`'s activity, once it heartbeats (a restarted container keeps its identity). */
 function nextAttempt(workflowId: string, victim: PendingActivity): Promise<PendingActivity> {
@@ -94,7 +80,7 @@ describe('the compose cluster under faults', () => {
     const logs = execFileSync('sh', ['-c', `docker logs --since ${logsFrom} ${name} 2>&1`], { encoding: 'utf8' });
     const line = logs.split('\n').find((l) => l.includes('resuming after epoch'));
     expect(line).toBeDefined();
-    const counts = await completionsPerActivity(workflowId);
+    const counts = await completionsPerActivity(client, workflowId);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     evidence(`train container kill: main process of ${name} killed at epoch ${victim.details?.epoch}; restart policy restarted it (RestartCount ${restarts} -> ${docker('inspect', '-f', '{{.RestartCount}}', name)}); attempt ${retried.attempt} heartbeating ${seconds.toFixed(1)} s after the kill: "${line!.trim().slice(0, 120)}"; completed, each of ${counts.size} activities once`);
   });
@@ -105,7 +91,7 @@ describe('the compose cluster under faults', () => {
     const at = await trainingAt(client, workflowId, 2);
     docker('restart', container('postgresql'), container('temporal'));
     const seconds = await completes(client, workflowId);
-    const counts = await completionsPerActivity(workflowId);
+    const counts = await completionsPerActivity(client, workflowId);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     evidence(`Temporal + PostgreSQL containers restarted at training epoch ${at.details?.epoch}: completed ${seconds.toFixed(0)} s later; ${counts.size} activities, each completed once`);
   });
@@ -118,7 +104,7 @@ describe('the compose cluster under faults', () => {
     await new Promise((r) => setTimeout(r, 30_000));
     docker('start', container('s3'));
     const seconds = await completes(client, workflowId);
-    const counts = await completionsPerActivity(workflowId);
+    const counts = await completionsPerActivity(client, workflowId);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     evidence(`S3 container stopped for 30 s at training epoch ${at.details?.epoch}: completed ${seconds.toFixed(0)} s after it came back; ${counts.size} activities, each completed once`);
   });

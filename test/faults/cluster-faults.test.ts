@@ -19,7 +19,7 @@ import { readGeneratedRows } from '../../stages/generated-rows';
 import type { SweepResult } from '../../workflows/sweep';
 import type { ExperimentResult, GeneratedManifestKey } from '../../stages/contracts';
 import {
-  activityWhen, completes, evidence, faultExperiment, historyOf, openCluster, processes, retriedElsewhere, trainingAt, until,
+  activityWhen, completes, completionsPerActivity, evidence, faultExperiment, historyOf, openCluster, processes, retriedElsewhere, trainingAt, until,
   workerByIdentity, type Cluster, type PendingActivity,
 } from './cluster';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -76,21 +76,6 @@ async function weightsAt(store: ArtifactStore, modelKey: string): Promise<number
   return (groups.weights ?? []).map((t) => Array.from(t.data));
 }
 
-/** Every activity completed exactly once in the experiment's own history. */
-async function completionsPerActivity(workflowId: string): Promise<Map<string, number>> {
-  const scheduled = new Map<number, string>();
-  const counts = new Map<string, number>();
-  for (const e of await historyOf(cluster.client, workflowId)) {
-    const id = Number(e.eventId);
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityId ?? '');
-    const done = e.activityTaskCompletedEventAttributes;
-    if (done) {
-      const activityId = scheduled.get(Number(done.scheduledEventId)) ?? '?';
-      counts.set(activityId, (counts.get(activityId) ?? 0) + 1);
-    }
-  }
-  return counts;
-}
 
 describe('the cluster under faults', () => {
   it('SIGKILL of a train worker mid-epoch: the other resumes from the last epoch checkpoint within about a minute', async () => {
@@ -161,7 +146,7 @@ describe('the cluster under faults', () => {
     await new Promise((r) => setTimeout(r, 30_000));
     await clusterUp(cluster.settings, () => {});
     const seconds = await completes(cluster.client, workflowId);
-    const attempts = Math.max(...(await completionsPerActivity(workflowId)).values());
+    const attempts = Math.max(...(await completionsPerActivity(cluster.client, workflowId)).values());
     evidence(`S3 outage: gateway stopped for 30 s at training epoch ${at.details?.epoch}; the experiment completed ${seconds.toFixed(0)} s after it came back; each activity completed once (max ${attempts})`);
     expect(attempts).toBe(1);
   });
@@ -178,7 +163,7 @@ describe('the cluster under faults', () => {
     await new Promise((r) => setTimeout(r, 5_000));
     await clusterUp(cluster.settings, () => {});
     await completes(cluster.client, workflowId);
-    const counts = await completionsPerActivity(workflowId);
+    const counts = await completionsPerActivity(cluster.client, workflowId);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     evidence(`Temporal + PostgreSQL restart during training: completed; ${counts.size} activities in the experiment's history, each completed once`);
   });

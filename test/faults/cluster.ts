@@ -135,6 +135,21 @@ export async function historyOf(client: Client, workflowId: string): Promise<tem
   return history.events ?? [];
 }
 
+/** Completions per activity id in the experiment's own history (a fault must not make one run twice). */
+export async function completionsPerActivity(client: Client, workflowId: string): Promise<Map<string, number>> {
+  const scheduled = new Map<number, string>();
+  const counts = new Map<string, number>();
+  for (const e of await historyOf(client, workflowId)) {
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(Number(e.eventId), e.activityTaskScheduledEventAttributes.activityId ?? '');
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) {
+      const id = scheduled.get(Number(done.scheduledEventId)) ?? '?';
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
 export async function completes(client: Client, workflowId: string, timeoutMs = 20 * 60_000): Promise<number> {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
