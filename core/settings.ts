@@ -102,6 +102,8 @@ const workerEnvSchema = z.object({
   DIFFUBIAS_GPU_POWER: z.enum(['0', '1']).optional(),
   /** The Temporal Web UI that reports link to. */
   DIFFUBIAS_UI_URL: z.string().url().default('http://localhost:8233'),
+  /** Appended to the worker's Temporal identity (`<pid>@<host>/<name>`): containers share pid 1 and, on the host network, the host name. */
+  DIFFUBIAS_WORKER_NAME: z.string().regex(/^[\w.-]+$/, 'letters, digits, _, . and -').optional(),
 });
 
 /** What a worker's engines run on, and where its reports link to, from the environment (README, "Environment"). */
@@ -114,6 +116,7 @@ export interface WorkerSettings {
   /** Whether this worker's GPU power is its to count (core/energy-meter.ts). */
   readsGpuPower: boolean;
   uiUrl: string;
+  workerName?: string;
 }
 
 /** The worker side of the environment, each variable checked: a bad value is an error naming it, never a silent default. */
@@ -130,5 +133,6 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     generate: { device: e.DIFFUBIAS_GENERATE_DEVICE, intraOpThreads: e.DIFFUBIAS_GENERATE_THREADS, microBatch: e.DIFFUBIAS_GENERATE_MICROBATCH },
     readsGpuPower: e.DIFFUBIAS_GPU_POWER === undefined ? onGpu : e.DIFFUBIAS_GPU_POWER === '1',
     uiUrl: e.DIFFUBIAS_UI_URL.replace(/\/+$/, ''),
+    ...(e.DIFFUBIAS_WORKER_NAME ? { workerName: e.DIFFUBIAS_WORKER_NAME } : {}),
   };
 }

@@ -11,6 +11,8 @@ export interface WorkerSetOptions {
   concurrency?: Partial<Record<QueueName, number>>;
   /** A prebuilt workflow bundle (tests reuse one); absent = bundle workflows/ now. */
   workflowBundle?: WorkflowBundle;
+  /** The workers' Temporal identity; absent = the SDK's `<pid>@<host>`. */
+  identity?: string;
 }
 
 export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', 'index.ts');
@@ -27,6 +29,7 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         connection: options.connection,
         namespace: options.namespace,
         taskQueue: TASK_QUEUES[queue],
+        ...(options.identity ? { identity: options.identity } : {}),
         ...(queue === 'workflow'
           ? {
               ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),

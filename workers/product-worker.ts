@@ -2,7 +2,8 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ArtifactStore } from '../core/store';
 import { productEngines } from '../stages/product-stages';
-import type { Settings } from '../core/settings';
+import { workerSettingsFromEnv, type Settings } from '../core/settings';
+import { hostname } from 'node:os';
 import { createWorkers, runWorkers } from './create-workers';
 import type { QueueName } from '../stages/activity-table';
 
@@ -22,15 +23,22 @@ export async function startProductWorkers(options: ProductWorkerOptions): Promis
   await untilStoreAnswers(store, log);
   const engines = productEngines();
   const connection = options.connection ?? (await NativeConnection.connect({ address: settings.temporal.address }));
+  const { workerName } = workerSettingsFromEnv();
   const workers = await createWorkers({
     connection,
     namespace: settings.temporal.namespace,
     queues: options.queues,
     activities: createActivities({ store, engines }),
     concurrency: options.concurrency,
+    ...(workerName ? { identity: workerIdentity(workerName) } : {}),
   });
   log(`worker serving ${options.queues.join(', ')} (artifacts in ${store.uri('')})`);
   return { workers, done: runWorkers(workers).finally(() => store.destroy()) };
+}
+
+/** The SDK's `<pid>@<host>` with the worker's name after it: what the Web UI and the fault suites read. */
+export function workerIdentity(name: string): string {
+  return `${process.pid}@${hostname()}/${name}`;
 }
 
 /**

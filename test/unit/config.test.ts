@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import { workerSettingsFromEnv } from '../../core/settings';
+import { workerIdentity } from '../../workers/product-worker';
 import { describe, expect, it } from 'vitest';
 import { parseExperimentConfig, parseSweepConfig, type ExperimentConfig } from '../../stages/config/schema';
 import { configAsRun } from '../../stages/config/as-run';
@@ -106,12 +108,15 @@ describe('worker settings from the environment', () => {
     expect(s).toMatchObject({ generate: { device: 'cuda', intraOpThreads: 4, microBatch: 16 }, tfBackend: 'wasm', nativeTf: false, readsGpuPower: true, uiUrl: 'http://ui.example:8080' });
     expect(workerSettingsFromEnv({ DIFFUBIAS_TF_DEVICE: 'gpu', DIFFUBIAS_GPU_POWER: '0' }).readsGpuPower).toBe(false);
     expect(workerSettingsFromEnv({ DIFFUBIAS_GPU_POWER: '1' }).readsGpuPower).toBe(true);
+    expect(workerSettingsFromEnv({ DIFFUBIAS_WORKER_NAME: 'worker-train' }).workerName).toBe('worker-train');
+    expect(workerIdentity('worker-train')).toBe(`${process.pid}@${hostname()}/worker-train`);
   });
 
   it('a bad value is an error naming the variable, not a silent default', () => {
     expect(() => workerSettingsFromEnv({ DIFFUBIAS_GENERATE_DEVICE: 'gpu' })).toThrow(/DIFFUBIAS_GENERATE_DEVICE/);
     expect(() => workerSettingsFromEnv({ DIFFUBIAS_GENERATE_THREADS: '0' })).toThrow(/DIFFUBIAS_GENERATE_THREADS.*positive integer/);
     expect(() => workerSettingsFromEnv({ DIFFUBIAS_CAPTION_DEVICE: 'tpu' })).toThrow(/DIFFUBIAS_CAPTION_DEVICE/);
+    expect(() => workerSettingsFromEnv({ DIFFUBIAS_WORKER_NAME: 'a b' })).toThrow(/DIFFUBIAS_WORKER_NAME/);
     expect(() => workerSettingsFromEnv({ DIFFUBIAS_TF_BACKEND: 'webgl' })).toThrow(/DIFFUBIAS_TF_BACKEND/);
   });
 });
