@@ -1,7 +1,7 @@
 import { readConfigFile } from '../stages/config/load';
 import { DEFAULT_DATASET_ROOT, parseExperimentConfig, parseSweepConfig, type ExperimentConfig, type SweepConfig } from '../stages/config/schema';
 import { loadDatasetSpec, resolveDatasetSpec, UnknownDatasetError } from '../datasets/spec-schema';
-import { DATASET_NAMES, isBuiltInDataset } from '../datasets/specs';
+import { isBuiltInDataset, unknownDatasetMessage } from '../datasets/specs';
 import { settingsFromEnv } from '../core/settings';
 import { ConfigError } from '../core/errors';
 import { QUEUE_NAMES, type QueueName } from '../stages/activity-table';
@@ -52,7 +52,7 @@ async function specUnderRoot(dataset: string, datasetRoot: unknown, field: strin
     return await resolveDatasetSpec(dataset, root, settingsFromEnv().s3);
   } catch (err) {
     if (err instanceof UnknownDatasetError) {
-      throw new ConfigError([`${field}: unknown dataset ${JSON.stringify(dataset)}; expected one of ${DATASET_NAMES.join(', ')}, or a dataset of your own with ${err.where}`]);
+      throw new ConfigError([`${field}: ${unknownDatasetMessage(dataset, err.where)}`]);
     }
     throw err;
   }

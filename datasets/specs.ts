@@ -70,6 +70,11 @@ export function isBuiltInDataset(name: string): name is DatasetName {
   return (DATASET_NAMES as readonly string[]).includes(name);
 }
 
+/** A config error's words for a dataset that is neither built in nor described; `described` says where its spec would be. */
+export function unknownDatasetMessage(name: string, described: string): string {
+  return `unknown dataset ${JSON.stringify(name)}; expected one of ${DATASET_NAMES.join(', ')}, or a dataset of your own with ${described}`;
+}
+
 /** What the pipeline reads of any dataset, a built-in or one described by a spec (datasets/spec-schema.ts). */
 export type DatasetFacts = Omit<DatasetSpec, 'name' | 'publishedAs'> & { name: string; publishedAs?: string } & Pick<LayoutSpec, 'layout' | 'carve' | 'csv'>;
 

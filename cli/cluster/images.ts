@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ensureGoTool, goModuleDir, GO_TOOLS } from './go-tools';
 import { CLUSTER_PINS } from './pins';
-import { temporalServerConfig, writeUiConfig } from './temporal-server';
+import { DYNAMIC_CONFIG, temporalServerConfig, writeUiConfig } from './temporal-server';
 
 /**
  * The build context of the cluster's service images for machines without a container registry
@@ -24,7 +24,7 @@ export async function stageServiceImages(dir: string, log: (line: string) => voi
   await cp(schema, join(dir, 'schema'), { recursive: true });
   const config = temporalServerConfig('{{ env "POSTGRES_PWD" }}', '/etc/temporal/dynamicconfig.yaml');
   await writeFile(join(dir, 'temporal.yaml'), `# enable-template\n${stringify(config)}`);
-  await writeFile(join(dir, 'dynamicconfig.yaml'), 'limit.maxIDLength:\n  - value: 255\n');
+  await writeFile(join(dir, 'dynamicconfig.yaml'), DYNAMIC_CONFIG);
   await writeUiConfig(dir);
   log(`staged the service images' context in ${dir}`);
 }

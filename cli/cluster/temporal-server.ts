@@ -68,13 +68,15 @@ export function temporalServerConfig(password: string, dynamicConfigPath: string
   };
 }
 
+/** The server's dynamic config: search attributes are registered through the operator API; nothing else to tune. */
+export const DYNAMIC_CONFIG = 'limit.maxIDLength:\n  - value: 255\n';
+
 /** Writes the config (mode 0600: it holds the database password) and returns its path. */
 export async function writeTemporalConfig(root: string, password: string): Promise<string> {
   const dir = join(root, 'temporal');
   await mkdir(dir, { recursive: true });
   const dynamic = join(dir, 'dynamicconfig.yaml');
-  // Search attributes are registered by `cluster up` through the operator API; nothing else to tune.
-  if (!existsSync(dynamic)) await writeFile(dynamic, 'limit.maxIDLength:\n  - value: 255\n');
+  if (!existsSync(dynamic)) await writeFile(dynamic, DYNAMIC_CONFIG);
   const path = join(dir, 'config.yaml');
   await writeFile(path, stringify(temporalServerConfig(password, dynamic)), { mode: 0o600 });
   return path;

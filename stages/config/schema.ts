@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DATASET_NAMES, DATASETS, isBuiltInDataset, type DatasetName } from '../../datasets/specs';
+import { DATASET_NAMES, DATASETS, isBuiltInDataset, specOf, unknownDatasetMessage, type DatasetName } from '../../datasets/specs';
 import { DATASET_NAME, DATASET_NAME_RULE, datasetSpecSchema, type ConfiguredDatasetSpec } from '../../datasets/spec-schema';
 import { ConfigError } from '../../core/errors';
 import { describeIssues } from '../../core/zod-issues';
@@ -173,7 +173,7 @@ export const experimentConfigSchema = z
   .superRefine((config, ctx) => {
     const builtIn = isBuiltInDataset(config.dataset);
     if (!builtIn && !config.datasetSpec) {
-      ctx.addIssue({ code: 'custom', path: ['dataset'], message: `unknown dataset ${JSON.stringify(config.dataset)}; expected one of ${DATASET_NAMES.join(', ')}, or a datasetSpec for a dataset of your own` });
+      ctx.addIssue({ code: 'custom', path: ['dataset'], message: unknownDatasetMessage(config.dataset, 'its datasetSpec') });
     }
     if (builtIn && config.datasetSpec) ctx.addIssue({ code: 'custom', path: ['datasetSpec'], message: `${config.dataset} is built in: its spec is not configurable` });
     if (config.datasetSpec && config.datasetSpec.name !== config.dataset) {
@@ -238,7 +238,7 @@ export function parseSweepConfig(raw: unknown, source?: string): SweepConfig {
   const problems: string[] = [];
   for (const [i, dataset] of result.data.datasets.entries()) {
     if (!isBuiltInDataset(dataset) && !result.data.datasetSpecs[dataset]) {
-      problems.push(`datasets.${i}: unknown dataset ${JSON.stringify(dataset)}; expected one of ${DATASET_NAMES.join(', ')}, or a dataset of your own with its spec in datasetSpecs`);
+      problems.push(`datasets.${i}: ${unknownDatasetMessage(dataset, 'its spec in datasetSpecs')}`);
       continue;
     }
     const ratios = sweepRatios(result.data, dataset);
@@ -255,8 +255,7 @@ export function parseSweepConfig(raw: unknown, source?: string): SweepConfig {
 
 /** The ratios a sweep runs for one dataset: its own list, or the paper's (a spec's paperRatios) for that dataset. */
 export function sweepRatios(sweep: Pick<SweepConfig, 'ratios' | 'datasetSpecs'>, dataset: string): readonly number[] {
-  if (sweep.ratios !== 'paper') return sweep.ratios;
-  return isBuiltInDataset(dataset) ? DATASETS[dataset].paperRatios : (sweep.datasetSpecs[dataset]?.paperRatios ?? []);
+  return sweep.ratios === 'paper' ? specOf({ name: dataset, spec: sweep.datasetSpecs[dataset] }).paperRatios : sweep.ratios;
 }
 
 /** One cell's raw experiment config: the base, the cell, and a dataset of your own's spec. */
