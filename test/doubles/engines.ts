@@ -159,7 +159,9 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
       track('evaluate', input.role, async () => {
         await readJson(ctx, input.modelKey);
         const score = { biased: 20, vanilla: 30, debiased: 60 }[input.role] + input.dataset.ratio + input.dataset.seed;
-        return { role: input.role, accuracy: { unbiased: score, aligned: 99, conflicting: score - 5 }, backend: 'double' };
+        // The product's shape: per class, the worst class and the worst (class x bias) group too.
+        const perClass = Array.from({ length: 10 }, (_, label) => score + (label === 0 ? -10 : 0));
+        return { role: input.role, accuracy: { unbiased: score, aligned: 99, conflicting: score - 5, perClass, worstClass: score - 10, worstGroup: score - 20 }, backend: 'double' };
       }),
     inspectGenerated: (input, ctx) =>
       track('inspectGenerated', 'generated', async () => {
