@@ -62,15 +62,16 @@ program
   .command('setup')
   .description("install what npm cannot: the Temporal CLI, the native TensorFlow backend and, on an NVIDIA GPU, onnxruntime's CUDA provider (from PyPI); npm install runs it")
   .option('--no-temporal', 'skip the Temporal CLI (workers do not need it)')
+  .option('--no-onnxruntime-cuda', "skip onnxruntime's CUDA provider (a worker that only trains: the GPU train image)")
   .option('--require-native', 'exit 1 when the native TensorFlow backend cannot be provisioned (images, CI)')
   .option('--require-gpu', "exit 1 unless TensorFlow and onnxruntime's CUDA provider both run on the GPU (scripts/gpu-check.sh)")
-  .action(async (opts: { temporal: boolean; requireNative?: boolean; requireGpu?: boolean }) => {
+  .action(async (opts: { temporal: boolean; onnxruntimeCuda: boolean; requireNative?: boolean; requireGpu?: boolean }) => {
     if (opts.temporal && !ensureTemporalCli(err)) process.exitCode = 1;
     // A failed native build leaves the classifier on wasm: reported, and fatal only when asked.
     const native = await ensureNativeTensorflow({ log: err });
     if (!native.ok && (opts.requireNative || opts.requireGpu) && native.failedStep !== 'skipped') process.exitCode = 1;
-    const cuda = await ensureOnnxruntimeCuda({ log: err, gpu: native.device === 'gpu' });
-    if (opts.requireGpu && !(native.ok && native.device === 'gpu' && native.detail?.includes('(GPU)') && cuda.ok)) {
+    const cuda = opts.onnxruntimeCuda ? await ensureOnnxruntimeCuda({ log: err, gpu: native.device === 'gpu' }) : { ok: false, failedStep: 'skipped' };
+    if (opts.requireGpu && !(native.ok && native.device === 'gpu' && native.detail?.includes('(GPU)') && (cuda.ok || !opts.onnxruntimeCuda))) {
       err(`setup --require-gpu: ${native.device === 'gpu' ? `TensorFlow ${native.ok ? native.detail : `failed at "${native.failedStep}"`}; onnxruntime CUDA ${cuda.ok ? 'ready' : `failed at "${cuda.failedStep}"`}` : 'no NVIDIA GPU visible (nvidia-smi)'}`);
       process.exitCode = 1;
     }

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import S3rver from 's3rver';
 import { randomS3Credentials } from '../../core/settings';
 import { refusal, refusalXml, type S3Credentials } from './s3-guard';
+import { makeWritesWhole, type S3rverFilesystemStore } from './s3-whole-writes';
 
 export interface EmbeddedS3 {
   endpoint: string;
@@ -16,8 +17,8 @@ type AccountModule = { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string
 /**
  * An S3-compatible server in this process, storing objects as files under `directory`, so the
  * artifacts of local runs survive restarts. Port 0 picks a free port. It answers only requests
- * signed with `credentials` (random ones when absent) and refuses keys that would leave its folder
- * (s3-guard.ts).
+ * signed with `credentials` (random ones when absent), refuses keys that would leave its folder
+ * (s3-guard.ts), and writes each object whole or not at all (s3-whole-writes.ts).
  */
 export async function startEmbeddedS3(options: { directory: string; port?: number; bucket: string; credentials?: S3Credentials }): Promise<EmbeddedS3> {
   await mkdir(options.directory, { recursive: true });
@@ -30,6 +31,7 @@ export async function startEmbeddedS3(options: { directory: string; port?: numbe
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
+  makeWritesWhole((server as unknown as { store: S3rverFilesystemStore }).store);
   // First in line, before s3rver's own middleware reads or writes anything.
   (server as unknown as { middleware: unknown[] }).middleware.unshift(async (ctx: KoaContext, next: () => Promise<void>) => {
     const refused = await refusal(ctx.req, credentials);
