@@ -72,7 +72,7 @@ program
     if (!native.ok && (opts.requireNative || opts.requireGpu) && native.failedStep !== 'skipped') process.exitCode = 1;
     const cuda = opts.onnxruntimeCuda ? await ensureOnnxruntimeCuda({ log: err, gpu: native.device === 'gpu' }) : { ok: false, failedStep: 'skipped' };
     if (opts.requireGpu && !(native.ok && native.device === 'gpu' && native.detail?.includes('(GPU)') && (cuda.ok || !opts.onnxruntimeCuda))) {
-      err(`setup --require-gpu: ${native.device === 'gpu' ? `TensorFlow ${native.ok ? native.detail : `failed at "${native.failedStep}"`}; onnxruntime CUDA ${cuda.ok ? 'ready' : `failed at "${cuda.failedStep}"`}` : 'no NVIDIA GPU visible (nvidia-smi)'}`);
+      err(`setup --require-gpu: ${native.device === 'gpu' ? `TensorFlow ${native.ok ? native.detail : `failed at "${native.failedStep}"`}; onnxruntime CUDA ${cuda.ok ? 'ready' : opts.onnxruntimeCuda ? `failed at "${cuda.failedStep}"` : 'skipped'}` : 'no NVIDIA GPU visible (nvidia-smi)'}`);
       process.exitCode = 1;
     }
   });
