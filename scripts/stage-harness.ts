@@ -1,7 +1,8 @@
 /**
  * The product's stage engines run in this process, each as a cached stage unit, against an embedded
- * S3 of the scripts' own (.diffubias/s3-baseline): what the measurement scripts beside this file
- * share. Not the durable path: a script that outgrows one sitting belongs in a workflow.
+ * S3 of the scripts' own (.diffubias/s3-baseline), or a store the script names (one that holds an
+ * experiment's outputs): what the measurement scripts beside this file share. Not the durable path:
+ * a script that outgrows one sitting belongs in a workflow.
  */
 import { join } from 'node:path';
 import { startEmbeddedS3 } from '../cli/stack/s3-server';
@@ -19,12 +20,13 @@ export interface StageHarness {
   prepare(config: ExperimentConfig): Promise<{ data: DatasetRef; prepared: PrepareDatasetOutput }>;
 }
 
-export async function withStageHarness<T>(experimentId: string, body: (h: StageHarness) => Promise<T>): Promise<T> {
-  const s3 = await startEmbeddedS3({ directory: join(process.cwd(), '.diffubias', 's3-baseline'), bucket: 'diffubias' });
-  const store = new ArtifactStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'diffubias', prefix: '', credentials: s3.credentials });
+export async function withStageHarness<T>(experimentId: string, body: (h: StageHarness) => Promise<T>, given?: ArtifactStore): Promise<T> {
+  const s3 = given ? undefined : await startEmbeddedS3({ directory: join(process.cwd(), '.diffubias', 's3-baseline'), bucket: 'diffubias' });
+  const store = given ?? new ArtifactStore({ endpoint: s3!.endpoint, region: 'us-east-1', bucket: 'diffubias', prefix: '', credentials: s3!.credentials });
   const harness: StageHarness = {
     run: (stage, unit, engine, inputs) =>
-      runStageUnit(store, { experimentId, stage, version: STAGE_VERSIONS[stage], unit, inputs }, { progress() {} }, (ctx) => engine(inputs, ctx)),
+      // The stages' log lines (an epoch each) go to stderr: stdout is the scripts' JSON.
+      runStageUnit(store, { experimentId, stage, version: STAGE_VERSIONS[stage], unit, inputs }, { progress() {}, log: (line) => console.error(line) }, (ctx) => engine(inputs, ctx)),
     async prepare(config) {
       const ref: DatasetRef = { name: config.dataset, ratio: config.ratio, seed: config.seed, root: join(process.cwd(), config.datasetRoot) };
       const prepared = await harness.run('prepareDataset', 'dataset', prepareDatasetEngine, { experimentId, dataset: ref });
@@ -34,8 +36,10 @@ export async function withStageHarness<T>(experimentId: string, body: (h: StageH
   try {
     return await body(harness);
   } finally {
-    store.destroy();
-    await s3.close();
+    if (s3) {
+      store.destroy();
+      await s3.close();
+    }
   }
 }
 

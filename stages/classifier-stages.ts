@@ -139,8 +139,9 @@ export const trainClassifierEngine: StageEngine<TrainClassifierInput, TrainClass
   const repeat = input.extraRepeat ?? 1;
   if (!Number.isInteger(repeat) || repeat < 1) throw new BadInputError('extraRepeat', `expected a positive integer, got ${repeat}`);
   const extraItems = Array.from({ length: repeat }, () => extra).flat();
-  const trainData = extra.length > 0 ? train.extend(extraItems) : train;
-  if (extra.length > 0) ctx.log(`training on ${train.size} original + ${extra.length} generated images${repeat > 1 ? `, each ${repeat} times per epoch` : ''}`);
+  if (input.extraOnly && extra.length === 0) throw new BadInputError('extraOnly', 'training on generated images alone needs extraManifests');
+  const trainData = input.extraOnly ? train.only(extraItems) : extra.length > 0 ? train.extend(extraItems) : train;
+  if (extra.length > 0) ctx.log(`training on ${input.extraOnly ? 'no' : train.size} original + ${extra.length} generated images${repeat > 1 ? `, each ${repeat} times per epoch` : ''}`);
 
   let initialWeights: TrainSettings['initialWeights'];
   if (input.initModelKey) {

@@ -63,6 +63,11 @@ export interface TrainClassifierInput {
   extraManifests?: GeneratedManifestKey[];
   /** Times each generated image appears per epoch (default 1). */
   extraRepeat?: number;
+  /**
+   * Train on the generated images alone, without the original training split: an ablation that
+   * measures what the generated set carries (scripts/generated-only.ts). Experiments never set it.
+   */
+  extraOnly?: boolean;
   /** Start from this trained model's kept weights (f_D from f_B) instead of a fresh seeded model. */
   initModelKey?: ModelKey;
 }

@@ -98,6 +98,11 @@ export class SplitReader {
     return new SplitReader([...this.items, ...extra], this.options, { slots: this.slots, cache: this.cache, items: this.items.length });
   }
 
+  /** Other items alone, read and decoded as this split's are (an ablation's training set). */
+  only(items: readonly ImageItem[]): SplitReader {
+    return new SplitReader(items, this.options);
+  }
+
   private cached(slot: number): Uint8Array | undefined {
     if (!this.cache?.filled[slot]) return undefined;
     const at = (slot % CHUNK_IMAGES) * this.pixels;

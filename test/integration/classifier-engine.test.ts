@@ -11,7 +11,9 @@ import { evaluateEngine, loadModel, scoreLossesEngine, trainClassifierEngine } f
 import { datasetContentId, prepareDatasetEngine } from '../../stages/prepare-dataset';
 import { selectTopKEngine } from '../../stages/select-top-k';
 import { validationView } from '../../stages/dataset-access';
-import type { DatasetRef, TrainClassifierInput } from '../../stages/contracts';
+import type { DatasetRef, GeneratedManifestKey, TrainClassifierInput } from '../../stages/contracts';
+import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../stages/generated-rows';
+import sharp from 'sharp';
 import type { StageEngine, StageProgress } from '../../stages/context';
 import { writeSyntheticCmnist } from '../support/synthetic-dataset';
 
@@ -124,6 +126,29 @@ describe('classifier stage engines', () => {
     expect((await weightsOf(scratch.outputs.modelKey))[0]![0]).not.toBeCloseTo(before[0]![0]!, 5);
     const otherShape = { ...fromBiased, classifier: { init: 'torch' as const, arch: 'mlp-16' as const } };
     await expect(run('e-init', 'trainClassifier', 'debiased', trainClassifierEngine, otherShape)).rejects.toThrow(/initModelKey.*differs from the model to train in arch/);
+  });
+
+  it('f_D on the generated images alone (extraOnly) trains on those and nothing else; it needs some', async () => {
+    // A generateBatch unit as the product writes one: PNGs, then rows.json naming them, then the manifest.
+    const generated = await run('e-gen', 'generateBatch', 'batch-00000', async (_input: { n: number }, ctx) => {
+      const rows: GeneratedRow[] = [];
+      for (let i = 0; i < 12; i++) {
+        const png = await sharp({ create: { width: 28, height: 28, channels: 3, background: { r: 20 * (i % 10), g: 0, b: 0 } } }).png().toBuffer();
+        rows.push({ key: await ctx.put(`images/${i}.png`, png, 'image/png'), label: i % 10, prompt: `a ${i % 10}`, seed: i, source: `train/${i}.png` });
+      }
+      await ctx.putJson(GENERATED_ROWS_FILE, rows);
+      return { images: rows.length };
+    }, { n: 12 });
+    const base: TrainClassifierInput = {
+      ...trainInput('e-gen'), role: 'debiased', loss: 'ce', train: { ...train, epochs: 1 }, selection: 'last',
+      extraManifests: [generated.manifestKey as GeneratedManifestKey],
+    };
+    const both = await run('e-gen', 'trainClassifier', 'debiased', trainClassifierEngine, base);
+    expect(both.outputs.trainImages).toBe(80 + 12);
+    const alone = await run('e-gen', 'trainClassifier', 'debiased', trainClassifierEngine, { ...base, extraOnly: true, extraRepeat: 2 });
+    expect(alone.outputs.trainImages).toBe(12 * 2);
+    await expect(run('e-gen', 'trainClassifier', 'debiased', trainClassifierEngine, { ...base, extraManifests: [], extraOnly: true }))
+      .rejects.toThrow(/extraOnly.*needs extraManifests/);
   });
 
   it('an attempt lost after epoch 2 resumes from its S3 checkpoint and ends with the same weights', async () => {
