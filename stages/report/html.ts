@@ -2,6 +2,7 @@ import type { Accuracy, Analysis, ClassifierRole, ExperimentResult } from '../co
 import type { Energy } from '../../core/energy';
 import type { ClassSelection, LossHistogram } from './selection-stats';
 import type { ColourGrid } from './colour-check';
+import { ownReproduction } from './paper-results';
 
 export interface ReportImage {
   /** data: URI of a PNG. */
@@ -212,9 +213,13 @@ export function budgetNote(r: ExperimentResult): string {
   const epochs = r.training?.debiased?.protocol.epochs ?? r.training?.vanilla?.protocol.epochs;
   if (epochs === undefined) return '';
   const budget = `Measured at ${epochs} epochs${r.generated === undefined ? '' : ` with ${r.generated.toLocaleString('en-US')} generated images`}.`;
-  return epochs < PAPER_EPOCHS
-    ? `${budget} Below the paper's ${PAPER_EPOCHS} epochs vanilla is undertrained, so this gain overstates the method: compare at the paper's budget (docs/results.md).`
-    : budget;
+  if (epochs >= PAPER_EPOCHS) return budget;
+  const undertrained = `${budget} Below the paper's ${PAPER_EPOCHS} epochs vanilla is undertrained, so this gain overstates the method: compare at the paper's budget`;
+  const own = ownReproduction(r.dataset);
+  if (!own) return `${undertrained} (docs/results.md).`;
+  const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
+  const gains = own.rows.map((c) => `${signed(c.gain[0])} ± ${c.gain[1].toFixed(2)} at ${c.ratio}%`).join(', ');
+  return `${undertrained}. There (${own.protocol}; recipe ${own.recipe}; n = ${own.rows[0]?.n ?? 0} seeds per ratio), DiffuBias - vanilla was ${gains} (docs/results.md).`;
 }
 
 function judgeSection(d: ReportData, name: (label: number) => string): string {

@@ -1,5 +1,6 @@
 import paper from '../../data/paper-results.json';
 import published from '../../data/published-results.json';
+import reproduced from '../../data/reproduction-results.json';
 import { DATASETS, isBuiltInDataset } from '../../datasets/specs';
 
 /**
@@ -56,4 +57,28 @@ export function publishedNumbers(dataset: string, ratio: number): PublishedNumbe
     const value = (row.unbiased ?? row.conflicting)?.[column];
     return value === undefined ? [] : [{ method: row.method, value, subset, source: row.source, ...file.sources[row.source]! }];
   });
+}
+
+/** One cell of this project's own reproduction: mean and sample std over n seeds. */
+export interface ReproducedCell {
+  ratio: number;
+  n: number;
+  vanilla: [number, number];
+  diffubias: [number, number];
+  gain: [number, number];
+}
+
+export interface Reproduction {
+  recipe: string;
+  protocol: string;
+  /** When, at which commit and on what it was measured. */
+  measured: string;
+  rows: ReproducedCell[];
+}
+
+/** This project's reproduction at the paper's budget for a dataset (data/reproduction-results.json), or null where none ran. */
+export function ownReproduction(dataset: string): Reproduction | null {
+  const file = reproduced as unknown as { measured: string } & Record<string, Omit<Reproduction, 'measured'> | string>;
+  const entry = file[dataset];
+  return typeof entry === 'object' ? { ...entry, measured: file.measured } : null;
 }
