@@ -65,7 +65,7 @@ export interface TrainClassifierInput {
   extraRepeat?: number;
   /**
    * Train on the generated images alone, without the original training split: an ablation that
-   * measures what the generated set carries (scripts/generated-only.ts). Experiments never set it.
+   * measures what the generated set carries (scripts/retrain-debiased.ts --alone). Experiments never set it.
    */
   extraOnly?: boolean;
   /** Start from this trained model's kept weights (f_D from f_B) instead of a fresh seeded model. */
