@@ -355,6 +355,12 @@ export interface ExperimentResult {
   energy?: EnergySummary;
   /** From the workflow's start to its result (absent in results from before it was recorded). */
   wallSeconds?: number;
+  /**
+   * The wall seconds its units' manifests record, summed: reused units count what they cost when
+   * computed, pauses and queueing count nothing, units run side by side add up (absent in results
+   * from before it was recorded, or where no unit recorded its time).
+   */
+  unitSeconds?: number;
   reportKey: string;
   /** Where the stages' outputs are, for reports. */
   artifacts?: {

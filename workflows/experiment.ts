@@ -27,8 +27,8 @@ const INSPECT_GENERATED = 'experiment-inspects-generated-set';
 const ANALYSIS = { saliencyImages: 10, embeddingPoints: 300 };
 
 type TrainedModel = ActivityOutput<'trainClassifier'>;
-/** One stage's units, for the reuse and energy tables. */
-type StageUnits = [string, readonly { reused?: boolean; energy?: Energy }[]];
+/** One stage's units, for the reuse, time and energy tables. */
+type StageUnits = [string, readonly { reused?: boolean; energy?: Energy; seconds?: number }[]];
 
 export async function experiment(input: ExperimentInput): Promise<ExperimentResult> {
   const control = installControl();
@@ -75,6 +75,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       energy: summarizeEnergy(parts.units),
       // Workflow time: the start of the experiment's execution to now, replayed identically.
       wallSeconds: Math.round((Date.now() - workflowInfo().startTime.getTime()) / 1000),
+      ...unitSecondsOf(parts.units),
       reportKey,
       artifacts: { ...parts.artifacts, models: Object.fromEntries(parts.models.map((m) => [m.role, m.modelKey])) },
     };
@@ -248,6 +249,12 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
 /** How many of a stage's units were found stored rather than computed (`reused` is absent in old histories). */
 function reuseOf(stage: string, outputs: readonly { reused?: boolean }[]): StageReuse {
   return { stage, units: outputs.length, reused: outputs.filter((o) => o.reused === true).length };
+}
+
+/** The units' own recorded seconds, summed (units from before activities returned them have none). */
+function unitSecondsOf(units: readonly StageUnits[]): Pick<ExperimentResult, 'unitSeconds'> {
+  const timed = units.flatMap(([, outputs]) => outputs.flatMap((o) => (typeof o.seconds === 'number' ? [o.seconds] : [])));
+  return timed.length === 0 ? {} : { unitSeconds: Math.round(timed.reduce((a, b) => a + b, 0)) };
 }
 
 /** Splits N images into batches of at most `size`. */

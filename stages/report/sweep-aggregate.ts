@@ -20,6 +20,8 @@ export interface SweepRow {
   gain?: Stat;
   /** Wall seconds of one experiment, over the seeds that recorded it and computed something. */
   wallSeconds?: Stat;
+  /** The units' own seconds of one experiment (ExperimentResult.unitSeconds), over the seeds that recorded them. */
+  unitSeconds?: Stat;
 }
 
 /** The accuracies a sweep aggregates; worst class and worst group are absent in results from before they were measured. */
@@ -54,6 +56,7 @@ export function aggregateSweep(results: readonly ExperimentResult[]): SweepRow[]
       ...energyOf(group),
       ...gainOf(group),
       ...wallOf(group),
+      ...unitSecondsOf(group),
     });
   }
   return rows.sort((a, b) => a.dataset.localeCompare(b.dataset) || a.ratio - b.ratio);
@@ -81,6 +84,11 @@ function computedSomething(r: ExperimentResult): boolean {
 function wallOf(group: readonly ExperimentResult[]): Pick<SweepRow, 'wallSeconds'> {
   const seconds = group.flatMap((r) => (r.wallSeconds === undefined || !computedSomething(r) ? [] : [r.wallSeconds]));
   return seconds.length === 0 ? {} : { wallSeconds: meanStd(seconds) };
+}
+
+function unitSecondsOf(group: readonly ExperimentResult[]): Pick<SweepRow, 'unitSeconds'> {
+  const seconds = group.flatMap((r) => (r.unitSeconds === undefined ? [] : [r.unitSeconds]));
+  return seconds.length === 0 ? {} : { unitSeconds: meanStd(seconds) };
 }
 
 function protocolOf(group: readonly ExperimentResult[]): SweepRow['protocol'] {

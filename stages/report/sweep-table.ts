@@ -38,8 +38,8 @@ function beyondSpread(row: SweepRow): string {
   return g.mean > 2 * g.std ? 'yes' : 'no';
 }
 
-function formatWall(row: SweepRow): string {
-  const w = row.wallSeconds;
+/** Minutes, mean ± std over seeds. */
+function formatMinutes(w: Stat | undefined): string {
   if (!w || w.mean === null) return 'n/a';
   return `${(w.mean / 60).toFixed(1)} min${w.std === null ? '' : ` ± ${(w.std / 60).toFixed(1)}`}`;
 }
@@ -74,13 +74,13 @@ function protocolText(protocol: SweepRow['protocol']): string | undefined {
 function columns(rows: readonly SweepRow[]): { roles: typeof ROLES; gain: boolean; head: string[] } {
   const roles = ROLES.filter(([role]) => rows.length === 0 || rows.some((r) => r.ours[role]));
   const gain = rows.length === 0 || rows.some((r) => r.ours.debiased);
-  return { roles, gain, head: ['dataset', 'ratio', 'n', ...roles.map(([, name]) => name), ...(gain ? ['gain', 'gain > 2 std'] : []), 'published (%)', 'wall per run', 'Wh per run'] };
+  return { roles, gain, head: ['dataset', 'ratio', 'n', ...roles.map(([, name]) => name), ...(gain ? ['gain', 'gain > 2 std'] : []), 'published (%)', 'wall per run', 'unit time per run', 'Wh per run'] };
 }
 
 function tableCells(row: SweepRow, cols: ReturnType<typeof columns>): string[] {
   return [
     row.dataset, `${row.ratio}%`, String(row.seeds.length), ...cols.roles.map(([role]) => formatStat(row.ours[role]?.unbiased)),
-    ...(cols.gain ? [gain(row), beyondSpread(row)] : []), reference(row), formatWall(row), formatEnergy(row),
+    ...(cols.gain ? [gain(row), beyondSpread(row)] : []), reference(row), formatMinutes(row.wallSeconds), formatMinutes(row.unitSeconds), formatEnergy(row),
   ];
 }
 
@@ -110,6 +110,7 @@ export function sweepMarkdown(input: SweepTableInput): string {
     `|${header.map(() => '---').join('|')}|`,
     ...input.rows.map((row) => `| ${tableCells(row, cols).join(' | ')} |`),
   ];
+  lines.push('', 'Wall per run: from an experiment\'s start to its result, queueing and pauses included. Unit time per run: the wall seconds its units record, summed (units found stored count what they took when computed; units run side by side add up).');
   const worst = worstTable(input.rows, cols);
   if (worst) {
     lines.push('', 'Worst-class and worst-group (class x bias attribute) test accuracy (%), mean ± sample std over seeds:', '',
@@ -152,7 +153,7 @@ export function sweepHtml(input: SweepTableInput, assets?: ReportAssets): string
   const head = cols.head;
   const rows = input.rows.map((row) => `<tr>${tableCells(row, cols).map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
   const worst = worstTable(input.rows, cols);
-  const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Published:') || l.includes('experiments failed:') || l.startsWith('- '));
+  const notes = sweepMarkdown(input).split('\n').filter((l) => l.startsWith('Protocol:') || l.startsWith('Wall per run:') || l.startsWith('Published:') || l.includes('experiments failed:') || l.startsWith('- '));
   return `<!doctype html><html><head><meta charset="utf-8"><title>Sweep ${esc(input.sweepId)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;margin:1rem auto;padding:0 1rem;max-width:75rem}.wide{overflow-x:auto}.chart{margin:1rem 0;max-width:48rem}.chart figcaption{font-size:.85rem;color:#555}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}td:first-child,th:first-child{text-align:left}</style></head>

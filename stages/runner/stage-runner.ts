@@ -39,6 +39,11 @@ export type WithManifest<O> = O & {
   reused: boolean;
   /** What this call used (a reused unit: the check only), by core/energy.ts. */
   energy?: Energy;
+  /**
+   * The unit's own wall seconds as its manifest records them: this call's, or, for a reused unit,
+   * those of the attempt that stored it (absent for manifests from before timing).
+   */
+  seconds?: number;
 };
 
 /** Where an experiment records which unit it used: `runs/<experimentId>/<stage>/<unit>.json`. */
@@ -55,6 +60,8 @@ export interface StageResult<O> {
   outputs: O;
   manifestKey: ManifestKey<O>;
   cached: boolean;
+  /** The manifest's recorded wall seconds (see WithManifest). */
+  seconds?: number;
 }
 
 /**
@@ -89,7 +96,7 @@ export async function runStageUnit<O>(
     if (problems.length === 0) {
       log(`${unit.stage}/${unit.unit}: reusing ${manifestKey}`);
       await pointTo(store, unit, { manifestKey, reused: true });
-      return { outputs: existing.outputs, manifestKey, cached: true };
+      return { outputs: existing.outputs, manifestKey, cached: true, ...(existing.seconds === undefined ? {} : { seconds: existing.seconds }) };
     }
     log(`${unit.stage}/${unit.unit}: stored output incomplete (${problems[0]}); recomputing`);
   }
@@ -141,7 +148,7 @@ export async function runStageUnit<O>(
   };
   await store.putJson(manifestKey, manifest);
   await pointTo(store, unit, { manifestKey, reused: false });
-  return { outputs, manifestKey, cached: false };
+  return { outputs, manifestKey, cached: false, seconds: manifest.seconds };
 }
 
 async function pointTo(store: ArtifactStore, unit: StageUnit, pointer: UnitPointer): Promise<void> {

@@ -80,8 +80,8 @@ describe('stage units: manifest last, content-hash cache', () => {
       await ctx.putScratch('checkpoint.bin', 'scratch');
       return { n: 1 };
     });
-    expect(result).toEqual({ outputs: { n: 1 }, manifestKey, cached: false });
     const manifest = (await store.getJson<Manifest>(manifestKey))!;
+    expect(result).toEqual({ outputs: { n: 1 }, manifestKey, cached: false, seconds: manifest.seconds });
     expect(manifest.files.map((f) => f.key)).toEqual([`${stageDir(unit)}/a.json`]);
     expect(manifest.files[0]!.size).toBe(7);
     expect(await checkManifest(store, manifest)).toEqual([]);
@@ -99,6 +99,10 @@ describe('stage units: manifest last, content-hash cache', () => {
     });
     expect(calls).toBe(0);
     expect(result).toMatchObject({ outputs: { n: 1 }, cached: true });
+    // A reused unit says what it took when it was computed, as its manifest records.
+    const stored = await store.getJson<Manifest>(result.manifestKey);
+    expect(typeof stored!.seconds).toBe('number');
+    expect(result.seconds).toBe(stored!.seconds);
   });
 
   it('recomputes when the config changes, leaving the earlier output intact', async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { experimentIdentity, submitExperiment } from '../../cli/submit';
 import { checkManifest, type Manifest } from '../../stages/runner/manifest';
 import type { UnitPointer } from '../../stages/runner/stage-runner';
+import { stageTimes } from '../../stages/runner/stage-times';
 import { parseExperimentConfig } from '../../stages/config/schema';
 import type { ExperimentResult } from '../../stages/contracts';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
@@ -86,6 +87,9 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(energy.total.gCo2eq).toBeCloseTo(energy.total.kwh.total * 475, 12);
     expect(energy.models).toHaveLength(1);
     expect(energy.models[0]).toContain('475 gCO2eq/kWh');
+    // The units' own time: the seconds their manifests record, summed, as the demo's stage times are.
+    const times = await stageTimes(h.store, experimentId);
+    expect(result.unitSeconds).toBe(Math.round(times.reduce((n, t) => n + t.seconds, 0)));
 
     // Artifacts: every unit under stages/<stage>/<unit>/<inputsHash>/ with a complete manifest, and
     // the experiment's pointer to each under runs/<experimentId>/<stage>/<unit>.json.

@@ -44,7 +44,7 @@ describe('sweep aggregation', () => {
     expect(bar!.published.some((p) => p.source === 'diffubias')).toBe(false);
     const md = sweepMarkdown({ sweepId: 's', rows: [bar!, lff!], experiments: [] });
     // A vanilla-only sweep has no f_B, DiffuBias or gain columns.
-    expect(md).toContain('| dataset | ratio | n | Vanilla | published (%) | wall per run | Wh per run |');
+    expect(md).toContain('| dataset | ratio | n | Vanilla | published (%) | wall per run | unit time per run | Wh per run |');
     expect(md).toContain('| bar | 5% | 1 | 48.00 ± n/a | paper DiffuBias 85.23; DeNetDM: ERM 68.60 (conflicting),');
     expect(md).toContain('| cmnist-lff | 1% | 1 | 48.00 ± n/a | DeNetDM: ERM 50.34,');
     expect(md).not.toContain('gain');
@@ -62,16 +62,21 @@ describe('sweep aggregation', () => {
     // A run that found every unit stored (a re-run) says nothing of the cell's cost: left out.
     results[2]!.wallSeconds = 4;
     results[2]!.reuse = [{ stage: 'prepareDataset', units: 1, reused: 1 }, { stage: 'generateBatch', units: 30, reused: 30 }];
+    // The units' own time counts stored units as they were computed: the re-run still says what the cell cost.
+    results[0]!.unitSeconds = 300;
+    results[1]!.unitSeconds = 420;
+    results[2]!.unitSeconds = 1500;
     const rows = aggregateSweep(results);
     expect(rows[0]!.published.map((p) => `${p.method} ${p.value}`)).toContain('DisEnt 81.73');
     const md = sweepMarkdown({ sweepId: 's1', rows, experiments: [{ workflowId: 'w', status: 'failed', error: 'no such bundle' }] });
     const lines = md.split('\n');
     // No cell trained f_B here: no f_B column.
-    expect(lines.find((l) => l.startsWith('| dataset'))).toBe('| dataset | ratio | n | Vanilla | DiffuBias | gain | gain > 2 std | published (%) | wall per run | Wh per run |');
-    // Gains per seed 20 and 20: std 0, so 20 > 2 x 0; wall 10 and 14 minutes.
-    expect(lines.find((l) => l.startsWith('| cmnist | 1% |'))).toBe('| cmnist | 1% | 2 | 55.00 ± 7.07 | 75.00 ± 7.07 | +20.00 ± 0.00 | yes | DeNetDM: ERM 50.34, LfF 74.01, DFA (DisEnt) 71.04, LC 78.41, DeNetDM 85.22; DisEnt: Vanilla 52.09, LfF 61.89, DisEnt 81.73 | 12.0 min ± 2.8 | 3.00 ± 1.41 (1.43 gCO2eq) |');
+    expect(lines.find((l) => l.startsWith('| dataset'))).toBe('| dataset | ratio | n | Vanilla | DiffuBias | gain | gain > 2 std | published (%) | wall per run | unit time per run | Wh per run |');
+    // Gains per seed 20 and 20: std 0, so 20 > 2 x 0; wall 10 and 14 minutes; unit time 5 and 7.
+    expect(lines.find((l) => l.startsWith('| cmnist | 1% |'))).toBe('| cmnist | 1% | 2 | 55.00 ± 7.07 | 75.00 ± 7.07 | +20.00 ± 0.00 | yes | DeNetDM: ERM 50.34, LfF 74.01, DFA (DisEnt) 71.04, LC 78.41, DeNetDM 85.22; DisEnt: Vanilla 52.09, LfF 61.89, DisEnt 81.73 | 12.0 min ± 2.8 | 6.0 min ± 1.4 | 3.00 ± 1.41 (1.43 gCO2eq) |');
     expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toContain('| 1 | n/a | 90.00 ± n/a | n/a | n/a |');
-    expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toMatch(/\| n\/a \| n\/a \|$/);
+    expect(lines.find((l) => l.startsWith('| cmnist | 5% |'))).toMatch(/\| n\/a \| 25\.0 min \| n\/a \|$/);
+    expect(md).toContain('Unit time per run: the wall seconds its units record, summed');
     expect(md).toContain('Published: Lee et al.');
     expect(md).toContain('- w: no such bundle');
     expect(sweepHtml({ sweepId: 's1', rows, experiments: [] })).toContain('<td>75.00 ± 7.07</td>');
