@@ -60,10 +60,7 @@ export async function runStageActivity<S extends StageName>(
       },
       (stageCtx) => engine(input, stageCtx),
     );
-    return {
-      ...result.outputs, manifestKey: result.manifestKey, reused: result.cached, energy: metered.stop(),
-      ...(result.seconds === undefined ? {} : { seconds: result.seconds }),
-    };
+    return { ...result.outputs, manifestKey: result.manifestKey, reused: result.cached, energy: metered.stop(), seconds: result.seconds };
   } catch (err) {
     // Said at info level (the SDK says it at debug): whoever cancelled wants to see the unit stop.
     if (ctx.cancellationSignal.aborted) ctx.log.info(`${stage}/${unit} cancelled; no manifest written, nothing published`);

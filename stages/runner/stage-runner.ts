@@ -96,7 +96,7 @@ export async function runStageUnit<O>(
     if (problems.length === 0) {
       log(`${unit.stage}/${unit.unit}: reusing ${manifestKey}`);
       await pointTo(store, unit, { manifestKey, reused: true });
-      return { outputs: existing.outputs, manifestKey, cached: true, ...(existing.seconds === undefined ? {} : { seconds: existing.seconds }) };
+      return { outputs: existing.outputs, manifestKey, cached: true, seconds: existing.seconds };
     }
     log(`${unit.stage}/${unit.unit}: stored output incomplete (${problems[0]}); recomputing`);
   }
