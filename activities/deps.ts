@@ -1,7 +1,7 @@
 import type { ArtifactStore } from '../core/store';
 import type { EnergyMeter } from '../core/energy-meter';
 import type { StageVersions } from '../stages/activity-table';
-import type { Engines } from '../stages/define-stage';
+import type { Engines } from '../stages/activity-table';
 
 /** What the activities of one worker process share: the artifact store, the engines, the energy meter. */
 export interface ActivityDeps {

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runStageUnit, StageCancelledError, type WithManifest } from '../stages/runner/stage-runner';
-import type { Engines } from '../stages/define-stage';
+import type { Engines } from '../stages/activity-table';
 import { NON_RETRYABLE, STAGE_VERSIONS, type StageName } from '../stages/activity-table';
 import { BadInputError, ConfigError, EngineMissingError } from '../core/errors';
 import { UNIT_PROGRESS_SIGNAL, type StageProgress, type UnitProgress } from '../stages/context';

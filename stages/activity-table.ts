@@ -2,8 +2,9 @@ import { ActivityCancellationType, type ActivityOptions } from '@temporalio/comm
 import type {
   AnalyzeModelsInput, AnalyzeModelsOutput, CaptionImageInput, CaptionImageOutput, EvaluateInput, EvaluateOutput, FilterCaptionsInput, FilterCaptionsOutput,
   GenerateBatchInput, GenerateBatchOutput, InspectGeneratedInput, InspectGeneratedOutput, PrepareDatasetInput, PrepareDatasetOutput, ScoreLossesInput,
-  ScoreLossesOutput, SelectTopKInput, SelectTopKOutput, TrainClassifierInput, TrainClassifierOutput,
+  ScoreLossesOutput, SelectTopKInput, SelectTopKOutput, SideStageOutputs, SidePoints, TrainClassifierInput, TrainClassifierOutput,
 } from './contracts';
+import type { StageEngine } from './context';
 
 /**
  * Where and how each activity runs: its task queue, timeouts, retry policy and the failure types
@@ -66,6 +67,28 @@ export interface StageDeclaration<I, O> extends ActivityPlacement {
 const stage = <I, O>(declaration: ActivityPlacement & { version: number }): StageDeclaration<I, O> => declaration;
 
 /**
+ * A side stage: one an experiment runs at a point of its pipeline (`at`) while no later stage reads
+ * what it returns (an analysis, a check). The experiment runs every side stage declared for a point,
+ * each behind its own patch, builds its input from what it knows there, and hands its output to the
+ * result (`ExperimentResult.sideStages`) and the report: adding one touches no workflow code.
+ */
+export interface SideStage<I, O, P extends keyof SidePoints = keyof SidePoints> {
+  at: P;
+  /** Pure: the workflow calls it. */
+  input(known: SidePoints[P]): I;
+  /** The activity's summary in the Web UI. */
+  summary(input: I): string;
+  /** One line for the report and the demo: what the output says. */
+  describe(output: O): string;
+}
+
+export interface SideStageDeclaration<I, O> extends StageDeclaration<I, O> {
+  side: SideStage<I, O>;
+}
+
+const sideStage = <I, O>(declaration: ActivityPlacement & { version: number; side: SideStage<I, O> }): SideStageDeclaration<I, O> => declaration;
+
+/**
  * Heartbeat timeouts of a minute: a lost worker's activity is retried elsewhere within about a
  * minute. Attempts heartbeat every 10 s while they run (the activity layer re-sends the last
  * progress even when a stage reports none), so a minute is six missed beats, not a slow epoch.
@@ -94,6 +117,30 @@ export const STAGE_NAMES = Object.keys(STAGE_DECLARATIONS) as StageName[];
 type StageIo<S extends StageName> = NonNullable<(typeof STAGE_DECLARATIONS)[S]['io']>;
 export type StageInput<S extends StageName> = StageIo<S>['input'];
 export type StageOutput<S extends StageName> = StageIo<S>['output'];
+/** The engine of every stage, typed by its declaration: what the product's and a test double's must take and return. */
+export type Engines = { [S in StageName]: StageEngine<StageInput<S>, StageOutput<S>> };
+
+/** The stages an experiment runs at a point of its pipeline (SideStage), in declaration order. */
+export type SideStageName = { [S in StageName]: (typeof STAGE_DECLARATIONS)[S] extends { side: object } ? S : never }[StageName];
+export const SIDE_STAGE_NAMES = STAGE_NAMES.filter((name) => 'side' in STAGE_DECLARATIONS[name]) as SideStageName[];
+/** A side stage's declaration with its own types (indexing the table by a generic name loses them). */
+export function sideStageOf<S extends SideStageName>(name: S): SideStage<StageInput<S>, StageOutput<S>> {
+  return (STAGE_DECLARATIONS[name] as unknown as SideStageDeclaration<StageInput<S>, StageOutput<S>>).side;
+}
+/** What the side stages returned, each under its name (absent where one did not run). */
+type DeclaredSideStageOutputs = { [S in SideStageName]?: StageOutput<S> };
+declare module './contracts' {
+  // Fills in contracts' SideStageOutputs (ExperimentResult.sideStages) from the table, which
+  // contracts cannot import: the stage modules the table names import contracts.
+  interface SideStageOutputs extends DeclaredSideStageOutputs {}
+}
+/** Each side stage that ran, with its own line (SideStage.describe), for the report and the demo. */
+export function describeSideStages(outputs: SideStageOutputs | undefined): { name: SideStageName; line: string }[] {
+  return SIDE_STAGE_NAMES.flatMap((name) => {
+    const output = outputs?.[name];
+    return output === undefined ? [] : [{ name, line: sideStageOf(name).describe(output) }];
+  });
+}
 
 export type StageVersions = Readonly<Record<StageName, number>>;
 /** Each stage's code version, as declared above. */

@@ -69,7 +69,7 @@ export const captionImageEngine: StageEngine<CaptionImageInput, CaptionImageOutp
 };
 
 /** Stage (c): caption a unit of extracted images (the workflow fans these out). */
-export const captionImageStage = defineStage<'captionImage', CaptionImageInput | LegacyCaptionImageInput>('captionImage', {
+export const captionImageStage = defineStage<'captionImage', CaptionImageInput, CaptionImageOutput, CaptionImageInput | LegacyCaptionImageInput>('captionImage', {
   unit: captionUnitName,
   accept: currentCaptionInput,
   identify: (input, s3) => bundleContentId(input.model, CAPTIONER_BUNDLE, { s3 }),

@@ -334,6 +334,27 @@ export interface StageReuse {
   reused: number;
 }
 
+/**
+ * What an experiment knows at each point where it runs side stages (stages/activity-table.ts,
+ * SideStage): a side stage's input is built from these alone.
+ */
+export interface SidePoints {
+  /** The generated set is complete; f_D starts training on it. */
+  generated: {
+    experimentId: string;
+    dataset: DatasetRef;
+    seed: number;
+    classNames: string[];
+    generatedManifests: GeneratedManifestKey[];
+  };
+}
+
+/**
+ * What each side stage returned, under its name: its members come from the stage declarations
+ * (stages/activity-table.ts adds them), which this module cannot import without a circle.
+ */
+export interface SideStageOutputs {}
+
 export interface ExperimentResult {
   experimentId: string;
   dataset: string;
@@ -362,6 +383,8 @@ export interface ExperimentResult {
    */
   unitSeconds?: number;
   reportKey: string;
+  /** What each side stage returned (absent in runs from before side stages, or where none ran). */
+  sideStages?: SideStageOutputs;
   /** Where the stages' outputs are, for reports. */
   artifacts?: {
     /** The method's outputs; absent in a vanilla-only experiment. */

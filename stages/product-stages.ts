@@ -1,8 +1,8 @@
-import type { StageName } from './activity-table';
+import type { Engines, StageInput, StageName, StageOutput } from './activity-table';
 import { analyzeModelsStage } from './analyze-models';
 import { captionImageStage } from './caption-image';
 import { evaluateStage, scoreLossesStage, trainClassifierStage } from './classifier-stages';
-import type { Engines, StageDefinition } from './define-stage';
+import type { StageDefinition } from './define-stage';
 import { filterCaptionsStage } from './filter-captions';
 import { generateBatchStage } from './generate-batch';
 import { inspectGeneratedStage } from './inspect-generated';
@@ -21,8 +21,9 @@ export const PRODUCT_STAGES = {
   inspectGenerated: inspectGeneratedStage,
   evaluate: evaluateStage,
   analyzeModels: analyzeModelsStage,
-  // Each declared stage, no more and no fewer, under its own name: anything else fails to compile.
-} as const satisfies { [S in StageName]: StageDefinition<S, never> };
+  // Each declared stage, no more and no fewer, under its own name, taking and returning what its
+  // declaration says: anything else fails to compile.
+} as const satisfies { [S in StageName]: StageDefinition<S, StageInput<S>, StageOutput<S>, never> };
 
 export type ProductStages = typeof PRODUCT_STAGES;
 

@@ -20,6 +20,7 @@ import type { FanOutInput, FanOutKind } from './fan-out';
 import type { Energy } from '../core/energy';
 import { summarizeEnergy } from '../stages/energy-summary';
 import { captionUnitImages, generateUnitImages } from '../stages/unit-sizes';
+import { sideStageOutputs, startSideStages, type SideRun } from './side-stages';
 
 /** The generated set's inspection as its own stage (it was part of analyzeModels). */
 const INSPECT_GENERATED = 'experiment-inspects-generated-set';
@@ -60,6 +61,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     models: readonly TrainedModel[];
     units: readonly StageUnits[];
     method?: Pick<ExperimentResult, 'topK' | 'captions' | 'generated' | 'generatedLabels'>;
+    sideRuns?: readonly SideRun[];
     artifacts?: Omit<NonNullable<ExperimentResult['artifacts']>, 'models'>;
   }): Promise<ExperimentResult> => {
     const reportKey = experimentResultsKey(experimentId);
@@ -71,6 +73,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
         ...(m.trainLossCurve ? { trainLossCurve: m.trainLossCurve } : {}),
       }])),
       ...parts.method,
+      ...(parts.sideRuns?.length ? { sideStages: sideStageOutputs(parts.sideRuns) } : {}),
       reuse: parts.units.map(([stage, outputs]) => reuseOf(stage, outputs)),
       energy: summarizeEnergy(parts.units),
       // Workflow time: the start of the experiment's execution to now, replayed identically.
@@ -182,6 +185,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       ? call('inspectGenerated', `judge and colours of the ${generated} generated images`, { experimentId, dataset: data, generatedManifests })
       : undefined;
     inspecting?.catch(() => undefined); // awaited below; this only keeps an early failure from going unobserved
+    const sideRunning = startSideStages('generated', { experimentId, dataset: data, seed: config.seed, classNames: prepared.classNames, generatedManifests });
 
     await enter('trainClassifier');
     const repeat = config.generate.repeat;
@@ -208,6 +212,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
     });
 
     const inspection = await inspecting;
+    const sideRuns = await sideRunning;
     // Runs from before inspectGenerated had the judge's verdict from analyzeModels.
     const generatedLabels = inspection ? inspection.judge : analysis.judge;
 
@@ -227,6 +232,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
         ['trainClassifier(debiased)', [debiased]],
         ['evaluate', evaluations],
         ['analyzeModels', [analysis]],
+        ...sideRuns.map(({ name, output }): StageUnits => [name, [output]]),
       ],
       method: {
         topK: { k: config.topK.k, mode: config.topK.mode, selected: topK.items.length, precision: topK.precision, recall: topK.recall },
@@ -234,6 +240,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
         generated,
         ...(generatedLabels ? { generatedLabels } : {}),
       },
+      sideRuns,
       artifacts: {
         tableKey: scores.tableKey, selectionKey: topK.selectionKey, keptKey: filtered.keptKey, generatedManifests,
         analysisKey: analysis.analysisKey,

@@ -2,6 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { join } from 'node:path';
 import { stageTimeLines, stageTimes } from '../../stages/runner/stage-times';
 import { budgetNote } from '../../stages/report/html';
+import { describeSideStages } from '../../stages/activity-table';
 import { ArtifactStore } from '../../core/store';
 import { demoConfig } from '../../stages/config/demo';
 import { manifestKeyOf, readManifest } from '../../stages/runner/manifest';
@@ -100,6 +101,7 @@ export async function runDemo(
     if (reused) log(reused);
     const labels = generatedLabelsLine(result.generatedLabels);
     if (labels) log(labels);
+    for (const { name, line } of describeSideStages(result.sideStages)) log(`${name}: ${line}`);
     const gain = (result.accuracy.debiased?.unbiased ?? NaN) - (result.accuracy.vanilla?.unbiased ?? NaN);
     log(`DiffuBias vs vanilla on the unbiased test set: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points`);
     log(`one experiment, seed ${options.seed}: the gain moves by a few points with the seed and the generated set; a sweep over seeds gives error bars`);

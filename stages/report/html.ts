@@ -3,6 +3,7 @@ import type { Energy } from '../../core/energy';
 import type { ClassSelection, LossHistogram } from './selection-stats';
 import type { ColourGrid } from './colour-check';
 import { ownReproduction } from './paper-results';
+import { describeSideStages } from '../activity-table';
 
 export interface ReportImage {
   /** data: URI of a PNG. */
@@ -345,6 +346,12 @@ ${selectionTable(m, name)}${topKByClass}
 <h2>Generated samples (${m.generatedTotal} in all)</h2>${generatedGridSection(m, d.biasNames, name)}${judgeSection(d, name)}<h3>First of each class</h3>${generated || '<p>None.</p>'}`;
 }
 
+/** What each side stage (stages/activity-table.ts) found: a stage declared there shows here unasked. */
+function sideStagesSection(r: ExperimentResult): string {
+  const lines = describeSideStages(r.sideStages).map(({ name, line }) => `<li><code>${esc(name)}</code>: ${esc(line)}</li>`);
+  return lines.length === 0 ? '' : `<h2>Side stages</h2><p>Stages that look at the run without changing it.</p><ul>${lines.join('')}</ul>`;
+}
+
 /** A self-contained HTML report of one experiment (images inlined), readable offline. */
 export function renderReport(d: ReportData, assets: ReportAssets): string {
   const r = d.result;
@@ -374,6 +381,7 @@ table.colours td,table.colours th{text-align:center;padding:.15rem}table.colours
 ${r.training ? `<h2>Training</h2>${chart('chart-curves')}${chart('chart-train-loss')}<div class="wide">${trainingTable(r.training)}</div>` : ''}
 ${d.method ? methodSections(d, d.method, name, biasName, chart) : ''}
 ${saliencySection(d, name, biasName, chart('chart-embedding'))}
+${sideStagesSection(r)}
 ${r.energy ? `<h2>Stages: time, reuse, energy and CO<sub>2</sub></h2>${chart('chart-energy')}${stagesTable(r)}` : ''}
 ${d.config === undefined ? '' : `<h2>Config</h2><pre class="wide">${esc(JSON.stringify(d.config, null, 2))}</pre>`}
 ${chartScripts(charts, assets)}

@@ -1,12 +1,14 @@
 /**
  * Test-double engines: the shape of each real engine's inputs and outputs, with trivial work, so
- * the workflows, activities, manifests and cache run for real around them. Registered only by the
+ * the workflows, activities, manifests and cache run for real around them. A stage without a
+ * double here runs its product engine (a cheap side stage needs none). Registered only by the
  * test harness, never by the product worker.
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { DATASETS } from '../../datasets/specs';
-import type { Engines } from '../../stages/define-stage';
+import type { Engines } from '../../stages/activity-table';
+import { productEngines } from '../../stages/product-stages';
 import { CAPTIONS } from '../../stages/caption-image';
 import { CLASSIFIER_FILES, LOSS_TABLE } from '../../stages/classifier-stages';
 import { KEPT_CAPTIONS } from '../../stages/filter-captions';
@@ -67,7 +69,7 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
     return value;
   };
 
-  const engines: Engines = {
+  const doubles = {
     prepareDataset: (input) =>
       track('prepareDataset', 'dataset', async () => {
         if (input.dataset.root.includes('missing')) throw new BadInputError(`${input.dataset.root}/cmnist`, 'no such folder');
@@ -186,6 +188,6 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         const analysisKey = await ctx.putArtifact(ANALYSIS, { saliency: { kind: 'input-gradient', images: [] }, embedding: { method: 'umap', model: 'debiased', points: [] } });
         return { analysisKey, saliency: 'input-gradient', points: 0 };
       }),
-  };
-  return { engines, log };
+  } satisfies Partial<Engines>;
+  return { engines: { ...productEngines(), ...doubles }, log };
 }

@@ -4,7 +4,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker, type WorkflowB
 import { createActivities } from '../../activities';
 import { startDevStack, type DevStack } from '../../cli/stack/dev-stack';
 import { ArtifactStore } from '../../core/store';
-import type { Engines } from '../../stages/define-stage';
+import type { Engines } from '../../stages/activity-table';
 import type { StageVersions } from '../../stages/activity-table';
 import { createWorkers, runWorkers, WORKFLOWS_PATH } from '../../workers/create-workers';
 import { QUEUE_NAMES, type QueueName } from '../../stages/activity-table';

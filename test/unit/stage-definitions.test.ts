@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { activityOptions, STAGE_DECLARATIONS, STAGE_NAMES, STAGE_VERSIONS } from '../../stages/activity-table';
 import type { CaptionImageInput, GenerateBatchInput, LegacyCaptionImageInput, TrainClassifierInput } from '../../stages/contracts';
-import type { Engines } from '../../stages/define-stage';
+import type { Engines } from '../../stages/activity-table';
 import { PRODUCT_STAGES } from '../../stages/product-stages';
 import { CAPTIONS } from '../../stages/caption-image';
 import { SELECTION } from '../../stages/select-top-k';
