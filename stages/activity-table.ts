@@ -5,6 +5,7 @@ import type {
   ScoreLossesOutput, SelectTopKInput, SelectTopKOutput, SideStageOutputs, SidePoints, TrainClassifierInput, TrainClassifierOutput,
 } from './contracts';
 import type { StageEngine } from './context';
+import type { MeasureDiversityInput, MeasureDiversityOutput } from './measure-diversity';
 
 /**
  * Where and how each activity runs: its task queue, timeouts, retry policy and the failure types
@@ -110,6 +111,17 @@ export const STAGE_DECLARATIONS = {
   // version 2: UMAP at 200 layout epochs; the output names the judge's verdict on the generated set.
   // 3: the judge and the colours moved to inspectGenerated.
   analyzeModels: stage<AnalyzeModelsInput, AnalyzeModelsOutput>({ queue: 'train', startToCloseTimeout: '2h', heartbeatTimeout: '1m', version: 4 }),
+  measureDiversity: sideStage<MeasureDiversityInput, MeasureDiversityOutput>({
+    queue: 'cpu', startToCloseTimeout: '1h', heartbeatTimeout: '1m', version: 1,
+    side: {
+      at: 'generated',
+      input: ({ experimentId, generatedManifests, seed }) => ({ experimentId, generatedManifests, perClass: 100, seed }),
+      summary: (input) => `how varied the generated images are, up to ${input.perClass} per class`,
+      describe: ({ meanDistance, nearDuplicateShare, sampled }) => meanDistance === null || nearDuplicateShare === null
+        ? 'fewer than two generated images in every class: no diversity to measure'
+        : `${sampled} generated images (greyscale, 32 px) differ from others of their class by ${meanDistance.toFixed(3)} RMS on average; ${(100 * nearDuplicateShare).toFixed(1)}% have a near-identical twin`,
+    },
+  }),
 } as const;
 
 export type StageName = keyof typeof STAGE_DECLARATIONS;

@@ -6,6 +6,7 @@ import type { StageDefinition } from './define-stage';
 import { filterCaptionsStage } from './filter-captions';
 import { generateBatchStage } from './generate-batch';
 import { inspectGeneratedStage } from './inspect-generated';
+import { measureDiversityStage } from './measure-diversity';
 import { prepareDatasetStage } from './prepare-dataset';
 import { selectTopKStage } from './select-top-k';
 
@@ -21,6 +22,7 @@ export const PRODUCT_STAGES = {
   inspectGenerated: inspectGeneratedStage,
   evaluate: evaluateStage,
   analyzeModels: analyzeModelsStage,
+  measureDiversity: measureDiversityStage,
   // Each declared stage, no more and no fewer, under its own name, taking and returning what its
   // declaration says: anything else fails to compile.
 } as const satisfies { [S in StageName]: StageDefinition<S, StageInput<S>, StageOutput<S>, never> };

@@ -98,7 +98,10 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const manifests = pointers.map((p) => p.manifestKey);
     expect(manifests.every((k) => /^stages\/\w+\/[\w-]+\/[0-9a-f]{12}\/manifest\.json$/.test(k))).toBe(true);
     const stages = new Set(manifests.map((k) => k.split('/')[1]));
-    expect([...stages].sort()).toEqual(['analyzeModels', 'captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'inspectGenerated', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
+    expect([...stages].sort()).toEqual(['analyzeModels', 'captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'inspectGenerated', 'measureDiversity', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
+    // The side stage declared for the generated set ran on it, with no double: the product engine on the doubles' plain images.
+    expect(result.sideStages?.measureDiversity).toMatchObject({ sampled: 10 });
+    expect(result.reuse?.find((r) => r.stage === 'measureDiversity')).toEqual({ stage: 'measureDiversity', units: 1, reused: 0 });
     // The inspection starts once generation is done, beside f_D's training.
     expect(firstIndex('inspectGenerated')).toBeGreaterThan(firstIndex('generateBatch'));
     expect(result.generatedLabels).toEqual({ generated: 10, recognised: 10, judgeTestAccuracy: 95 });
@@ -115,6 +118,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const page = (await h.store.get(result.reportKey.replace(/results\.json$/, 'report.html')))?.toString('utf8');
     expect(page).toContain('Top-12 highest-loss training images');
     expect(page).toContain('Generated samples (10 in all)');
+    expect(page).toContain('<code>measureDiversity</code>: 10 generated images (greyscale, 32 px)');
 
     // The protocol each classifier was trained under is in the result: f_B and the others as trained (the defaults).
     expect(result.training?.biased?.protocol).toMatchObject({ selection: 'last', init: 'torch', epochs: 3, valid: { bias: 'unbiased' } });
@@ -192,7 +196,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
       prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
       captionImage: '6/6', filterCaptions: '1/1', 'trainClassifier(debiased)': '0/1', evaluate: '2/3',
       // 6 images in batches of 4: images 0-3 are the first experiment's batch 0 (same captions, seeds): reused.
-      generateBatch: '1/2', inspectGenerated: '0/1', analyzeModels: '0/1',
+      generateBatch: '1/2', inspectGenerated: '0/1', analyzeModels: '0/1', measureDiversity: '0/1',
     });
 
     const seed = parseExperimentConfig({ ...first, seed: 5 });
@@ -218,7 +222,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
       expect(await run(1)).toEqual({
         prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
         captionImage: '0/6', filterCaptions: '0/1', generateBatch: '0/3', inspectGenerated: '0/1', 'trainClassifier(debiased)': '0/1',
-        evaluate: '2/3', analyzeModels: '0/1',
+        evaluate: '2/3', analyzeModels: '0/1', measureDiversity: '0/1',
       });
 
       // A fix to training: every classifier and all that reads a model is new. The new f_B selects the
@@ -228,7 +232,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
       expect(await run(4)).toEqual({
         prepareDataset: '1/1', 'trainClassifier(biased)': '0/1', 'trainClassifier(vanilla)': '0/1', scoreLosses: '0/1', selectTopK: '0/1',
         captionImage: '6/6', filterCaptions: '1/1', generateBatch: '3/3', inspectGenerated: '1/1', 'trainClassifier(debiased)': '0/1',
-        evaluate: '0/3', analyzeModels: '0/1',
+        evaluate: '0/3', analyzeModels: '0/1', measureDiversity: '1/1',
       });
     } finally {
       Object.assign(versions, STAGE_VERSIONS);
