@@ -44,8 +44,12 @@ async function record(): Promise<void> {
   }
 }
 
-/** The current recording, then each earlier one kept for a live patch (the experiment's inspectGenerated step). */
-const RECORDINGS = ['.', 'before-inspect-generated'];
+/**
+ * The current recording, then each earlier one kept for a live patch: the experiment's
+ * inspectGenerated step, and its side stages (one patch each, so a later side stage needs no new
+ * recording: the current one replays without it).
+ */
+const RECORDINGS = ['.', 'before-inspect-generated', 'before-side-stages'];
 
 describe('replay', () => {
   it('recorded histories replay without nondeterminism', async () => {
