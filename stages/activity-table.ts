@@ -119,7 +119,7 @@ export const STAGE_DECLARATIONS = {
       summary: (input) => `how varied the generated images are, up to ${input.perClass} per class`,
       describe: ({ meanDistance, nearDuplicateShare, sampled }) => meanDistance === null || nearDuplicateShare === null
         ? 'fewer than two generated images in every class: no diversity to measure'
-        : `${sampled} generated images (greyscale, 32 px) differ from others of their class by ${meanDistance.toFixed(3)} RMS on average; ${(100 * nearDuplicateShare).toFixed(1)}% have a near-identical twin`,
+        : `${sampled} generated images, seen as shapes (32 px), differ from others of their class by ${meanDistance.toFixed(3)} RMS on average; ${(100 * nearDuplicateShare).toFixed(1)}% have a near-identical twin`,
     },
   }),
 } as const;

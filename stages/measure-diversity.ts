@@ -2,7 +2,9 @@
  * Side stage (after generation): how varied the generated images are within each class. A set
  * whose images of a class all look alike teaches f_D one shape per class, however many images it
  * holds; this says how alike they are, in a measure that needs no model: the RMS difference
- * between two images of a class, in greyscale at 32 px (shape and brightness, not hue).
+ * between two images of a class, each seen as its shape (luminance at 32 px, stretched to [0, 1],
+ * so that neither its colour nor its brightness counts). scripts/diversity-baseline.ts measures
+ * real training images the same way.
  */
 import { z } from 'zod';
 import type { ImageItem } from '../datasets/disent/reader';
@@ -62,15 +64,27 @@ export const DIVERSITY: ArtifactKind<Diversity> = jsonArtifact('diversity.json',
   perClass: z.array(z.object({ label: z.number().int(), images: count, prompts: count, sampled: count, meanDistance: z.number().nonnegative().nullable(), nearDuplicates: share })),
 }));
 
-/** Luminance (Rec. 601) of `count` RGB images in [0, 1]. */
-function greyscale(rgb: Float32Array, count: number): Float32Array[] {
+/**
+ * Each image's shape: its luminance (Rec. 601) at SIZE px, stretched to [0, 1] (a flat image is
+ * all zeros). A red and a green copy of one digit are the same shape.
+ */
+export async function shapesOf(items: readonly ImageItem[]): Promise<Float32Array[]> {
+  const { raw } = await itemPixels(items, SIZE, undefined);
   const pixels = SIZE * SIZE;
-  return Array.from({ length: count }, (_, i) => {
+  return items.map((_, i) => {
     const grey = new Float32Array(pixels);
     const at = i * pixels * 3;
-    for (let p = 0; p < pixels; p++) grey[p] = 0.299 * rgb[at + 3 * p]! + 0.587 * rgb[at + 3 * p + 1]! + 0.114 * rgb[at + 3 * p + 2]!;
+    for (let p = 0; p < pixels; p++) grey[p] = 0.299 * raw[at + 3 * p]! + 0.587 * raw[at + 3 * p + 1]! + 0.114 * raw[at + 3 * p + 2]!;
+    let [low, high] = [Infinity, -Infinity];
+    for (const v of grey) [low, high] = [Math.min(low, v), Math.max(high, v)];
+    for (let p = 0; p < pixels; p++) grey[p] = high > low ? (grey[p]! - low) / (high - low) : 0;
     return grey;
   });
+}
+
+/** The same `n` of `items` for the same seed and class, whoever asks (the stage, the baseline script). */
+export function sampleOf<T>(items: readonly T[], n: number, seed: number, label: number): T[] {
+  return new Rng(deriveSeed(seed, label)).shuffle([...items]).slice(0, n);
 }
 
 function rms(a: Float32Array, b: Float32Array): number {
@@ -110,7 +124,7 @@ export const measureDiversityEngine: StageEngine<MeasureDiversityInput, MeasureD
   const perClass: ClassDiversity[] = [];
   for (const [label, rows] of [...byClass].sort(([a], [b]) => a - b)) {
     if (ctx.signal.aborted) throw new Error('diversity measure cancelled');
-    const sample = new Rng(deriveSeed(input.seed, label)).shuffle([...rows]).slice(0, input.perClass);
+    const sample = sampleOf(rows, input.perClass, input.seed, label);
     const items: ImageItem[] = sample.map((row) => ({
       location: ctx.store.uri(row.key), label, bias: -1,
       load: async () => {
@@ -119,8 +133,7 @@ export const measureDiversityEngine: StageEngine<MeasureDiversityInput, MeasureD
         return bytes;
       },
     }));
-    const { raw } = await itemPixels(items, SIZE, undefined);
-    perClass.push({ label, images: rows.length, prompts: new Set(rows.map((r) => r.prompt)).size, sampled: sample.length, ...classDiversity(greyscale(raw, sample.length)) });
+    perClass.push({ label, images: rows.length, prompts: new Set(rows.map((r) => r.prompt)).size, sampled: sample.length, ...classDiversity(await shapesOf(items)) });
     ctx.progress({ done: perClass.length, total: byClass.size });
   }
   const diversityKey = await ctx.putArtifact(DIVERSITY, { size: SIZE, nearDuplicate: NEAR_DUPLICATE, perClass });

@@ -118,7 +118,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const page = (await h.store.get(result.reportKey.replace(/results\.json$/, 'report.html')))?.toString('utf8');
     expect(page).toContain('Top-12 highest-loss training images');
     expect(page).toContain('Generated samples (10 in all)');
-    expect(page).toContain('<code>measureDiversity</code>: 10 generated images (greyscale, 32 px)');
+    expect(page).toContain('<code>measureDiversity</code>: 10 generated images, seen as shapes (32 px)');
 
     // The protocol each classifier was trained under is in the result: f_B and the others as trained (the defaults).
     expect(result.training?.biased?.protocol).toMatchObject({ selection: 'last', init: 'torch', epochs: 3, valid: { bias: 'unbiased' } });

@@ -9,10 +9,10 @@ import { sideStageOf } from '../../stages/activity-table';
 import { readArtifact } from '../../stages/artifacts';
 import type { GeneratedManifestKey } from '../../stages/contracts';
 import { GENERATED_ROWS_FILE, type GeneratedRow } from '../../stages/generated-rows';
-import { DIVERSITY, measureDiversityEngine, type MeasureDiversityInput } from '../../stages/measure-diversity';
+import { DIVERSITY, measureDiversityEngine, type ClassDiversity, type MeasureDiversityInput } from '../../stages/measure-diversity';
 import { runStageUnit } from '../../stages/runner/stage-runner';
 
-/** The side stage measureDiversity on generated sets whose answer is known: copies, opposites, a lone image. */
+/** The side stage measureDiversity on generated sets whose answer is known: one shape in two colours, opposite halves, a lone image. */
 let s3: EmbeddedS3;
 let store: ArtifactStore;
 
@@ -26,15 +26,32 @@ afterAll(async () => {
   await s3?.close();
 });
 
-const plain = (v: number, size = 28) => sharp({ create: { width: size, height: size, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
+type Colour = [number, number, number];
+/**
+ * A 512 px image (a true-size generator's) of one colour on black: its left half, its right half,
+ * or the whole of it. The stage sees each as a shape at 32 px.
+ */
+function drawn(part: 'left' | 'right' | 'all', colour: Colour): Promise<Buffer> {
+  const size = 512;
+  const pixels = Buffer.alloc(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if (part === 'left' ? x >= size / 2 : part === 'right' ? x < size / 2 : false) continue;
+      pixels.set(colour, 3 * (y * size + x));
+    }
+  }
+  return sharp(pixels, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+}
+const red: Colour = [200, 0, 0];
+const green: Colour = [0, 120, 0];
+const white: Colour = [255, 255, 255];
 
 /** A generateBatch unit as the product stores it: PNGs, rows.json, a manifest listing both. */
-async function generatedUnit(batch: number, images: { label: number; grey: number; prompt: string }[]): Promise<GeneratedManifestKey> {
+async function generatedUnit(batch: number, images: { label: number; part: 'left' | 'right' | 'all'; colour: Colour; prompt: string }[]): Promise<GeneratedManifestKey> {
   const done = await runStageUnit(store, { experimentId: 'd', stage: 'generateBatch', version: 1, unit: `batch-${batch}`, inputs: { batch, images } }, { progress() {} }, async (ctx) => {
     const rows: GeneratedRow[] = [];
     for (const [i, image] of images.entries()) {
-      // 512 px, as a true-size generator writes them: the stage compares them at 32.
-      const key = await ctx.put(`images/${i}.png`, await plain(image.grey, 512), 'image/png');
+      const key = await ctx.put(`images/${i}.png`, await drawn(image.part, image.colour), 'image/png');
       rows.push({ key, label: image.label, prompt: image.prompt, seed: i, source: `train/${i}.png` });
     }
     await ctx.putJson(GENERATED_ROWS_FILE, rows);
@@ -44,28 +61,39 @@ async function generatedUnit(batch: number, images: { label: number; grey: numbe
 }
 
 describe('measureDiversity (a side stage)', () => {
-  it('measures copies as near-duplicates at distance 0, black and white as 1 apart, and a lone image as nothing', async () => {
+  it('measures one shape in two colours as near-duplicates at distance 0, opposite halves as 1 apart, and a lone image as nothing', async () => {
     const manifests = [
-      await generatedUnit(0, [{ label: 0, grey: 90, prompt: 'a zero' }, { label: 0, grey: 90, prompt: 'a zero' }, { label: 1, grey: 0, prompt: 'a one' }]),
-      await generatedUnit(1, [{ label: 0, grey: 90, prompt: 'another zero' }, { label: 1, grey: 255, prompt: 'a one' }, { label: 2, grey: 40, prompt: 'a two' }]),
+      await generatedUnit(0, [
+        { label: 0, part: 'left', colour: red, prompt: 'a zero' }, { label: 0, part: 'left', colour: green, prompt: 'a zero' }, { label: 1, part: 'left', colour: white, prompt: 'a one' },
+      ]),
+      await generatedUnit(1, [
+        { label: 0, part: 'left', colour: white, prompt: 'another zero' }, { label: 1, part: 'right', colour: white, prompt: 'a one' }, { label: 2, part: 'all', colour: red, prompt: 'a two' },
+      ]),
     ];
     const input: MeasureDiversityInput = { experimentId: 'd', generatedManifests: manifests, perClass: 100, seed: 0 };
     const done = await runStageUnit(store, { experimentId: 'd', stage: 'measureDiversity', version: 1, unit: 'generated', inputs: input }, { progress() {} }, (ctx) => measureDiversityEngine(input, ctx));
     const diversity = await readArtifact(store, DIVERSITY, done.outputs.diversityKey);
+    // Resizing 512 px to 32 smooths the halves' edge a little, so "the same" is within the
+    // near-duplicate threshold (0.02) and "opposite" within 0.02 of 1.
     expect(diversity.perClass).toEqual([
-      { label: 0, images: 3, prompts: 2, sampled: 3, meanDistance: 0, nearDuplicates: 1 },
-      { label: 1, images: 2, prompts: 1, sampled: 2, meanDistance: expect.closeTo(1, 6), nearDuplicates: 0 },
+      { label: 0, images: 3, prompts: 2, sampled: 3, meanDistance: expect.any(Number), nearDuplicates: 1 },
+      { label: 1, images: 2, prompts: 1, sampled: 2, meanDistance: expect.any(Number), nearDuplicates: 0 },
       { label: 2, images: 1, prompts: 1, sampled: 1, meanDistance: null, nearDuplicates: null },
     ]);
-    // Means over the classes with pairs, by images sampled: (3 x 0 + 2 x 1) / 5 and (3 x 1 + 2 x 0) / 5.
-    expect(done.outputs).toMatchObject({ sampled: 6, meanDistance: expect.closeTo(0.4, 6), nearDuplicateShare: 0.6 });
+    const [zeros, ones] = diversity.perClass as [ClassDiversity, ClassDiversity];
+    expect(zeros.meanDistance).toBeLessThan(0.02);
+    expect(Math.abs(ones.meanDistance! - 1)).toBeLessThan(0.02);
+    // Means over the classes with pairs, by images sampled: (3 x zeros + 2 x ones) / 5, and 3 of 5 with a twin.
+    expect(done.outputs).toMatchObject({ sampled: 6, nearDuplicateShare: 0.6 });
+    expect(done.outputs.meanDistance).toBeCloseTo((3 * zeros.meanDistance! + 2 * ones.meanDistance!) / 5, 10);
     expect(sideStageOf('measureDiversity').describe(done.outputs)).toBe(
-      '6 generated images (greyscale, 32 px) differ from others of their class by 0.400 RMS on average; 60.0% have a near-identical twin',
+      `6 generated images, seen as shapes (32 px), differ from others of their class by ${done.outputs.meanDistance!.toFixed(3)} RMS on average; 60.0% have a near-identical twin`,
     );
   }, 60_000);
 
   it('samples at most perClass images of each class, the same ones for the same seed', async () => {
-    const images = Array.from({ length: 6 }, (_, i) => ({ label: 0, grey: 40 * i, prompt: `p${i}` }));
+    const parts = ['left', 'right', 'all'] as const;
+    const images = Array.from({ length: 6 }, (_, i) => ({ label: 0, part: parts[i % 3]!, colour: i < 3 ? red : green, prompt: `p${i}` }));
     const manifests = [await generatedUnit(2, images)];
     // Each run under its own version, so that the second is computed again rather than read back.
     const run = async (seed: number, version: number) => {
