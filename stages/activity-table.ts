@@ -115,11 +115,13 @@ export const STAGE_DECLARATIONS = {
     queue: 'cpu', startToCloseTimeout: '1h', heartbeatTimeout: '1m', version: 1,
     side: {
       at: 'generated',
-      input: ({ experimentId, generatedManifests, seed }) => ({ experimentId, generatedManifests, perClass: 100, seed }),
-      summary: (input) => `how varied the generated images are, up to ${input.perClass} per class`,
-      describe: ({ meanDistance, nearDuplicateShare, sampled }) => meanDistance === null || nearDuplicateShare === null
-        ? 'fewer than two generated images in every class: no diversity to measure'
-        : `${sampled} generated images, seen as shapes (32 px), differ from others of their class by ${meanDistance.toFixed(3)} RMS on average; ${(100 * nearDuplicateShare).toFixed(1)}% have a near-identical twin`,
+      input: ({ experimentId, dataset, generatedManifests, seed }) => ({ experimentId, dataset, generatedManifests, perClass: 100, seed }),
+      summary: (input) => `how varied the generated images are, up to ${input.perClass} per class, beside as many real training images`,
+      describe: ({ meanDistance, nearDuplicateShare, realMeanDistance, sampled }) => {
+        if (meanDistance === null || nearDuplicateShare === null) return 'fewer than two generated images in every class: no diversity to measure';
+        const real = realMeanDistance === null || realMeanDistance === 0 ? '' : `, real training images by ${realMeanDistance.toFixed(3)} (the generated set has ${Math.round((100 * meanDistance) / realMeanDistance)}% of their spread)`;
+        return `${sampled} generated images, seen as shapes (32 px), differ from others of their class by ${meanDistance.toFixed(3)} RMS on average${real}; ${(100 * nearDuplicateShare).toFixed(1)}% have a near-identical twin`;
+      },
     },
   }),
 } as const;

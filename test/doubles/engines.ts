@@ -1,8 +1,8 @@
 /**
  * Test-double engines: the shape of each real engine's inputs and outputs, with trivial work, so
  * the workflows, activities, manifests and cache run for real around them. A stage without a
- * double here runs its product engine (a cheap side stage needs none). Registered only by the
- * test harness, never by the product worker.
+ * double here runs its product engine (a side stage that reads only what other doubles wrote
+ * needs none). Registered only by the test harness, never by the product worker.
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
@@ -17,6 +17,7 @@ import type { CaptionFile, ModelKey, SelectedImage } from '../../stages/contract
 import { SELECTION } from '../../stages/select-top-k';
 import { INSPECTION } from '../../stages/inspect-generated';
 import { ANALYSIS } from '../../stages/analyze-models';
+import { DIVERSITY } from '../../stages/measure-diversity';
 import { readArtifact } from '../../stages/artifacts';
 import type { TopKSelection } from '../../engines/selection/top-k';
 import type { StageContext } from '../../stages/context';
@@ -187,6 +188,26 @@ export function doubleEngines(options: DoubleOptions = {}): { engines: Engines; 
         await readJson(ctx, input.models.debiased);
         const analysisKey = await ctx.putArtifact(ANALYSIS, { saliency: { kind: 'input-gradient', images: [] }, embedding: { method: 'umap', model: 'debiased', points: [] } });
         return { analysisKey, saliency: 'input-gradient', points: 0 };
+      }),
+    measureDiversity: (input, ctx) =>
+      track('measureDiversity', 'generated', async () => {
+        // The product's shape, without the real images the double-based experiments do not have:
+        // per class its generated images (plain, so all alike) beside a made-up real spread.
+        const byClass = new Map<number, GeneratedRow[]>();
+        for (const key of input.generatedManifests) {
+          for (const row of await readGeneratedRows(ctx.store, key)) byClass.set(row.label, [...(byClass.get(row.label) ?? []), row]);
+        }
+        const perClass = [...byClass].map(([label, rows]) => {
+          const sampled = Math.min(rows.length, input.perClass);
+          const pairs = sampled > 1;
+          return {
+            label, images: rows.length, prompts: new Set(rows.map((r) => r.prompt)).size, sampled, meanDistance: pairs ? 0 : null, nearDuplicates: pairs ? 1 : null,
+            real: { sampled, meanDistance: pairs ? 0.3 : null, nearDuplicates: pairs ? 0 : null },
+          };
+        });
+        const diversityKey = await ctx.putArtifact(DIVERSITY, { size: 32, nearDuplicate: 0.02, perClass });
+        const measured = perClass.some((c) => c.meanDistance !== null);
+        return { diversityKey, sampled: perClass.reduce((n, c) => n + c.sampled, 0), meanDistance: measured ? 0 : null, nearDuplicateShare: measured ? 1 : null, realMeanDistance: measured ? 0.3 : null };
       }),
   } satisfies Partial<Engines>;
   return { engines: { ...productEngines(), ...doubles }, log };

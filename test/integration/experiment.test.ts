@@ -99,8 +99,8 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     expect(manifests.every((k) => /^stages\/\w+\/[\w-]+\/[0-9a-f]{12}\/manifest\.json$/.test(k))).toBe(true);
     const stages = new Set(manifests.map((k) => k.split('/')[1]));
     expect([...stages].sort()).toEqual(['analyzeModels', 'captionImage', 'evaluate', 'filterCaptions', 'generateBatch', 'inspectGenerated', 'measureDiversity', 'prepareDataset', 'scoreLosses', 'selectTopK', 'trainClassifier']);
-    // The side stage declared for the generated set ran on it, with no double: the product engine on the doubles' plain images.
-    expect(result.sideStages?.measureDiversity).toMatchObject({ sampled: 10 });
+    // The side stage declared for the generated set ran on it, and its output reached the result and the report.
+    expect(result.sideStages?.measureDiversity).toMatchObject({ sampled: 10, realMeanDistance: 0.3 });
     expect(result.reuse?.find((r) => r.stage === 'measureDiversity')).toEqual({ stage: 'measureDiversity', units: 1, reused: 0 });
     // The inspection starts once generation is done, beside f_D's training.
     expect(firstIndex('inspectGenerated')).toBeGreaterThan(firstIndex('generateBatch'));
@@ -118,7 +118,7 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     const page = (await h.store.get(result.reportKey.replace(/results\.json$/, 'report.html')))?.toString('utf8');
     expect(page).toContain('Top-12 highest-loss training images');
     expect(page).toContain('Generated samples (10 in all)');
-    expect(page).toContain('<code>measureDiversity</code>: 10 generated images, seen as shapes (32 px)');
+    expect(page).toContain('<code>measureDiversity</code>: 10 generated images, seen as shapes (32 px), differ from others of their class by 0.000 RMS on average, real training images by 0.300');
 
     // The protocol each classifier was trained under is in the result: f_B and the others as trained (the defaults).
     expect(result.training?.biased?.protocol).toMatchObject({ selection: 'last', init: 'torch', epochs: 3, valid: { bias: 'unbiased' } });
@@ -189,8 +189,8 @@ describe('experiment workflow (test-double engines, real Temporal and S3)', () =
     // What the engines actually ran for the second experiment (a stored unit never reaches its engine).
     const ran = doubles.log.started.slice(before).map((s) => s.split(':')[0] === 'trainClassifier' || s.split(':')[0] === 'evaluate' ? s : s.split(':')[0]);
     // The analysis looks at f_D, which changed: it runs again too.
-    // New generated images: their inspection runs again.
-    expect([...new Set(ran)].sort()).toEqual(['analyzeModels', 'evaluate:debiased', 'generateBatch', 'inspectGenerated', 'trainClassifier:debiased']);
+    // New generated images: their inspection and their diversity measure run again.
+    expect([...new Set(ran)].sort()).toEqual(['analyzeModels', 'evaluate:debiased', 'generateBatch', 'inspectGenerated', 'measureDiversity', 'trainClassifier:debiased']);
     const reused = Object.fromEntries(result.reuse!.map((r) => [r.stage, `${r.reused}/${r.units}`]));
     expect(reused).toEqual({
       prepareDataset: '1/1', 'trainClassifier(biased)': '1/1', 'trainClassifier(vanilla)': '1/1', scoreLosses: '1/1', selectTopK: '1/1',
