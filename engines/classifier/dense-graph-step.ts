@@ -37,6 +37,17 @@ export function fitsDenseGraph(layers: readonly DenseLayer[]): boolean {
   return layers.length === GRAPH_DEPTH && layers.every((l, i) => l.relu === (i < GRAPH_DEPTH - 1));
 }
 
+/**
+ * A copy of a tensor in memory TensorFlow allocated. tfjs-node hands TensorFlow the memory of the
+ * JavaScript array a tensor was made from, aligned as V8 aligned it; a graph variable assigned from
+ * it may keep that buffer, and the graph's Adam kernel aborts the process on a buffer less aligned
+ * than its vector code needs ("CheckTypeAndIsAligned", in about one run in twenty of the unit test).
+ * What the graph's variables take in is therefore computed by TensorFlow, never a JavaScript array.
+ */
+function tfOwned(t: tf.Tensor): tf.Tensor {
+  return tf.mul(t, tf.scalar(1, t.dtype));
+}
+
 function outputs(result: ReturnType<Signature['predict']>): tf.NamedTensorMap {
   if (result instanceof tf.Tensor || Array.isArray(result)) throw new Error(`${DENSE_TRAIN_GRAPH}: a signature returned unnamed outputs`);
   return result;
@@ -91,7 +102,7 @@ export async function denseGraphStep(
   const run = (signature: Signature, inputs: tf.NamedTensorMap) => outputs(signature.predict(inputs));
 
   const pushParams = () => {
-    tf.dispose(Object.values(run(loadParams, named('p', variables))));
+    tf.tidy(() => { tf.dispose(Object.values(run(loadParams, named('p', variables.map(tfOwned))))); });
     agreed = variables.map((v) => v.dataId);
   };
   const zeroMoments = () => tf.tidy(() => {
@@ -117,7 +128,7 @@ export async function denseGraphStep(
     setWeights(weights) {
       checkAdamState(weights, variables);
       tf.tidy(() => {
-        const shaped = (k: number) => tf.reshape(weights[k]!.tensor, variables[(k - 1) % n]!.shape);
+        const shaped = (k: number) => tfOwned(tf.reshape(weights[k]!.tensor, variables[(k - 1) % n]!.shape));
         const moments = { ...named('m', variables.map((_, i) => shaped(1 + i))), ...named('v', variables.map((_, i) => shaped(1 + n + i))) };
         tf.dispose(Object.values(run(loadMoments, moments)));
       });
