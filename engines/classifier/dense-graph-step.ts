@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { PROJECT_ROOT } from '../../core/project-root';
 import { checkAdamState } from './host-adam';
+import { tfOwned } from './tensorflow-ops';
 import type { DenseLayer } from './dense-stack';
 import type { LossName } from './losses';
 import type { OptimizerState } from './step-optimizer';
@@ -35,17 +36,6 @@ export interface DenseGraphStep {
  */
 export function fitsDenseGraph(layers: readonly DenseLayer[]): boolean {
   return layers.length === GRAPH_DEPTH && layers.every((l, i) => l.relu === (i < GRAPH_DEPTH - 1));
-}
-
-/**
- * A copy of a tensor in memory TensorFlow allocated. tfjs-node hands TensorFlow the memory of the
- * JavaScript array a tensor was made from, aligned as V8 aligned it; a graph variable assigned from
- * it may keep that buffer, and the graph's Adam kernel aborts the process on a buffer less aligned
- * than its vector code needs ("CheckTypeAndIsAligned", in about one run in twenty of the unit test).
- * What the graph's variables take in is therefore computed by TensorFlow, never a JavaScript array.
- */
-function tfOwned(t: tf.Tensor): tf.Tensor {
-  return tf.mul(t, tf.scalar(1, t.dtype));
 }
 
 function outputs(result: ReturnType<Signature['predict']>): tf.NamedTensorMap {

@@ -158,6 +158,18 @@ export function tensorflowOps(): TensorflowOps {
   };
 }
 
+/**
+ * A copy of a tensor in memory TensorFlow allocated. tfjs-node hands TensorFlow the memory of the
+ * JavaScript array a tensor was made from, aligned as V8 aligned it; a variable assigned from it may
+ * keep that buffer (TensorFlow forwards an input it holds the last reference to), and Adam's kernel
+ * then aborts the process on a buffer less aligned than its vector code needs
+ * ("CheckTypeAndIsAligned"; seen in about one run in 28 of the graph step's unit test). What a
+ * variable takes in is therefore computed by TensorFlow, never a JavaScript array. x * 1 is exact.
+ */
+export function tfOwned(t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(t, tf.scalar(1, t.dtype)));
+}
+
 let resourceCount = 0;
 
 export function tensorflowResources(): TensorflowResources {
@@ -184,7 +196,12 @@ export function tensorflowResources(): TensorflowResources {
         shape,
         assign(value) {
           if (!tf.util.arraysEqual(value.shape, [...shape])) throw new Error(`resource variable of shape [${shape}] assigned [${value.shape}]`);
-          binding.executeOp('AssignVariableOp', [dtype], [handleOf(variable), ...backend.getInputTensorIds([value])], 0);
+          const owned = tfOwned(value);
+          try {
+            binding.executeOp('AssignVariableOp', [dtype], [handleOf(variable), ...backend.getInputTensorIds([owned])], 0);
+          } finally {
+            owned.dispose();
+          }
         },
         read: () => backend.createOutputTensor(binding.executeOp('ReadVariableOp', [dtype], [handleOf(variable)], 1)[0]!),
         destroy() {
