@@ -344,7 +344,6 @@ export interface SidePoints {
     experimentId: string;
     dataset: DatasetRef;
     seed: number;
-    classNames: string[];
     generatedManifests: GeneratedManifestKey[];
   };
 }

@@ -80,7 +80,7 @@ export const DIVERSITY: ArtifactKind<Diversity> = jsonArtifact('diversity.json',
  * digit are the same shape. Percentiles rather than the extremes: resizing overshoots at sharp
  * edges, clipped at white but not at a darker colour, and the extremes would keep that difference.
  */
-export async function shapesOf(items: readonly ImageItem[]): Promise<Float32Array[]> {
+async function shapesOf(items: readonly ImageItem[]): Promise<Float32Array[]> {
   const { raw } = await itemPixels(items, SIZE, undefined);
   const pixels = SIZE * SIZE;
   return items.map((_, i) => {
@@ -94,8 +94,8 @@ export async function shapesOf(items: readonly ImageItem[]): Promise<Float32Arra
   });
 }
 
-/** The same `n` of `items` for the same seed and class, whoever asks (the stage, the baseline script). */
-export function sampleOf<T>(items: readonly T[], n: number, seed: number, label: number): T[] {
+/** `n` of `items`, the same ones for the same seed and class. */
+function sampleOf<T>(items: readonly T[], n: number, seed: number, label: number): T[] {
   return new Rng(deriveSeed(seed, label)).shuffle([...items]).slice(0, n);
 }
 
@@ -106,7 +106,7 @@ function rms(a: Float32Array, b: Float32Array): number {
 }
 
 /** Mean pairwise distance and near-duplicate share of one class's images. */
-export function spreadOf(images: readonly Float32Array[]): Spread {
+function spreadOf(images: readonly Float32Array[]): Spread {
   if (images.length < 2) return { sampled: images.length, meanDistance: null, nearDuplicates: null };
   const nearest = new Array<number>(images.length).fill(Infinity);
   let sum = 0;
@@ -144,7 +144,11 @@ function generatedItem(store: ArtifactStore, row: GeneratedRow): ImageItem {
 export const measureDiversityEngine: StageEngine<MeasureDiversityInput, MeasureDiversityOutput> = async (input, ctx) => {
   const byClass = new Map<number, GeneratedRow[]>();
   for (const key of input.generatedManifests) {
-    for (const row of await readGeneratedRows(ctx.store, key)) byClass.set(row.label, [...(byClass.get(row.label) ?? []), row]);
+    for (const row of await readGeneratedRows(ctx.store, key)) {
+      const rows = byClass.get(row.label);
+      if (rows) rows.push(row);
+      else byClass.set(row.label, [row]);
+    }
   }
   const train = await splitReader(input.dataset, 'train', ctx.store.settings);
   const perClass: ClassDiversity[] = [];

@@ -185,7 +185,7 @@ export async function experiment(input: ExperimentInput): Promise<ExperimentResu
       ? call('inspectGenerated', `judge and colours of the ${generated} generated images`, { experimentId, dataset: data, generatedManifests })
       : undefined;
     inspecting?.catch(() => undefined); // awaited below; this only keeps an early failure from going unobserved
-    const sideRunning = startSideStages('generated', { experimentId, dataset: data, seed: config.seed, classNames: prepared.classNames, generatedManifests });
+    const sideRunning = startSideStages('generated', { experimentId, dataset: data, seed: config.seed, generatedManifests });
 
     await enter('trainClassifier');
     const repeat = config.generate.repeat;
